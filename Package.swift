@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "bitsfs",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "bitsfs", targets: ["bitsfs"]),
+    .library(name: "BitsEngine", targets: ["BitsEngine"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // System libraries, found through pkg-config.
+    .systemLibrary(
+      name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+    .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+
+    // The download-job engine: ranges, HTTP over libcurl, the persistent cache, BITS-style jobs.
+    .target(name: "BitsEngine", dependencies: ["CCurl"]),
+
+    // libfuse low-level callbacks bridged to a table of Swift functions.
+    .target(name: "CFuseShim", dependencies: ["CFuse3"]),
+
+    // The read-only FUSE filesystem: a thin adapter from kernel requests to the engine.
+    .target(name: "BitsMount", dependencies: ["BitsEngine", "CFuseShim"]),
+
+    .executableTarget(
+      name: "bitsfs",
+      dependencies: [
+        "BitsEngine", "BitsMount",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(name: "bitsfs-bench", dependencies: ["BitsEngine"]),
+
+    .target(name: "TestSupport", dependencies: ["BitsEngine"], path: "Tests/TestSupport"),
+    .testTarget(name: "BitsEngineTests", dependencies: ["BitsEngine", "TestSupport"]),
+    .testTarget(name: "BitsMountTests", dependencies: ["BitsEngine", "BitsMount", "TestSupport"]),
+  ]
+)
