@@ -1,0 +1,1 @@
+#include "bitsfs_fuse.h"

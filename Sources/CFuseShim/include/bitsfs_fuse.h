@@ -1,0 +1,4 @@
+#ifndef BITSFS_FUSE_H
+#define BITSFS_FUSE_H
+#include "../../CFuse3/shim.h"
+#endif
