@@ -1,9 +1,12 @@
+import Glibc
+
 /// The BITS result codes the engine produces, with their `HRESULT` values from `bitsmsg.h`.
 public enum BitsErrorCode: Hashable, Sendable {
   case invalidArgument
   case accessDenied
   case diskFull
   case invalidState
+  case empty
   case missingFileSize
   case insufficientRangeSupport
   case invalidServerResponse
@@ -12,6 +15,7 @@ public enum BitsErrorCode: Hashable, Sendable {
   case tooManyRangesInFile
   case connectFailure
   case connectionClosed
+  case certificateInvalid
   case noProgress
   case timedOut
   case fileChanged
@@ -25,6 +29,7 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .accessDenied: "E_ACCESSDENIED"
     case .diskFull: "ERROR_DISK_FULL"
     case .invalidState: "BG_E_INVALID_STATE"
+    case .empty: "BG_E_EMPTY"
     case .missingFileSize: "BG_E_MISSING_FILE_SIZE"
     case .insufficientRangeSupport: "BG_E_INSUFFICIENT_RANGE_SUPPORT"
     case .invalidServerResponse: "BG_E_INVALID_SERVER_RESPONSE"
@@ -33,6 +38,7 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .tooManyRangesInFile: "BG_E_TOO_MANY_RANGES_IN_FILE"
     case .connectFailure: "BG_E_CONNECT_FAILURE"
     case .connectionClosed: "BG_E_CONNECTION_CLOSED"
+    case .certificateInvalid: "ERROR_INTERNET_INVALID_CA"
     case .noProgress: "BG_E_NO_PROGRESS"
     case .timedOut: "ERROR_INTERNET_TIMEOUT"
     case .fileChanged: "BG_E_LOCAL_FILE_CHANGED"
@@ -47,6 +53,7 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .accessDenied: 0x8007_0005
     case .diskFull: 0x8007_0070
     case .invalidState: 0x8020_0002
+    case .empty: 0x8020_0003
     case .missingFileSize: 0x8020_0011
     case .insufficientRangeSupport: 0x8020_0013
     case .invalidServerResponse: 0x8020_001B
@@ -55,6 +62,7 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .tooManyRangesInFile: 0x8020_0052
     case .connectFailure: 0x8020_002D
     case .connectionClosed: 0x8020_002E
+    case .certificateInvalid: 0x8007_2F0D
     case .noProgress: 0x8020_0024
     case .timedOut: 0x8007_2EE2
     case .fileChanged: 0x8020_001D
@@ -89,5 +97,17 @@ public struct BitsError: Error, Hashable, Sendable, CustomStringConvertible {
     let hex = "0x" + String(code.hresult, radix: 16, uppercase: true)
     let subject = url.map { " (\($0))" } ?? ""
     return "\(code.name) (\(hex)): \(message)\(subject)"
+  }
+}
+
+extension BitsError {
+  /// An error of the local file system, mapped to the code BITS would report.
+  static func localFile(errno code: Int32, _ message: String, path: String) -> BitsError {
+    let reason = String(cString: strerror(code))
+    switch code {
+    case ENOSPC, EDQUOT: return BitsError(.diskFull, "\(message): \(reason)", url: path)
+    case EACCES, EPERM, EROFS: return BitsError(.accessDenied, "\(message): \(reason)", url: path)
+    default: return BitsError(.invalidArgument, "\(message): \(reason)", url: path)
+    }
   }
 }

@@ -1,0 +1,86 @@
+import Foundation
+
+/// A request header set per job, such as `Authorization`. Its value is never logged or stored.
+public struct HTTPHeader: Hashable, Sendable, CustomStringConvertible {
+  public var name: String
+  public var value: String
+
+  public init(name: String, value: String) {
+    self.name = name
+    self.value = value
+  }
+
+  /// Parses `Name: value`; `nil` when there is no colon or the name is empty or has spaces.
+  public init?(line: String) {
+    guard let colon = line.firstIndex(of: ":") else { return nil }
+    let name = line[..<colon].trimmingCharacters(in: .whitespaces)
+    guard !name.isEmpty, !name.contains(where: { $0.isWhitespace }) else { return nil }
+    self.init(name: name, value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+  }
+
+  /// Shows the name only: values are often credentials.
+  public var description: String { "\(name): <redacted>" }
+}
+
+/// One HTTP GET, optionally for a single byte range and conditional on the version (`If-Range`).
+public struct HTTPRequest: Sendable {
+  public var url: String
+  public var range: Range<UInt64>?
+  public var ifRange: String?
+  public var headers: [HTTPHeader]
+
+  public init(url: String, range: Range<UInt64>?, ifRange: String? = nil, headers: [HTTPHeader] = []) {
+    self.url = url
+    self.range = range
+    self.ifRange = ifRange
+    self.headers = headers
+  }
+}
+
+/// `Content-Range: bytes first-last/complete` (or `bytes */complete` on a 416).
+public struct ContentRange: Hashable, Sendable {
+  public var bytes: Range<UInt64>?
+  public var completeLength: UInt64?
+
+  public init?(_ value: String) {
+    let trimmed = value.trimmingCharacters(in: .whitespaces)
+    guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }
+    let spec = trimmed.dropFirst("bytes ".count).trimmingCharacters(in: .whitespaces)
+    let halves = spec.split(separator: "/", maxSplits: 1).map(String.init)
+    guard halves.count == 2 else { return nil }
+    if halves[1] == "*" {
+      completeLength = nil
+    } else {
+      guard let complete = UInt64(halves[1]) else { return nil }
+      completeLength = complete
+    }
+    if halves[0] == "*" {
+      bytes = nil
+    } else {
+      let ends = halves[0].split(separator: "-", maxSplits: 1)
+      guard ends.count == 2, let first = UInt64(ends[0]), let last = UInt64(ends[1]), first <= last,
+        last < UInt64.max
+      else { return nil }
+      bytes = first..<(last + 1)
+    }
+  }
+}
+
+/// The status and headers of the final response (after redirects).
+public struct HTTPResponseHead: Sendable {
+  public var status: Int
+  /// Header names in lower case; a repeated header keeps its last value.
+  public var headers: [String: String]
+
+  public init(status: Int, headers: [String: String]) {
+    self.status = status
+    self.headers = headers
+  }
+
+  public subscript(name: String) -> String? { headers[name.lowercased()] }
+
+  public var contentRange: ContentRange? { self["content-range"].flatMap(ContentRange.init) }
+  public var contentLength: UInt64? {
+    self["content-length"].flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+  }
+}

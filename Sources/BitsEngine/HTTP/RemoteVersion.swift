@@ -1,0 +1,29 @@
+/// The version of a remote file as BITS defines it: its size and date, plus the entity tag when
+/// the server gives one. Bytes of two versions are never mixed in one file.
+public struct RemoteVersion: Hashable, Sendable, Codable {
+  public var size: UInt64
+  public var lastModified: String?
+  public var etag: String?
+
+  public init(size: UInt64, lastModified: String?, etag: String?) {
+    self.size = size
+    self.lastModified = lastModified
+    self.etag = etag
+  }
+
+  /// The validator sent as `If-Range`: a strong entity tag, else the date. Weak tags cannot be
+  /// used for ranges (RFC 9110 §13.1.5).
+  public var ifRangeValidator: String? {
+    if let etag, !etag.hasPrefix("W/") { return etag }
+    return lastModified
+  }
+
+  /// Whether a response head describes another version than this one. Only what the head states
+  /// is compared, so a response without an `ETag` still matches on size and date.
+  func isContradicted(by head: HTTPResponseHead, completeLength: UInt64?) -> Bool {
+    if let completeLength, completeLength != size { return true }
+    if let etag, let other = head["etag"], other != etag { return true }
+    if let lastModified, let other = head["last-modified"], other != lastModified { return true }
+    return false
+  }
+}
