@@ -1,0 +1,224 @@
+import Foundation
+import Glibc
+
+/// One remote file's bytes on local disk: a sparse `data` file indexed by remote offset, a
+/// journal of the ranges known to be on disk (`filled`), and `meta.json` naming the URL and
+/// version those bytes belong to.
+///
+/// Durability order: data is synced before a range is journalled, and the journal is emptied
+/// before a new version's metadata is written, so after a crash the journal never claims bytes
+/// that are not on disk or that belong to another version.
+public final class CacheEntry: Sendable {
+  public struct Metadata: Codable, Hashable, Sendable {
+    public var url: String
+    public var version: RemoteVersion
+  }
+
+  public let directory: URL
+  private var dataPath: String { directory.appendingPathComponent("data").path }
+  private var journalPath: String { directory.appendingPathComponent("filled").path }
+  private var metadataPath: String { directory.appendingPathComponent("meta.json").path }
+
+  /// Creates the directory (mode 0700) if needed. Nothing is read yet.
+  public init(directory: URL) throws(BitsError) {
+    self.directory = directory
+    do {
+      try FileManager.default.createDirectory(
+        at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    } catch {
+      throw BitsError.localFile(errno: EACCES, "cannot create the cache directory", path: directory.path)
+    }
+  }
+
+  /// What the entry holds for `url` at `version`: the filled ranges and the data file, or an
+  /// emptied entry ready for that version when it held nothing, another URL or another version.
+  public func open(url: String, version: RemoteVersion) throws(BitsError) -> (DataFile, ByteRangeSet) {
+    if let metadata = readMetadata(), metadata == Metadata(url: url, version: version),
+      let data = try? DataFile(path: dataPath, create: false)
+    {
+      let filled = FilledJournal.read(path: journalPath)
+        .filter { $0.upperBound <= version.size }
+      return (data, ByteRangeSet(filled))
+    }
+    return (try reset(url: url, version: version), ByteRangeSet())
+  }
+
+  /// Drops every byte held and prepares an empty data file of `version.size` bytes. Readers of
+  /// the previous data file keep their own descriptor and see the old bytes, never a mix.
+  public func reset(url: String, version: RemoteVersion) throws(BitsError) -> DataFile {
+    try FilledJournal.truncate(path: journalPath)
+    let scratchPath = dataPath + ".new"
+    let data = try DataFile(path: scratchPath, create: true)
+    try data.setSize(version.size)
+    guard rename(scratchPath, dataPath) == 0 else {
+      throw BitsError.localFile(errno: errno, "cannot replace the cache data file", path: dataPath)
+    }
+    try writeMetadata(Metadata(url: url, version: version))
+    return data
+  }
+
+  /// Records `ranges` as filled once their bytes in `data` are durable.
+  public func commit(_ ranges: [Range<UInt64>], data: DataFile) throws(BitsError) {
+    guard !ranges.isEmpty else { return }
+    try data.synchronize()
+    try FilledJournal.append(ranges, path: journalPath)
+  }
+
+  /// Rewrites the journal as the merged set, so it does not grow without bound.
+  public func compact(_ filled: ByteRangeSet) throws(BitsError) {
+    try FilledJournal.rewrite(filled.intervals, path: journalPath)
+  }
+
+  /// Moves the data file to `path` (same file system), leaving the entry empty.
+  public func moveData(to path: String) throws(BitsError) {
+    try FilledJournal.truncate(path: journalPath)
+    guard rename(dataPath, path) == 0 else {
+      throw BitsError.localFile(errno: errno, "cannot move the downloaded file into place", path: path)
+    }
+  }
+
+  /// Deletes the entry and everything in it.
+  public func remove() {
+    try? FileManager.default.removeItem(at: directory)
+  }
+
+  public func readMetadata() -> Metadata? {
+    guard let bytes = FileManager.default.contents(atPath: metadataPath) else { return nil }
+    return try? JSONDecoder().decode(Metadata.self, from: bytes)
+  }
+
+  private func writeMetadata(_ metadata: Metadata) throws(BitsError) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    guard let bytes = try? encoder.encode(metadata) else {
+      throw BitsError(.invalidArgument, "cannot encode cache metadata")
+    }
+    try writeDurably(bytes, to: metadataPath)
+  }
+}
+
+/// Writes `bytes` to `path` through a synced temporary file and a rename, so readers see the old
+/// or the new content, never a torn one.
+func writeDurably(_ bytes: Data, to path: String) throws(BitsError) {
+  let scratch = path + ".tmp"
+  let fd = Glibc.open(scratch, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+  guard fd >= 0 else { throw BitsError.localFile(errno: errno, "cannot write", path: scratch) }
+  defer { close(fd) }
+  let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+  guard written == bytes.count, fsync(fd) == 0 else {
+    throw BitsError.localFile(errno: errno, "cannot write", path: scratch)
+  }
+  guard rename(scratch, path) == 0 else {
+    throw BitsError.localFile(errno: errno, "cannot replace", path: path)
+  }
+}
+
+/// The data file's descriptor. Each version of a cached file gets its own `DataFile`; the
+/// descriptor closes when the last reader lets go of it.
+public final class DataFile: Sendable {
+  public let descriptor: Int32
+  public let path: String
+
+  init(path: String, create: Bool) throws(BitsError) {
+    let flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0)
+    let fd = Glibc.open(path, flags, 0o600)
+    guard fd >= 0 else { throw BitsError.localFile(errno: errno, "cannot open the cache data file", path: path) }
+    descriptor = fd
+    self.path = path
+  }
+
+  deinit {
+    close(descriptor)
+  }
+
+  func setSize(_ size: UInt64) throws(BitsError) {
+    guard ftruncate(descriptor, off_t(size)) == 0 else {
+      throw BitsError.localFile(errno: errno, "cannot size the cache data file", path: path)
+    }
+  }
+
+  /// Writes all of `bytes` at `offset`.
+  public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(BitsError) {
+    var done = 0
+    while done < bytes.count {
+      let result = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+      if result < 0 {
+        if errno == EINTR { continue }
+        throw BitsError.localFile(errno: errno, "cannot write to the cache", path: path)
+      }
+      done += result
+    }
+  }
+
+  /// Reads exactly `buffer.count` bytes at `offset`.
+  public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BitsError) {
+    var done = 0
+    while done < buffer.count {
+      let result = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+      if result < 0 {
+        if errno == EINTR { continue }
+        throw BitsError.localFile(errno: errno, "cannot read from the cache", path: path)
+      }
+      guard result > 0 else { throw BitsError(.fileChanged, "the cache data file is shorter than expected", url: path) }
+      done += result
+    }
+  }
+
+  func synchronize() throws(BitsError) {
+    guard fdatasync(descriptor) == 0 else {
+      throw BitsError.localFile(errno: errno, "cannot flush the cache", path: path)
+    }
+  }
+}
+
+/// The append-only journal of filled ranges: 16-byte little-endian (offset, length) records.
+/// A torn last record from a crash is ignored.
+enum FilledJournal {
+  static func read(path: String) -> [Range<UInt64>] {
+    guard let bytes = FileManager.default.contents(atPath: path) else { return [] }
+    var ranges: [Range<UInt64>] = []
+    ranges.reserveCapacity(bytes.count / 16)
+    bytes.withUnsafeBytes { raw in
+      var position = 0
+      while position + 16 <= raw.count {
+        let offset = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+        let length = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self))
+        let (end, overflow) = offset.addingReportingOverflow(length)
+        if !overflow, length > 0 { ranges.append(offset..<end) }
+        position += 16
+      }
+    }
+    return ranges
+  }
+
+  static func append(_ ranges: [Range<UInt64>], path: String) throws(BitsError) {
+    let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw BitsError.localFile(errno: errno, "cannot open the cache journal", path: path) }
+    defer { close(fd) }
+    let bytes = encode(ranges)
+    let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    guard written == bytes.count, fdatasync(fd) == 0 else {
+      throw BitsError.localFile(errno: errno, "cannot write the cache journal", path: path)
+    }
+  }
+
+  static func rewrite(_ ranges: [Range<UInt64>], path: String) throws(BitsError) {
+    try writeDurably(encode(ranges), to: path)
+  }
+
+  static func truncate(path: String) throws(BitsError) {
+    let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw BitsError.localFile(errno: errno, "cannot reset the cache journal", path: path) }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw BitsError.localFile(errno: errno, "cannot reset the cache journal", path: path) }
+  }
+
+  private static func encode(_ ranges: [Range<UInt64>]) -> Data {
+    var bytes = Data(capacity: ranges.count * 16)
+    for range in ranges {
+      withUnsafeBytes(of: range.lowerBound.littleEndian) { bytes.append(contentsOf: $0) }
+      withUnsafeBytes(of: UInt64(range.count).littleEndian) { bytes.append(contentsOf: $0) }
+    }
+    return bytes
+  }
+}

@@ -1,0 +1,667 @@
+import Foundation
+import Synchronization
+
+/// What a file tells its job.
+enum FileEvent: Sendable {
+  /// Bytes arrived (`FileRangesTransferred`, already rate-limited).
+  case rangesTransferred([FileRange])
+  /// A request failed transiently and will be retried.
+  case retrying(BitsError)
+  /// A request failed for good.
+  case failed(BitsError)
+  /// Bytes are flowing again after a transient error.
+  case transferring
+  /// Nothing is queued or in flight.
+  case idle
+  /// The remote file changed: every filled range was dropped.
+  case versionChanged
+}
+
+/// Bytes of one version of a file, ready to be read from the cache.
+public struct FilledBytes: Sendable {
+  public let data: DataFile
+  public let range: Range<UInt64>
+  public let generation: UInt64
+}
+
+/// Counters for `bitsfs status` and the tests.
+public struct FileStatistics: Sendable {
+  public var size: UInt64?
+  public var filledBytes: UInt64
+  public var filledRangeCount: Int
+  /// Bytes received from the network in this process.
+  public var fetchedBytes: UInt64
+  /// Range requests sent in this process.
+  public var requestCount: Int
+}
+
+/// A file of a download job (`IBackgroundCopyFile`): its remote URL, the ranges asked of it, and
+/// the engine that fills them. Every byte range is fetched at most once per version; reads wait
+/// only for their own bytes and are answered as soon as those are in the cache.
+public final class DownloadFile: Sendable {
+  public let remoteURL: String
+  /// Where `complete()` puts the file; `nil` for files read only through the cache (mounts).
+  public let localName: String?
+  /// The ranges of `AddFileWithRanges` in the order given; `nil` for the whole file.
+  public let requestedRanges: [FileRange]?
+
+  let configuration: JobConfiguration
+  private let client: HTTPClient
+  private let cache: CacheEntry
+  private let notify: @Sendable (DownloadFile, FileEvent) -> Void
+  private let state = Mutex(State())
+  /// Serializes everything that touches the cache journal and metadata, so a commit of one
+  /// version can never land after the reset for the next.
+  private let persistQueue = DispatchQueue(label: "bitsfs.cache-commit")
+  private let callbackQueue = DispatchQueue(label: "bitsfs.file-callbacks", attributes: .concurrent)
+
+  private struct Piece {
+    var id: UInt64
+    var range: Range<UInt64>
+    var priority: TransferPriority
+    var firstFailure: ContinuousClock.Instant?
+    var attempt = 0
+    var transfer: TransferID?
+  }
+
+  private struct Waiter {
+    var range: Range<UInt64>
+    var completion: @Sendable (Result<FilledBytes, BitsError>) -> Void
+  }
+
+  private struct State {
+    var version: RemoteVersion?
+    var generation: UInt64 = 0
+    var data: DataFile?
+    var filled = ByteRangeSet()
+    /// Bytes queued, in flight or waiting for a retry: never asked for a second time.
+    var claimed = ByteRangeSet()
+    var queue: [Piece] = []
+    var active: [UInt64: Piece] = [:]
+    var retriesPending = 0
+    var waiters: [UInt64: Waiter] = [:]
+    var nextID: UInt64 = 1
+    var uncommitted: [Range<UInt64>] = []
+    var commitScheduled = false
+    var unreported = ByteRangeSet()
+    var lastReport: ContinuousClock.Instant?
+    var reportScheduled = false
+    var isSuspended = false
+    var fetchedBytes: UInt64 = 0
+    var requestCount = 0
+    var lastError: BitsError?
+    var isRetrying = false
+    /// Increases on suspend, so retries scheduled before it are dropped.
+    var epoch: UInt64 = 0
+
+    mutating func makeID() -> UInt64 {
+      defer { nextID += 1 }
+      return nextID
+    }
+  }
+
+  init(
+    remoteURL: String, localName: String?, requestedRanges: [FileRange]?, configuration: JobConfiguration,
+    client: HTTPClient, cache: CacheEntry, notify: @escaping @Sendable (DownloadFile, FileEvent) -> Void
+  ) {
+    self.remoteURL = remoteURL
+    self.localName = localName
+    self.requestedRanges = requestedRanges
+    self.configuration = configuration
+    self.client = client
+    self.cache = cache
+    self.notify = notify
+  }
+
+  // MARK: Version
+
+  /// The version being transferred, once connected.
+  public var version: RemoteVersion? { state.withLock { $0.version } }
+
+  /// Increases each time the file is (re)connected to a version; bytes read under one
+  /// generation must not be combined with bytes of another.
+  public var generation: UInt64 { state.withLock { $0.generation } }
+
+  /// Learns the remote size and version (retrying transient failures within the retry period),
+  /// then keeps the cached bytes if they belong to that version and drops them otherwise.
+  @discardableResult
+  public func connect() throws(BitsError) -> RemoteVersion {
+    if let version = self.version { return version }
+    let version = try probe()
+    let opened = persistQueue.sync { () -> Result<(DataFile, ByteRangeSet), BitsError> in
+      Result { () throws(BitsError) in try cache.open(url: remoteURL, version: version) }
+    }
+    let (data, filled) = try opened.get()
+    state.withLock { state in
+      state.version = version
+      state.data = data
+      state.filled = filled
+      state.generation += 1
+      state.lastError = nil
+    }
+    return version
+  }
+
+  private func probe() throws(BitsError) -> RemoteVersion {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var delay = configuration.initialRetryDelay
+    while true {
+      let receiver = ProbeReceiver(url: remoteURL)
+      client.start(
+        HTTPRequest(url: remoteURL, range: 0..<1, headers: configuration.headers), receiver: receiver)
+      let result = receiver.wait()
+      guard case .failure(let error) = result else { return try result.get() }
+      guard error.code.isTransient, clock.now - start + delay < configuration.retryPeriod else { throw error }
+      notify(self, .retrying(error))
+      Thread.sleep(forTimeInterval: delay.seconds)
+      delay = min(delay * 2, configuration.maximumRetryDelay)
+    }
+  }
+
+  // MARK: Asking for bytes
+
+  /// `RequestFileRanges`: fetches whatever of `ranges` is not filled yet, in the background.
+  public func requestFileRanges(_ ranges: [FileRange]) throws(BitsError) {
+    try RangeValidation.validate(ranges, maximumCount: configuration.maximumRangesPerFile)
+    guard let version else {
+      throw BitsError(.invalidState, "the file is not connected yet", url: remoteURL)
+    }
+    let resolved = try RangeValidation.resolve(ranges, fileSize: version.size, url: remoteURL)
+    state.withLock { $0.unreported = ByteRangeSet() }
+    fetch(resolved, priority: .background)
+  }
+
+  /// `GetFilledFileRanges`: the filled ranges, merged and sorted by offset.
+  public var filledRanges: [FileRange] {
+    state.withLock { $0.filled.intervals.map(FileRange.init) }
+  }
+
+  public var statistics: FileStatistics {
+    state.withLock { state in
+      FileStatistics(
+        size: state.version?.size, filledBytes: state.filled.coveredByteCount,
+        filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount)
+    }
+  }
+
+  /// Whether every byte of `ranges` is filled.
+  func isFilled(_ ranges: [Range<UInt64>]) -> Bool {
+    state.withLock { state in ranges.allSatisfy { state.filled.contains($0) } }
+  }
+
+  /// Calls `completion` once all of `range` is in the cache, or with an error (the remote file
+  /// changed, a permanent failure, or `timeout` passed). Missing bytes are fetched at once in
+  /// `alignment`-sized blocks, ahead of background work; bytes already asked for are not asked
+  /// again, however many readers wait for them.
+  public func read(
+    _ range: Range<UInt64>, alignment: UInt64, timeout: Duration,
+    completion: @escaping @Sendable (Result<FilledBytes, BitsError>) -> Void
+  ) {
+    let outcome = state.withLock { state -> Result<FilledBytes, BitsError>? in
+      guard let version = state.version, let data = state.data else {
+        return .failure(BitsError(.fileChanged, "the remote file changed; reopen it", url: remoteURL))
+      }
+      let range = range.clamped(to: 0..<version.size)
+      if state.filled.contains(range) {
+        return .success(FilledBytes(data: data, range: range, generation: state.generation))
+      }
+      let id = state.makeID()
+      state.waiters[id] = Waiter(range: range, completion: completion)
+      callbackQueue.asyncAfter(deadline: .now() + timeout.dispatchInterval) { [weak self] in
+        self?.failWaiter(id, BitsError(.timedOut, "no answer from the server in time", url: self?.remoteURL))
+      }
+      return nil
+    }
+    if let outcome {
+      completion(outcome)
+      return
+    }
+    guard let size = version?.size else { return }
+    let lower = range.lowerBound / alignment * alignment
+    let upper = min(size, (range.upperBound + alignment - 1) / alignment * alignment)
+    fetch([lower..<upper], priority: .foreground)
+  }
+
+  /// Fetches `range` in the background if it is not filled or asked for already (read-ahead).
+  public func prefetch(_ range: Range<UInt64>) {
+    guard let size = version?.size else { return }
+    fetch([range.clamped(to: 0..<size)], priority: .background)
+  }
+
+  private func failWaiter(_ id: UInt64, _ error: BitsError) {
+    guard let waiter = state.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
+    waiter.completion(.failure(error))
+  }
+
+  // MARK: Scheduling
+
+  /// Queues the parts of `ranges` nobody has filled or asked for, split into request-sized
+  /// pieces; a foreground request also moves queued pieces it needs to the front.
+  func fetch(_ ranges: [Range<UInt64>], priority: TransferPriority) {
+    state.withLock { state in
+      for range in ranges where !range.isEmpty {
+        if priority == .foreground {
+          for index in state.queue.indices where state.queue[index].range.overlaps(range) {
+            state.queue[index].priority = .foreground
+          }
+        }
+        for gap in state.filled.gaps(in: range) {
+          for unclaimed in state.claimed.gaps(in: gap) {
+            state.claimed.insert(unclaimed)
+            var lower = unclaimed.lowerBound
+            while lower < unclaimed.upperBound {
+              let upper = min(unclaimed.upperBound, lower + configuration.maximumRequestSize)
+              state.queue.append(Piece(id: state.makeID(), range: lower..<upper, priority: priority))
+              lower = upper
+            }
+          }
+        }
+      }
+      // Foreground pieces first; otherwise first come, first served.
+      if priority == .foreground {
+        let foreground = state.queue.filter { $0.priority == .foreground }
+        state.queue = foreground + state.queue.filter { $0.priority == .background }
+      }
+    }
+    startQueuedPieces()
+  }
+
+  private func startQueuedPieces() {
+    let starting = state.withLock { state -> [(Piece, RemoteVersion, DataFile, UInt64)] in
+      guard !state.isSuspended, let version = state.version, let data = state.data else { return [] }
+      var starting: [(Piece, RemoteVersion, DataFile, UInt64)] = []
+      // A reader never waits behind the background limit: foreground pieces may exceed it.
+      while let next = state.queue.first,
+        state.active.count < configuration.maximumConcurrentRequests || next.priority == .foreground
+      {
+        state.queue.removeFirst()
+        state.active[next.id] = next
+        state.requestCount += 1
+        starting.append((next, version, data, state.generation))
+      }
+      return starting
+    }
+    for (piece, version, data, generation) in starting {
+      let receiver = PieceReceiver(
+        file: self, pieceID: piece.id, range: piece.range, version: version, data: data, generation: generation)
+      let request = HTTPRequest(
+        url: remoteURL, range: piece.range, ifRange: version.ifRangeValidator, headers: configuration.headers)
+      let transfer = client.start(request, receiver: receiver)
+      state.withLock { $0.active[piece.id]?.transfer = transfer }
+    }
+  }
+
+  // MARK: Transfer events (network thread)
+
+  fileprivate func didFill(_ range: Range<UInt64>, generation: UInt64) {
+    let (ready, report) = state.withLock { state -> ([(Waiter, FilledBytes)], [FileRange]?) in
+      guard generation == state.generation, let data = state.data else { return ([], nil) }
+      state.filled.insert(range)
+      state.fetchedBytes += UInt64(range.count)
+      if let last = state.uncommitted.last, last.upperBound == range.lowerBound {
+        state.uncommitted[state.uncommitted.count - 1] = last.lowerBound..<range.upperBound
+      } else {
+        state.uncommitted.append(range)
+      }
+      scheduleCommit(&state)
+      var ready: [(Waiter, FilledBytes)] = []
+      for (id, waiter) in state.waiters
+      where waiter.range.overlaps(range) && state.filled.contains(waiter.range) {
+        state.waiters[id] = nil
+        ready.append((waiter, FilledBytes(data: data, range: waiter.range, generation: generation)))
+      }
+      state.unreported.insert(range)
+      return (ready, takeReport(&state))
+    }
+    if !ready.isEmpty {
+      callbackQueue.async {
+        for (waiter, bytes) in ready { waiter.completion(.success(bytes)) }
+      }
+    }
+    if let report { notify(self, .rangesTransferred(report)) }
+  }
+
+  fileprivate func pieceFinished(_ pieceID: UInt64, outcome: Result<Void, BitsError>, generation: UInt64) {
+    enum Next {
+      case nothing
+      case retry(BitsError, after: Duration)
+      case fail(BitsError, [Waiter])
+      case versionChanged
+    }
+    let (next, becameIdle, resumed) = state.withLock { state -> (Next, Bool, Bool) in
+      guard var piece = state.active.removeValue(forKey: pieceID), generation == state.generation else {
+        return (.nothing, false, false)
+      }
+      state.claimed.remove(piece.range)
+      let missing = state.filled.gaps(in: piece.range)
+      var error: BitsError?
+      switch outcome {
+      case .success:
+        if !missing.isEmpty {
+          error = BitsError(.connectionClosed, "the server sent fewer bytes than asked", url: remoteURL)
+        }
+      case .failure(let failure):
+        if failure.code != .cancelled { error = failure }
+      }
+      var next = Next.nothing
+      var resumed = false
+      if let error {
+        if error.code == .fileChanged {
+          next = .versionChanged
+        } else if error.code.isTransient, !missing.isEmpty {
+          let now = ContinuousClock.now
+          let firstFailure = piece.firstFailure ?? now
+          if now - firstFailure < configuration.retryPeriod {
+            piece.firstFailure = firstFailure
+            piece.attempt += 1
+            let exponent = min(piece.attempt - 1, 20)
+            let delay = min(configuration.initialRetryDelay * (1 << exponent), configuration.maximumRetryDelay)
+            for gap in missing {
+              state.claimed.insert(gap)
+            }
+            state.retriesPending += 1
+            state.isRetrying = true
+            let retried = missing.map { range in
+              var retry = piece
+              retry.id = state.makeID()
+              retry.range = range
+              retry.transfer = nil
+              return retry
+            }
+            let epoch = state.epoch
+            callbackQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
+              self?.requeue(retried, generation: generation, epoch: epoch)
+            }
+            next = .retry(error, after: delay)
+          } else {
+            next = .fail(error, takeWaiters(overlapping: piece.range, &state))
+          }
+        } else if !missing.isEmpty || error.code != .connectionClosed {
+          next = .fail(error, takeWaiters(overlapping: piece.range, &state))
+        }
+        if case .fail(let failure, _) = next { state.lastError = failure }
+      } else if state.isRetrying {
+        state.isRetrying = false
+        resumed = true
+      }
+      let idle = state.active.isEmpty && state.queue.isEmpty && state.retriesPending == 0
+      return (next, idle, resumed)
+    }
+    switch next {
+    case .nothing: break
+    case .retry(let error, _): notify(self, .retrying(error))
+    case .fail(let error, let waiters):
+      callbackQueue.async {
+        for waiter in waiters { waiter.completion(.failure(error)) }
+      }
+      notify(self, .failed(error))
+    case .versionChanged:
+      versionDidChange()
+      return
+    }
+    if resumed { notify(self, .transferring) }
+    startQueuedPieces()
+    if becameIdle {
+      commitNow()
+      flushReport()
+      notify(self, .idle)
+    }
+  }
+
+  private func requeue(_ pieces: [Piece], generation: UInt64, epoch: UInt64) {
+    state.withLock { state in
+      guard generation == state.generation, epoch == state.epoch else { return }
+      state.retriesPending -= 1
+      let foreground = pieces.filter { $0.priority == .foreground }
+      state.queue = foreground + state.queue + pieces.filter { $0.priority == .background }
+    }
+    startQueuedPieces()
+  }
+
+  private func takeWaiters(overlapping range: Range<UInt64>, _ state: inout State) -> [Waiter] {
+    let ids = state.waiters.filter { $0.value.range.overlaps(range) }.map(\.key)
+    return ids.compactMap { state.waiters.removeValue(forKey: $0) }
+  }
+
+  /// The remote file changed: drop every filled byte and in-flight request, fail every reader,
+  /// then connect to the new version. Bytes of the old version are never served as the new one.
+  private func versionDidChange() {
+    let (transfers, waiters) = state.withLock { state -> ([TransferID], [Waiter]) in
+      guard state.version != nil else { return ([], []) }
+      state.generation += 1
+      state.version = nil
+      state.data = nil
+      state.filled = ByteRangeSet()
+      state.claimed = ByteRangeSet()
+      state.queue.removeAll()
+      state.uncommitted.removeAll()
+      state.unreported = ByteRangeSet()
+      state.retriesPending = 0
+      state.epoch += 1
+      let transfers = state.active.values.compactMap(\.transfer)
+      state.active.removeAll()
+      let waiters = Array(state.waiters.values)
+      state.waiters.removeAll()
+      return (transfers, waiters)
+    }
+    for transfer in transfers { client.cancel(transfer) }
+    let error = BitsError(.fileChanged, "the remote file changed while it was read", url: remoteURL)
+    callbackQueue.async {
+      for waiter in waiters { waiter.completion(.failure(error)) }
+    }
+    notify(self, .versionChanged)
+  }
+
+  // MARK: Suspend and stop
+
+  /// Stops every request; filled bytes stay.
+  func suspend() {
+    let transfers = state.withLock { state -> [TransferID] in
+      state.isSuspended = true
+      // Nothing stays asked for, so `resume` asks again for whatever is still missing.
+      state.epoch += 1
+      let transfers = state.active.values.compactMap(\.transfer)
+      state.active.removeAll()
+      state.queue.removeAll()
+      state.claimed = ByteRangeSet()
+      state.retriesPending = 0
+      return transfers
+    }
+    for transfer in transfers { client.cancel(transfer) }
+    commitNow()
+  }
+
+  func resume() {
+    state.withLock { $0.isSuspended = false }
+  }
+
+  /// Fails every waiting reader and stops every request (the job is cancelled or the mount is going away).
+  func close() {
+    suspend()
+    let waiters = state.withLock { state -> [Waiter] in
+      defer { state.waiters.removeAll() }
+      return Array(state.waiters.values)
+    }
+    let error = BitsError(.cancelled, "the job was cancelled", url: remoteURL)
+    for waiter in waiters { waiter.completion(.failure(error)) }
+  }
+
+  // MARK: Durability and notifications
+
+  private func scheduleCommit(_ state: inout State) {
+    guard !state.commitScheduled else { return }
+    state.commitScheduled = true
+    persistQueue.asyncAfter(deadline: .now() + configuration.commitInterval.dispatchInterval) { [weak self] in
+      self?.commitOnPersistQueue()
+    }
+  }
+
+  /// Makes every filled range durable in the journal now.
+  func commitNow() {
+    persistQueue.sync { commitOnPersistQueue() }
+  }
+
+  private func commitOnPersistQueue() {
+    let (ranges, data) = state.withLock { state -> ([Range<UInt64>], DataFile?) in
+      state.commitScheduled = false
+      defer { state.uncommitted.removeAll() }
+      return (state.uncommitted, state.data)
+    }
+    guard let data, !ranges.isEmpty else { return }
+    do {
+      try cache.commit(ranges, data: data)
+    } catch {
+      state.withLock { $0.lastError = error }
+      notify(self, .failed(error))
+    }
+  }
+
+  private func takeReport(_ state: inout State) -> [FileRange]? {
+    guard !state.unreported.isEmpty else { return nil }
+    let now = ContinuousClock.now
+    if let last = state.lastReport, now - last < configuration.minimumNotificationInterval {
+      if !state.reportScheduled {
+        state.reportScheduled = true
+        let wait = configuration.minimumNotificationInterval - (now - last)
+        callbackQueue.asyncAfter(deadline: .now() + wait.dispatchInterval) { [weak self] in
+          self?.flushReport()
+        }
+      }
+      return nil
+    }
+    state.lastReport = now
+    defer { state.unreported = ByteRangeSet() }
+    return state.unreported.intervals.map(FileRange.init)
+  }
+
+  private func flushReport() {
+    let report = state.withLock { state -> [FileRange]? in
+      state.reportScheduled = false
+      return takeReport(&state)
+    }
+    if let report { notify(self, .rangesTransferred(report)) }
+  }
+
+  var lastError: BitsError? { state.withLock { $0.lastError } }
+
+  var isIdle: Bool {
+    state.withLock { $0.active.isEmpty && $0.queue.isEmpty && $0.retriesPending == 0 }
+  }
+
+  /// Puts the finished file at `localName`: the cache data file itself when the whole file was
+  /// asked for, else the asked ranges back to back in the order given (AddFileWithRanges).
+  func deliver() throws(BitsError) {
+    guard let localName, let version else { return }
+    commitNow()
+    let scratch = localName + ".bitsfs-part"
+    guard let requestedRanges else {
+      try cache.moveData(to: scratch)
+      try rename(scratch, to: localName)
+      return
+    }
+    let ranges = try RangeValidation.resolve(requestedRanges, fileSize: version.size, url: remoteURL)
+    guard let data = state.withLock({ $0.data }) else { return }
+    let output = try DataFile(path: scratch, create: true)
+    var position: UInt64 = 0
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    defer { buffer.deallocate() }
+    for range in ranges {
+      var offset = range.lowerBound
+      while offset < range.upperBound {
+        let count = Int(min(UInt64(buffer.count), range.upperBound - offset))
+        let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+        try data.read(into: chunk, at: offset)
+        try output.write(UnsafeRawBufferPointer(chunk), at: position)
+        offset += UInt64(count)
+        position += UInt64(count)
+      }
+    }
+    try output.synchronize()
+    try rename(scratch, to: localName)
+  }
+
+  private func rename(_ from: String, to: String) throws(BitsError) {
+    guard Foundation.rename(from, to) == 0 else {
+      throw BitsError.localFile(errno: errno, "cannot put the file in place", path: to)
+    }
+  }
+
+  func removeCache() {
+    persistQueue.sync { cache.remove() }
+  }
+}
+
+/// Feeds one range request's bytes into the cache.
+private struct PieceReceiver: HTTPTransferReceiver {
+  let file: DownloadFile
+  let pieceID: UInt64
+  let range: Range<UInt64>
+  let version: RemoteVersion
+  let data: DataFile
+  let generation: UInt64
+
+  func transferDidReceiveHead(_ head: HTTPResponseHead) -> TransferVerdict {
+    ServerRules.check(head, asked: range, version: version, url: file.remoteURL)
+  }
+
+  func transferDidReceive(_ bytes: UnsafeRawBufferPointer, bodyOffset: UInt64) -> TransferVerdict {
+    let start = range.lowerBound + bodyOffset
+    // Never write a byte outside the asked range, whatever the server sends.
+    guard start + UInt64(bytes.count) <= range.upperBound else {
+      return .abort(BitsError(.invalidServerResponse, "the server sent more bytes than asked", url: file.remoteURL))
+    }
+    do {
+      try data.write(bytes, at: start)
+    } catch {
+      return .abort(error)
+    }
+    file.didFill(start..<start + UInt64(bytes.count), generation: generation)
+    return .proceed
+  }
+
+  func transferDidFinish(_ outcome: Result<Void, BitsError>) {
+    file.pieceFinished(pieceID, outcome: outcome, generation: generation)
+  }
+}
+
+/// Learns a file's version from a one-byte range request.
+private final class ProbeReceiver: HTTPTransferReceiver {
+  let url: String
+  private let result = Mutex<Result<RemoteVersion, BitsError>?>(nil)
+  private let done = DispatchSemaphore(value: 0)
+
+  init(url: String) {
+    self.url = url
+  }
+
+  func transferDidReceiveHead(_ head: HTTPResponseHead) -> TransferVerdict {
+    let version = ServerRules.version(fromProbe: head, url: url)
+    result.withLock { $0 = version }
+    // The head says all a probe needs; a server ignoring ranges would send the whole file.
+    if case .failure(let error) = version { return .abort(error) }
+    return .proceed
+  }
+
+  func transferDidReceive(_ bytes: UnsafeRawBufferPointer, bodyOffset: UInt64) -> TransferVerdict {
+    .proceed
+  }
+
+  func transferDidFinish(_ outcome: Result<Void, BitsError>) {
+    result.withLock { result in
+      if case .failure(let error) = outcome, error.code != .fileChanged {
+        if case .success = result, error.code.isTransient {
+          // The head arrived; a connection lost afterwards does not change the version.
+          return
+        }
+        result = .failure(error)
+      }
+    }
+    done.signal()
+  }
+
+  func wait() -> Result<RemoteVersion, BitsError> {
+    done.wait()
+    return result.withLock { $0 } ?? .failure(BitsError(.invalidServerResponse, "no answer", url: url))
+  }
+}

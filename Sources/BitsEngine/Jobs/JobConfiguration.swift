@@ -1,0 +1,43 @@
+import Foundation
+
+/// How a job transfers: limits, timing and the headers sent with every request.
+public struct JobConfiguration: Sendable {
+  /// BITS on-demand mode: files are fetched only where `requestFileRanges` or a read asks.
+  public var isOnDemand = false
+  /// `MaxRangesPerFile`.
+  public var maximumRangesPerFile = RangeValidation.defaultMaximumRangeCount
+  /// `BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL`: `FileRangesTransferred` comes no more often.
+  public var minimumNotificationInterval: Duration = .milliseconds(500)
+  /// How long transient errors (refused or reset connections, stalls, 5xx, 429) are retried
+  /// before the job goes to the error state.
+  public var retryPeriod: Duration = .seconds(120)
+  /// The first pause before a retry; it doubles each time up to `maximumRetryDelay`.
+  public var initialRetryDelay: Duration = .milliseconds(200)
+  public var maximumRetryDelay: Duration = .seconds(5)
+  /// The largest range one request asks for; larger ranges are split so they can be fetched
+  /// over several connections at once and retried in smaller pieces.
+  public var maximumRequestSize: UInt64 = 8 << 20
+  /// Requests in flight at once per file.
+  public var maximumConcurrentRequests = 6
+  /// How often filled ranges are made durable in the cache journal.
+  public var commitInterval: Duration = .seconds(1)
+  /// Request headers such as `Authorization`; kept in memory only.
+  public var headers: [HTTPHeader] = []
+
+  public init() {}
+}
+
+/// Who is waiting for a range: a reader now, or only a background fill.
+public enum TransferPriority: Sendable {
+  case foreground
+  case background
+}
+
+extension Duration {
+  var seconds: Double {
+    let (seconds, attoseconds) = components
+    return Double(seconds) + Double(attoseconds) * 1e-18
+  }
+
+  var dispatchInterval: DispatchTimeInterval { .milliseconds(Int(milliseconds)) }
+}
