@@ -9,7 +9,7 @@ enum FileEvent: Sendable {
   case retrying(BitsError)
   /// A request failed for good.
   case failed(BitsError)
-  /// Bytes are flowing again after a transient error.
+  /// New requests were queued, or bytes flow again after a transient error.
   case transferring
   /// Nothing is queued or in flight.
   case idle
@@ -168,7 +168,6 @@ public final class DownloadFile: Sendable {
       throw BitsError(.invalidState, "the file is not connected yet", url: remoteURL)
     }
     let resolved = try RangeValidation.resolve(ranges, fileSize: version.size, url: remoteURL)
-    state.withLock { $0.unreported = ByteRangeSet() }
     fetch(resolved, priority: .background)
   }
 
@@ -239,7 +238,8 @@ public final class DownloadFile: Sendable {
   /// Queues the parts of `ranges` nobody has filled or asked for, split into request-sized
   /// pieces; a foreground request also moves queued pieces it needs to the front.
   func fetch(_ ranges: [Range<UInt64>], priority: TransferPriority) {
-    state.withLock { state in
+    let queuedAny = state.withLock { state -> Bool in
+      let queuedBefore = state.queue.count
       for range in ranges where !range.isEmpty {
         if priority == .foreground {
           for index in state.queue.indices where state.queue[index].range.overlaps(range) {
@@ -263,7 +263,9 @@ public final class DownloadFile: Sendable {
         let foreground = state.queue.filter { $0.priority == .foreground }
         state.queue = foreground + state.queue.filter { $0.priority == .background }
       }
+      return state.queue.count > queuedBefore
     }
+    if queuedAny { notify(self, .transferring) }
     startQueuedPieces()
   }
 
@@ -581,7 +583,12 @@ public final class DownloadFile: Sendable {
     try rename(scratch, to: localName)
   }
 
+  /// Publishes `from` as `to` with the permissions a newly created file gets (the cache keeps
+  /// its own files private).
   private func rename(_ from: String, to: String) throws(BitsError) {
+    let mask = umask(0)
+    umask(mask)
+    chmod(from, 0o666 & ~mask)
     guard Foundation.rename(from, to) == 0 else {
       throw BitsError.localFile(errno: errno, "cannot put the file in place", path: to)
     }

@@ -234,7 +234,7 @@ public final class DownloadJob: Sendable {
     case .retrying(let error):
       if [.transferring, .connecting].contains(currentState) { transition(to: .transientError, error: error) }
     case .transferring:
-      if currentState == .transientError { transition(to: .transferring, error: nil) }
+      if [.transientError, .transferred].contains(currentState) { transition(to: .transferring, error: nil) }
     case .failed(let error):
       // An on-demand job serves readers; their reads fail, the job goes on.
       guard !configuration.isOnDemand else { return }

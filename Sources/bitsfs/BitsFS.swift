@@ -1,0 +1,74 @@
+import ArgumentParser
+import BitsEngine
+import Foundation
+
+@main
+struct BitsFS: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bitsfs",
+    abstract: "Use remote HTTP(S) files as if they were local, fetching only the bytes read.",
+    subcommands: [FetchCommand.self])
+}
+
+/// Exit statuses: 2 for what the user asked wrongly, 1 for what went wrong while doing it.
+enum ExitStatus {
+  static let transferFailed: Int32 = 1
+  static let badArguments: Int32 = 2
+
+  static func `for`(_ error: BitsError) -> Int32 {
+    switch error.code {
+    case .invalidArgument, .invalidRange, .overlappingRanges, .tooManyRangesInFile: badArguments
+    default: transferFailed
+    }
+  }
+}
+
+/// Prints `bitsfs: <error>` on standard error and exits with the status the error deserves.
+func fail(with error: BitsError) -> Never {
+  FileHandle.standardError.write(Data("bitsfs: \(error)\n".utf8))
+  exit(ExitStatus.for(error))
+}
+
+/// Options shared by the commands that talk to servers.
+struct TransferOptions: ParsableArguments {
+  @Option(
+    name: .customLong("header"),
+    help: ArgumentHelp("A request header, e.g. 'Authorization: Bearer …' (repeatable).", valueName: "name: value"))
+  var headerLines: [String] = []
+
+  @Option(help: "Seconds to keep retrying transient failures (refused or reset connections, stalls, 5xx, 429).")
+  var retryPeriod: Double = 120
+
+  @Option(help: "Seconds without any byte from the server before a request is abandoned and retried.")
+  var stallTimeout: Double = 15
+
+  @Option(help: "Largest number of ranges accepted per file (BITS MaxRangesPerFile).")
+  var maxRanges: Int = RangeValidation.defaultMaximumRangeCount
+
+  @Flag(help: "Do not verify TLS certificates (testing only).")
+  var insecure = false
+
+  func headers() throws(BitsError) -> [HTTPHeader] {
+    try headerLines.map { line throws(BitsError) in
+      guard let header = HTTPHeader(line: line) else {
+        throw BitsError(.invalidArgument, "a header must look like 'Name: value'")
+      }
+      return header
+    }
+  }
+
+  func httpConfiguration() -> HTTPConfiguration {
+    var configuration = HTTPConfiguration()
+    configuration.stallTimeout = .milliseconds(Int64(stallTimeout * 1000))
+    configuration.verifiesTLS = !insecure
+    return configuration
+  }
+
+  func jobConfiguration() throws(BitsError) -> JobConfiguration {
+    var configuration = JobConfiguration()
+    configuration.headers = try headers()
+    configuration.retryPeriod = .milliseconds(Int64(retryPeriod * 1000))
+    configuration.maximumRangesPerFile = maxRanges
+    return configuration
+  }
+}

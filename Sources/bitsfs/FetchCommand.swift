@@ -1,0 +1,116 @@
+import ArgumentParser
+import BitsEngine
+import Foundation
+
+struct FetchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "fetch",
+    abstract: "Download a remote file, or some ranges of it, with a resumable BITS-style job.",
+    discussion: """
+      With --range, only those ranges are fetched and written to LOCALFILE back to back, in the \
+      order given (AddFileWithRanges). The file appears only once complete; an interrupted fetch \
+      run again resumes from what is already on disk.
+      """)
+
+  @Argument(help: "The http or https URL of the remote file.")
+  var url: String
+
+  @Argument(help: "Where to put the file.")
+  var localFile: String
+
+  @Option(
+    name: .customLong("range"),
+    help: ArgumentHelp("A range to fetch, OFFSET:LENGTH; LENGTH may be 'eof' (repeatable).", valueName: "offset:length"))
+  var rangeSpecs: [String] = []
+
+  @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+  var quiet = false
+
+  @OptionGroup var transfer: TransferOptions
+
+  func run() throws {
+    do throws(BitsError) {
+      try fetch()
+    } catch {
+      fail(with: error)
+    }
+  }
+
+  private func fetch() throws(BitsError) {
+    let ranges = try rangeSpecs.map { spec throws(BitsError) in try Self.parseRange(spec) }
+    let localName = URL(fileURLWithPath: localFile).standardizedFileURL.path
+    let directory = URL(fileURLWithPath: localName).deletingLastPathComponent()
+    // The job's partial data lives beside the destination, so finishing is a rename.
+    let jobDirectory = directory.appendingPathComponent(".\(URL(fileURLWithPath: localName).lastPathComponent).bitsfs")
+    let client = HTTPClient(configuration: transfer.httpConfiguration())
+    let job = DownloadJob(
+      displayName: "fetch \(url)", cacheDirectory: jobDirectory, client: client,
+      configuration: try transfer.jobConfiguration())
+    if ranges.isEmpty {
+      try job.addFile(remoteURL: url, localName: localName)
+    } else {
+      try job.addFileWithRanges(remoteURL: url, localName: localName, ranges: ranges)
+    }
+    let interruption = Interruption(job: job)
+    try job.resume()
+    let reporter = ProgressReporter(quiet: quiet)
+    while true {
+      let state = job.waitUntilSettled(timeout: .milliseconds(250))
+      reporter.show(job.progress, state: state)
+      if state.isSettled { break }
+    }
+    reporter.finish()
+    withExtendedLifetime(interruption) {}
+    switch job.currentState {
+    case .transferred:
+      try job.complete()
+      try? FileManager.default.removeItem(at: jobDirectory)
+    case .error:
+      let error = job.error ?? BitsError(.invalidState, "the job failed")
+      if job.progress.bytesTransferred == 0 {
+        try? job.cancel()
+        try? FileManager.default.removeItem(at: jobDirectory)
+      } else if !quiet {
+        FileHandle.standardError.write(Data("bitsfs: the bytes fetched so far are kept; run again to resume\n".utf8))
+      }
+      throw error
+    default:
+      throw BitsError(.invalidState, "the job stopped in state \(job.currentState.rawValue)")
+    }
+  }
+
+  /// `OFFSET:LENGTH`, where LENGTH may be `eof`.
+  static func parseRange(_ spec: String) throws(BitsError) -> FileRange {
+    let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count == 2, let offset = UInt64(parts[0]) else {
+      throw BitsError(.invalidArgument, "range '\(spec)' is not OFFSET:LENGTH")
+    }
+    if parts[1].lowercased() == "eof" {
+      return FileRange(offset: offset, length: FileRange.lengthToEndOfFile)
+    }
+    guard let length = UInt64(parts[1]) else {
+      throw BitsError(.invalidArgument, "range '\(spec)' has a LENGTH that is neither a number nor 'eof'")
+    }
+    return FileRange(offset: offset, length: length)
+  }
+}
+
+/// On Ctrl-C or SIGTERM: suspend the job, which makes every filled range durable, then exit, so
+/// the next run resumes where this one stopped.
+final class Interruption {
+  private let sources: [any DispatchSourceSignal]
+
+  init(job: DownloadJob) {
+    sources = [SIGINT, SIGTERM].map { signalNumber in
+      signal(signalNumber, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+      source.setEventHandler {
+        try? job.suspend()
+        FileHandle.standardError.write(Data("\nbitsfs: interrupted; run the same command again to resume\n".utf8))
+        exit(128 + signalNumber)
+      }
+      source.resume()
+      return source
+    }
+  }
+}

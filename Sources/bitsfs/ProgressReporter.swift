@@ -1,0 +1,76 @@
+import BitsEngine
+import Foundation
+
+/// Shows a job's progress: a redrawn bar on a terminal, a plain line every few seconds otherwise.
+final class ProgressReporter {
+  private let quiet: Bool
+  private let isTerminal = isatty(STDERR_FILENO) == 1
+  private let started = ContinuousClock.now
+  private var lastLine = ContinuousClock.now
+  private var samples: [(ContinuousClock.Instant, UInt64)] = []
+  private var drewBar = false
+
+  init(quiet: Bool) {
+    self.quiet = quiet
+  }
+
+  func show(_ progress: JobProgress, state: JobState) {
+    guard !quiet, state != .error else { return }
+    let now = ContinuousClock.now
+    samples.append((now, progress.bytesTransferred))
+    samples.removeAll { now - $0.0 > .seconds(5) }
+    let rate = currentRate()
+    let total = progress.bytesTotal
+    let percent = total.map { $0 == 0 ? 100 : Double(progress.bytesTransferred) * 100 / Double($0) }
+    let eta = total.flatMap { total -> String? in
+      guard rate > 0 else { return nil }
+      return Self.duration(Double(total - min(total, progress.bytesTransferred)) / rate)
+    }
+    let amounts =
+      "\(Self.bytes(progress.bytesTransferred)) / \(total.map(Self.bytes) ?? "?")  \(Self.bytes(UInt64(rate)))/s"
+    if isTerminal {
+      let width = 30
+      let filled = Int((percent ?? 0) / 100 * Double(width))
+      let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+      let line = String(format: "[%@] %5.1f%%  %@  ETA %@  %@", bar, percent ?? 0, amounts, eta ?? "--", state.rawValue)
+      FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
+      drewBar = true
+    } else if now - lastLine >= .seconds(2) || state.isSettled {
+      lastLine = now
+      let line = String(format: "%5.1f%%  %@  ETA %@  %@", percent ?? 0, amounts, eta ?? "--", state.rawValue)
+      FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+  }
+
+  func finish() {
+    if drewBar { FileHandle.standardError.write(Data("\n".utf8)) }
+  }
+
+  private func currentRate() -> Double {
+    guard let first = samples.first, let last = samples.last, last.0 > first.0 else { return 0 }
+    return Double(last.1 - min(last.1, first.1)) / (last.0 - first.0).seconds
+  }
+
+  static func bytes(_ count: UInt64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(count)
+    var unit = 0
+    while value >= 1024, unit < units.count - 1 {
+      value /= 1024
+      unit += 1
+    }
+    return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+  }
+
+  static func duration(_ seconds: Double) -> String {
+    let total = Int(seconds.rounded())
+    return String(format: "%d:%02d", total / 60, total % 60)
+  }
+}
+
+extension Duration {
+  var seconds: Double {
+    let (seconds, attoseconds) = components
+    return Double(seconds) + Double(attoseconds) * 1e-18
+  }
+}

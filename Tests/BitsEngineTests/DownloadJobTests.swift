@@ -1,0 +1,235 @@
+import BitsEngine
+import Foundation
+import Synchronization
+import TestSupport
+import XCTest
+
+/// The BITS job engine against a real nginx: whole files, ranges, on-demand mode, persistence.
+final class DownloadJobTests: EngineTestCase {
+  var nginx: NginxServer!
+
+  override func setUpWithError() throws {
+    try super.setUpWithError()
+    nginx = try NginxServer()
+  }
+
+  override func tearDown() {
+    nginx?.stop()
+    super.tearDown()
+  }
+
+  private func serve(_ name: String, count: Int, seed: UInt64 = 1) throws -> [UInt8] {
+    let bytes = TestData.bytes(count: count, seed: seed)
+    try Data(bytes).write(to: nginx.root.appendingPathComponent(name))
+    return bytes
+  }
+
+  private func fetchedBodyBytes() -> Int {
+    nginx.requests().filter { $0.status == 206 || $0.status == 200 }.reduce(0) { $0 + $1.bodyBytes }
+  }
+
+  func testWholeFileIsDownloadedIdentically() throws {
+    let bytes = try serve("whole.bin", count: 20 << 20 + 12345)
+    let job = makeJob { $0.maximumRequestSize = 4 << 20 }
+    try job.addFile(remoteURL: nginx.url("whole.bin"), localName: localPath("whole.bin"))
+    XCTAssertEqual(try settle(job), .transferred)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: localPath("whole.bin")), "appears only on complete")
+    let progress = job.progress
+    XCTAssertEqual(progress.bytesTotal, UInt64(bytes.count))
+    XCTAssertEqual(progress.bytesTransferred, UInt64(bytes.count))
+    XCTAssertEqual(progress.filesTransferred, 1)
+    try job.complete()
+    XCTAssertEqual(job.currentState, .acknowledged)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: localPath("whole.bin"))), Data(bytes))
+    // Split into request-sized pieces, each byte fetched once (plus the one-byte probe).
+    let ranged = nginx.requests().filter { $0.status == 206 }
+    XCTAssertGreaterThanOrEqual(ranged.count, 6)
+    XCTAssertEqual(fetchedBodyBytes(), bytes.count + 1)
+  }
+
+  func testRangesAreWrittenBackToBackInTheOrderGiven() throws {
+    let bytes = try serve("ranges.bin", count: 5000)
+    let job = makeJob()
+    let ranges = [
+      FileRange(offset: 100, length: 100), FileRange(offset: 900, length: 100), FileRange(offset: 400, length: 100),
+      FileRange(offset: 4990, length: FileRange.lengthToEndOfFile),
+    ]
+    try job.addFileWithRanges(remoteURL: nginx.url("ranges.bin"), localName: localPath("out.bin"), ranges: ranges)
+    XCTAssertEqual(try settle(job), .transferred)
+    try job.complete()
+    let expected = Array(bytes[100..<200] + bytes[900..<1000] + bytes[400..<500] + bytes[4990..<5000])
+    XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: localPath("out.bin")))), expected)
+    XCTAssertEqual(job.progress.bytesTotal, 310)
+  }
+
+  func testRangeOutsideTheRemoteFileIsInvalidRange() throws {
+    _ = try serve("small.bin", count: 1000)
+    let job = makeJob()
+    try job.addFileWithRanges(
+      remoteURL: nginx.url("small.bin"), localName: localPath("small.bin"), ranges: [FileRange(offset: 990, length: 20)])
+    XCTAssertEqual(try settle(job), .error)
+    XCTAssertEqual(job.error?.code, .invalidRange)
+  }
+
+  func testMissingFileIsHTTP404AndNotRetried() throws {
+    let job = makeJob()
+    try job.addFile(remoteURL: nginx.url("nope.bin"), localName: localPath("nope.bin"))
+    XCTAssertEqual(try settle(job, timeout: .seconds(10)), .error)
+    XCTAssertEqual(job.error?.code, .httpStatus(404))
+    XCTAssertEqual(nginx.requests().count, 1)
+  }
+
+  func testLifeCycleRules() throws {
+    _ = try serve("life.bin", count: 100)
+    let job = makeJob()
+    assertThrows(.empty) { try job.resume() }
+    assertThrows(.invalidArgument) { try job.addFile(remoteURL: "ftp://127.0.0.1/x", localName: self.localPath("x")) }
+    assertThrows(.invalidArgument) { try job.addFile(remoteURL: "not a url", localName: self.localPath("x")) }
+    assertThrows(.invalidArgument) { try job.addFile(remoteURL: self.nginx.url("life.bin"), localName: "relative/x") }
+    assertThrows(.invalidArgument) {
+      try job.addFile(remoteURL: self.nginx.url("life.bin"), localName: self.localPath("no-such-dir/x"))
+    }
+    assertThrows(.invalidArgument) {
+      try job.addFileWithRanges(remoteURL: self.nginx.url("life.bin"), localName: self.localPath("x"), ranges: [])
+    }
+    try job.addFile(remoteURL: nginx.url("life.bin"), localName: localPath("life.bin"))
+    assertThrows(.invalidState) { try job.complete() }
+    try job.cancel()
+    XCTAssertEqual(job.currentState, .cancelled)
+    assertThrows(.invalidState) { try job.addFile(remoteURL: self.nginx.url("life.bin"), localName: self.localPath("y")) }
+    assertThrows(.invalidState) { try job.resume() }
+
+    let done = makeJob()
+    try done.addFile(remoteURL: nginx.url("life.bin"), localName: localPath("life.bin"))
+    XCTAssertEqual(try settle(done), .transferred)
+    try done.complete()
+    assertThrows(.invalidState) {
+      try done.addFileWithRanges(
+        remoteURL: self.nginx.url("life.bin"), localName: self.localPath("z"), ranges: [FileRange(offset: 0, length: 1)])
+    }
+  }
+
+  func testAuthorizationHeaderIsSent() throws {
+    let bytes = try serve("secret.bin", count: 3000)
+    let denied = makeJob()
+    try denied.addFile(remoteURL: nginx.url("auth/secret.bin"), localName: localPath("denied.bin"))
+    XCTAssertEqual(try settle(denied), .error)
+    XCTAssertEqual(denied.error?.code, .httpStatus(401))
+
+    let allowed = makeJob { $0.headers = [HTTPHeader(name: "Authorization", value: "Bearer sekrit")] }
+    try allowed.addFile(remoteURL: nginx.url("auth/secret.bin"), localName: localPath("allowed.bin"))
+    XCTAssertEqual(try settle(allowed), .transferred)
+    try allowed.complete()
+    XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: localPath("allowed.bin")))), bytes)
+    XCTAssertFalse(HTTPHeader(name: "Authorization", value: "Bearer sekrit").description.contains("sekrit"))
+  }
+
+  // MARK: On-demand mode
+
+  func testOnDemandFetchesOnlyWhatIsRequestedAndNeverTwice() throws {
+    let bytes = try serve("demand.bin", count: 1 << 20)
+    let events = Mutex<[(ContinuousClock.Instant, [FileRange])]>([])
+    let job = makeJob(
+      onDemand: true, configure: { $0.minimumNotificationInterval = .milliseconds(200) },
+      callbacks: JobCallbacks(fileRangesTransferred: { _, _, ranges in
+        events.withLock { $0.append((ContinuousClock.now, ranges)) }
+      }))
+    let file = try job.addFile(remoteURL: nginx.url("demand.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred, "nothing asked, nothing to do")
+    XCTAssertEqual(file.filledRanges, [])
+
+    try file.requestFileRanges([FileRange(offset: 1000, length: 1000), FileRange(offset: 500_000, length: 100)])
+    XCTAssertEqual(job.waitUntilSettled(timeout: .seconds(10)), .transferred)
+    XCTAssertEqual(file.filledRanges, [FileRange(offset: 1000, length: 1000), FileRange(offset: 500_000, length: 100)])
+
+    // Overlapping with what is filled: only the missing bytes go over the wire.
+    nginx.clearLog()
+    try file.requestFileRanges([FileRange(offset: 0, length: 3000)])
+    XCTAssertTrue(waitUntil(timeout: 10) { file.filledRanges.first == FileRange(offset: 0, length: 3000) })
+    XCTAssertEqual(nginx.requests().map(\.range), ["bytes=0-999", "bytes=2000-2999"])
+    XCTAssertEqual(fetchedBodyBytes(), 2000)
+
+    try file.requestFileRanges([FileRange(offset: 0, length: 2000)])
+    Thread.sleep(forTimeInterval: 0.3)
+    XCTAssertEqual(nginx.requests().count, 2, "filled bytes are not fetched again")
+
+    // Notifications cover what was filled, and come no more often than the interval.
+    XCTAssertTrue(waitUntil(timeout: 5) {
+      ByteRangeSet(events.withLock { $0 }.flatMap { $0.1.map { $0.offset..<$0.offset + $0.length } })
+        == ByteRangeSet([0..<3000, 500_000..<500_100])
+    })
+    let times = events.withLock { $0.map(\.0) }
+    for (earlier, later) in zip(times, times.dropFirst()) {
+      XCTAssertGreaterThanOrEqual(later - earlier, .milliseconds(190))
+    }
+    var cached = [UInt8](repeating: 0, count: 3000)
+    let filled = try XCTUnwrap(readSync(file, 0..<3000))
+    try cached.withUnsafeMutableBytes { try filled.data.read(into: $0, at: 0) }
+    XCTAssertEqual(cached, Array(bytes[0..<3000]))
+  }
+
+  func testConcurrentReadersOfOneBlockCauseOneRequest() throws {
+    _ = try serve("shared.bin", count: 4 << 20)
+    let job = makeJob(onDemand: true)
+    let file = try job.addFile(remoteURL: nginx.url("shared.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred)
+    nginx.clearLog()
+    let group = DispatchGroup()
+    let failures = Mutex(0)
+    for index in 0..<8 {
+      group.enter()
+      let offset = UInt64(1 << 20) + UInt64(index) * 1000
+      file.read(offset..<offset + 4096, alignment: 256 << 10, timeout: .seconds(10)) { result in
+        if case .failure = result { failures.withLock { $0 += 1 } }
+        group.leave()
+      }
+    }
+    XCTAssertEqual(group.wait(timeout: .now() + 10), .success)
+    XCTAssertEqual(failures.withLock { $0 }, 0)
+    XCTAssertEqual(nginx.requests().map(\.range), ["bytes=1048576-1310719"])
+  }
+
+  func testInvalidOnDemandRequestsAreRefused() throws {
+    _ = try serve("refuse.bin", count: 1000)
+    let job = makeJob(onDemand: true)
+    let file = try job.addFile(remoteURL: nginx.url("refuse.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred)
+    assertThrows(.invalidArgument) { try file.requestFileRanges([]) }
+    assertThrows(.invalidRange) { try file.requestFileRanges([FileRange(offset: 999, length: 2)]) }
+    assertThrows(.overlappingRanges) {
+      try file.requestFileRanges([FileRange(offset: 0, length: 10), FileRange(offset: 5, length: 10)])
+    }
+  }
+
+  // MARK: Persistence
+
+  func testInterruptedJobResumesFetchingOnlyWhatIsMissing() throws {
+    let bytes = try serve("resume.bin", count: 6 << 20)
+    let first = makeJob(onDemand: true)
+    let partial = try first.addFile(remoteURL: nginx.url("resume.bin"), localName: nil)
+    XCTAssertEqual(try settle(first), .transferred)
+    try partial.requestFileRanges([FileRange(offset: 0, length: 1 << 20), FileRange(offset: 3 << 20, length: 1 << 20)])
+    XCTAssertEqual(first.waitUntilSettled(timeout: .seconds(10)), .transferred)
+    try first.suspend()
+    nginx.clearLog()
+
+    // A new job over the same cache directory, as after a restart.
+    let second = makeJob()
+    try second.addFile(remoteURL: nginx.url("resume.bin"), localName: localPath("resume.bin"))
+    XCTAssertEqual(try settle(second), .transferred)
+    try second.complete()
+    XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: localPath("resume.bin")))), bytes)
+    XCTAssertEqual(fetchedBodyBytes(), (4 << 20) + 1, "only the missing 4 MiB (and the probe byte)")
+  }
+
+  private func readSync(_ file: DownloadFile, _ range: Range<UInt64>) -> FilledBytes? {
+    let result = Mutex<FilledBytes?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    file.read(range, alignment: 4096, timeout: .seconds(10)) { outcome in
+      result.withLock { $0 = try? outcome.get() }
+      done.signal()
+    }
+    _ = done.wait(timeout: .now() + 15)
+    return result.withLock { $0 }
+  }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Synchronization
+
+/// The project's fault-injecting server (`Tests/fixtures/fault-server.py`) on 127.0.0.1, for
+/// what nginx cannot do: ignore ranges, answer wrong ranges, change the file, reset, stall, fail.
+/// URLs are `/<fault>/<args…>/<file>`; `/plain/<file>` behaves.
+public final class FaultServer {
+  public let baseURL: String
+  private let process: Process
+  private let logPath: String
+
+  public init(root: URL) throws {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("fixtures/fault-server.py")
+    logPath = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-fault-\(UUID().uuidString).log").path
+    process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    process.arguments = [script.path, "--root", root.path, "--port", "0", "--log", logPath]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    // The server prints `PORT n` once it listens.
+    let reader = output.fileHandleForReading
+    let line = Mutex<String?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+      var text = ""
+      while !text.contains("\n") {
+        let chunk = reader.availableData
+        if chunk.isEmpty { break }
+        text += String(decoding: chunk, as: UTF8.self)
+      }
+      line.withLock { $0 = text }
+      done.signal()
+    }
+    guard done.wait(timeout: .now() + 10) == .success,
+      let text = line.withLock({ $0 }), let port = text.split(separator: " ").last.flatMap({ UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+    else {
+      process.terminate()
+      throw TestServerError.notListening("fault server")
+    }
+    baseURL = "http://127.0.0.1:\(port)"
+  }
+
+  deinit {
+    stop()
+  }
+
+  /// The URL of `name` under a fault, e.g. `url("fail/2", "a.bin")`.
+  public func url(_ fault: String, _ name: String) -> String { "\(baseURL)/\(fault)/\(name)" }
+
+  public func requests() -> [ServedRequest] {
+    let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { line in
+      let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+      guard fields.count == 5, let status = Int(fields[4]) else { return nil }
+      return ServedRequest(
+        method: fields[0], path: fields[1], range: fields[2] == "-" ? nil : fields[2],
+        ifRange: fields[3] == "-" ? nil : fields[3], status: status, bodyBytes: 0)
+    }
+  }
+
+  public func stop() {
+    if process.isRunning {
+      process.terminate()
+      process.waitUntilExit()
+    }
+    try? FileManager.default.removeItem(atPath: logPath)
+  }
+}

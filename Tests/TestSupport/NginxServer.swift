@@ -1,0 +1,162 @@
+import Foundation
+
+/// One request as a test server logged it.
+public struct ServedRequest: Sendable, Equatable {
+  public var method: String
+  public var path: String
+  /// The `Range` request header, e.g. `bytes=0-99`.
+  public var range: String?
+  public var ifRange: String?
+  public var status: Int
+  public var bodyBytes: Int
+}
+
+/// A private nginx on 127.0.0.1 serving a fresh temporary directory, started and stopped by the
+/// test that owns it. `/auth/…` serves the same files but wants `Authorization: Bearer sekrit`.
+public final class NginxServer {
+  public let root: URL
+  public let baseURL: String
+  private let prefix: URL
+  private let process: Process
+
+  public init() throws {
+    prefix = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-nginx-\(UUID().uuidString)")
+    root = prefix.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: prefix.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+    var lastError: Error = TestServerError.notListening("nginx")
+    for _ in 0..<5 {
+      let port = try freePort()
+      let configuration = Self.configuration(prefix: prefix.path, root: root.path, port: port)
+      let configPath = prefix.appendingPathComponent("nginx.conf")
+      try configuration.write(to: configPath, atomically: true, encoding: .utf8)
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+      process.arguments = ["-p", prefix.path, "-c", configPath.path, "-e", prefix.appendingPathComponent("error.log").path]
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      if waitForPort(port, timeout: 10, while: { process.isRunning }) {
+        self.process = process
+        baseURL = "http://127.0.0.1:\(port)"
+        return
+      }
+      if process.isRunning { process.terminate() }
+      process.waitUntilExit()
+      lastError = TestServerError.notListening("nginx on port \(port)")
+    }
+    try? FileManager.default.removeItem(at: prefix)
+    throw lastError
+  }
+
+  deinit {
+    stop()
+  }
+
+  public func url(_ name: String) -> String { "\(baseURL)/\(name)" }
+
+  public func requests() -> [ServedRequest] {
+    let text = (try? String(contentsOf: prefix.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { line in
+      let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+      guard fields.count == 6, let status = Int(fields[4]), let bytes = Int(fields[5]) else { return nil }
+      func header(_ value: String) -> String? { value == "-" || value.isEmpty ? nil : value }
+      return ServedRequest(
+        method: fields[0], path: fields[1], range: header(fields[2]), ifRange: header(fields[3]), status: status,
+        bodyBytes: bytes)
+    }
+  }
+
+  /// Forgets the requests logged so far.
+  public func clearLog() {
+    _ = truncate(prefix.appendingPathComponent("access.log").path, 0)
+  }
+
+  public func stop() {
+    if process.isRunning {
+      process.terminate()
+      process.waitUntilExit()
+    }
+    try? FileManager.default.removeItem(at: prefix)
+  }
+
+  private static func configuration(prefix: String, root: String, port: UInt16) -> String {
+    """
+    \(getuid() == 0 ? "user root;" : "")
+    daemon off;
+    master_process off;
+    worker_processes 1;
+    pid \(prefix)/nginx.pid;
+    error_log \(prefix)/error.log warn;
+    events { worker_connections 512; }
+    http {
+      log_format ranges "$request_method\\t$uri\\t$http_range\\t$http_if_range\\t$status\\t$body_bytes_sent";
+      access_log \(prefix)/access.log ranges;
+      client_body_temp_path \(prefix)/tmp;
+      proxy_temp_path \(prefix)/tmp;
+      fastcgi_temp_path \(prefix)/tmp;
+      uwsgi_temp_path \(prefix)/tmp;
+      scgi_temp_path \(prefix)/tmp;
+      sendfile on;
+      keepalive_requests 100000;
+      server {
+        listen 127.0.0.1:\(port);
+        root \(root);
+        location /auth/ {
+          if ($http_authorization != "Bearer sekrit") { return 401; }
+          alias \(root)/;
+        }
+      }
+    }
+    """
+  }
+}
+
+enum TestServerError: Error, CustomStringConvertible {
+  case notListening(String)
+
+  var description: String {
+    switch self {
+    case .notListening(let what): "\(what) did not start listening"
+    }
+  }
+}
+
+/// A port nothing listens on right now (bound to 0, then released).
+func freePort() throws -> UInt16 {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  address.sin_port = 0
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  let bound = withUnsafeMutablePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+      bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+    }
+  }
+  guard bound else { throw TestServerError.notListening("a free port") }
+  return UInt16(bigEndian: address.sin_port)
+}
+
+/// Whether something accepts connections on 127.0.0.1:`port` within `timeout` seconds.
+func waitForPort(_ port: UInt16, timeout: TimeInterval, while alive: () -> Bool) -> Bool {
+  let deadline = Date().addingTimeInterval(timeout)
+  while Date() < deadline, alive() {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = port.bigEndian
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+      }
+    }
+    close(fd)
+    if connected { return true }
+    Thread.sleep(forTimeInterval: 0.05)
+  }
+  return false
+}
