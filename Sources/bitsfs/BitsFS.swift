@@ -7,7 +7,7 @@ struct BitsFS: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bitsfs",
     abstract: "Use remote HTTP(S) files as if they were local, fetching only the bytes read.",
-    subcommands: [FetchCommand.self])
+    subcommands: [FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self])
 }
 
 /// Exit statuses: 2 for what the user asked wrongly, 1 for what went wrong while doing it.

@@ -478,8 +478,9 @@ public final class DownloadFile: Sendable {
     state.withLock { $0.isSuspended = false }
   }
 
-  /// Fails every waiting reader and stops every request (the job is cancelled or the mount is going away).
-  func close() {
+  /// Fails every waiting reader and stops every request (the job is cancelled or the mount is
+  /// going away); filled bytes stay.
+  public func close() {
     suspend()
     let waiters = state.withLock { state -> [Waiter] in
       defer { state.waiters.removeAll() }

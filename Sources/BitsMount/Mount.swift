@@ -1,0 +1,186 @@
+import BitsEngine
+import Foundation
+import Glibc
+import Synchronization
+
+/// Everything a mount needs to know.
+public struct MountConfiguration: Sendable {
+  public var urls: [String]
+  public var mountPoint: String
+  public var cacheDirectory: URL
+  public var fuseOptions: [String] = []
+  public var http = HTTPConfiguration()
+  public var job = JobConfiguration()
+  public var reads = MountOptions()
+
+  public init(urls: [String], mountPoint: String, cacheDirectory: URL) {
+    self.urls = urls
+    self.mountPoint = mountPoint
+    self.cacheDirectory = cacheDirectory
+  }
+}
+
+/// A live mount: an on-demand job with one file per URL, served through FUSE.
+public final class Mount: Sendable {
+  public let configuration: MountConfiguration
+  public let job: DownloadJob
+  private let client: HTTPClient
+  private let fileSystem: MountedFileSystem
+  private let session = Mutex<FuseSession?>(nil)
+
+  /// Checks the mount point and every URL (reachable, found, range support, size and version),
+  /// before anything is mounted; each failure is a clear `BitsError`.
+  public init(configuration: MountConfiguration) throws(BitsError) {
+    var configuration = configuration
+    configuration.mountPoint = URL(fileURLWithPath: configuration.mountPoint).standardizedFileURL.path
+    self.configuration = configuration
+    guard !configuration.urls.isEmpty else { throw BitsError(.invalidArgument, "no URL to mount") }
+    let names = try configuration.urls.map { url throws(BitsError) in try Self.fileName(for: url) }
+    if let duplicate = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+      throw BitsError(.invalidArgument, "two URLs would both appear as '\(duplicate)'")
+    }
+    try Self.checkMountPoint(configuration.mountPoint)
+    try Self.prepareCacheDirectory(configuration.cacheDirectory)
+
+    var jobConfiguration = configuration.job
+    jobConfiguration.isOnDemand = true
+    let relay = ChangeRelay()
+    client = HTTPClient(configuration: configuration.http)
+    job = DownloadJob(
+      displayName: "mount \(configuration.mountPoint)", cacheDirectory: configuration.cacheDirectory,
+      client: client, configuration: jobConfiguration,
+      callbacks: JobCallbacks(fileChanged: { _, file in relay.fileChanged(file) }))
+    var files: [(name: String, file: DownloadFile)] = []
+    for (url, name) in zip(configuration.urls, names) {
+      let file = try job.addFile(remoteURL: url, localName: nil)
+      try file.connect()
+      files.append((name, file))
+    }
+    fileSystem = MountedFileSystem(files: files, options: configuration.reads)
+    relay.attach(self)
+    try job.resume()
+  }
+
+  /// Mounts, calls `ready` once the mount answers, and serves until unmounted or `stop()`.
+  public func run(ready: @Sendable @escaping () -> Void) throws(BitsError) {
+    let options = ["ro", "fsname=bitsfs", "subtype=bitsfs", "default_permissions"] + configuration.fuseOptions
+    let session: FuseSession
+    do {
+      session = try FuseSession(mountPoint: configuration.mountPoint, options: options, operations: fileSystem)
+    } catch {
+      throw BitsError(.accessDenied, "cannot mount at \(configuration.mountPoint): \(error)")
+    }
+    self.session.withLock { $0 = session }
+    let mountPoint = configuration.mountPoint
+    // The mount answers only once the loop runs, so it is checked from another thread.
+    Thread.detachNewThread {
+      // A stat of the root goes through the kernel to the loop: it answers once we serve.
+      if FileManager.default.fileExists(atPath: mountPoint) {
+        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 1024)
+        ready()
+      }
+    }
+    session.run(afterLoop: { [job] in
+      // Readers still waiting get EIO now; suspending makes every filled range durable.
+      for file in job.files { file.close() }
+      try? job.suspend()
+    })
+    self.session.withLock { $0 = nil }
+  }
+
+  /// Unmounts; `run` returns.
+  public func stop() {
+    session.withLock { $0 }?.stop()
+  }
+
+  func invalidate(_ file: DownloadFile) {
+    guard let inode = fileSystem.inode(of: file) else { return }
+    session.withLock { $0 }?.invalidate(inode: inode)
+  }
+
+  // MARK: Checks
+
+  /// The name a URL's file gets in the mount: its last path segment, percent-decoded.
+  public static func fileName(for url: String) throws(BitsError) -> String {
+    guard let components = URLComponents(string: url) else {
+      throw BitsError(.invalidArgument, "not a valid URL", url: url)
+    }
+    let segment = components.percentEncodedPath.split(separator: "/").last.map(String.init) ?? ""
+    let name = segment.removingPercentEncoding ?? segment
+    guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
+      throw BitsError(.invalidArgument, "the URL does not end in a file name", url: url)
+    }
+    return name
+  }
+
+  /// The mount point must be an existing, empty directory that is not mounted on already.
+  public static func checkMountPoint(_ path: String) throws(BitsError) {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw BitsError(.invalidArgument, "mount point \(path) does not exist")
+    }
+    guard isDirectory.boolValue else { throw BitsError(.invalidArgument, "mount point \(path) is not a directory") }
+    if MountTable.isMountPoint(path) {
+      throw BitsError(.invalidArgument, "something is already mounted at \(path)")
+    }
+    let contents = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    guard contents.isEmpty else { throw BitsError(.invalidArgument, "mount point \(path) is not empty") }
+  }
+
+  static func prepareCacheDirectory(_ directory: URL) throws(BitsError) {
+    do {
+      try FileManager.default.createDirectory(
+        at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    } catch {
+      throw BitsError(.accessDenied, "cannot create the cache directory \(directory.path)")
+    }
+  }
+}
+
+/// Carries "this file changed" from the job to the mount, which exists only after the job.
+private final class ChangeRelay: Sendable {
+  private struct Target {
+    weak var mount: Mount?
+  }
+  private let target = Mutex(Target())
+
+  func attach(_ mount: Mount) {
+    target.withLock { $0.mount = mount }
+  }
+
+  func fileChanged(_ file: DownloadFile) {
+    target.withLock { $0.mount }?.invalidate(file)
+  }
+}
+
+/// The system's mount table, as this process sees it.
+public enum MountTable {
+  /// Mount points from `/proc/self/mountinfo` (field 5, with octal escapes decoded).
+  public static func mountPoints() -> [String] {
+    guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+    return text.split(separator: "\n").compactMap { line in
+      let fields = line.split(separator: " ")
+      return fields.count > 4 ? decode(String(fields[4])) : nil
+    }
+  }
+
+  public static func isMountPoint(_ path: String) -> Bool {
+    mountPoints().contains(path)
+  }
+
+  private static func decode(_ field: String) -> String {
+    var bytes: [UInt8] = []
+    var iterator = Array(field.utf8)[...]
+    while let byte = iterator.popFirst() {
+      if byte == UInt8(ascii: "\\"), iterator.count >= 3,
+        let value = UInt8(String(decoding: iterator.prefix(3), as: UTF8.self), radix: 8)
+      {
+        bytes.append(value)
+        iterator = iterator.dropFirst(3)
+      } else {
+        bytes.append(byte)
+      }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}

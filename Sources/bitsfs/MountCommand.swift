@@ -1,0 +1,133 @@
+import ArgumentParser
+import BitsEngine
+import BitsMount
+import Foundation
+
+struct MountCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mount",
+    abstract: "Mount remote files as a read-only file system; reads fetch only the bytes they touch.",
+    discussion: """
+      Each URL appears as MOUNTPOINT/<last path segment>. Every URL is checked (reachable, \
+      found, range support) before mounting; the command returns once the mount answers.
+      """)
+
+  @Argument(help: ArgumentHelp("The http(s) URLs to mount, then the mount point.", valueName: "url… mountpoint"))
+  var arguments: [String]
+
+  @Flag(name: .shortAndLong, help: "Stay in the foreground instead of running as a daemon.")
+  var foreground = false
+
+  @Flag(help: "Log every request and read (implies nothing else; with a daemon, to <cache-dir>/bitsfs.log).")
+  var debug = false
+
+  @Option(name: .customShort("o"), help: ArgumentHelp("FUSE mount options, e.g. allow_other (repeatable).", valueName: "options"))
+  var fuseOptions: [String] = []
+
+  @Option(help: "Where fetched bytes are kept (default: $XDG_CACHE_HOME/bitsfs).")
+  var cacheDir: String?
+
+  @Option(help: "Seconds a read may wait for the server before it fails with EIO.")
+  var readTimeout: Double = 20
+
+  @Option(help: "Bytes fetched at least per missing block (aligned).")
+  var blockSize: UInt64 = 256 << 10
+
+  @OptionGroup var transfer: TransferOptions
+
+  @Flag(help: .hidden)
+  var daemonChild = false
+
+  func validate() throws {
+    guard arguments.count >= 2 else { throw ValidationError("give at least one URL and a mount point") }
+  }
+
+  func run() throws {
+    do throws(BitsError) {
+      let configuration = try mountConfiguration()
+      if foreground {
+        try serve(configuration, ready: {})
+      } else if daemonChild {
+        try serveAsDaemonChild(configuration)
+      } else {
+        try Daemon.start(arguments: CommandLine.arguments + ["--daemon-child"])
+      }
+    } catch {
+      if daemonChild { Daemon.reportFailure(error) }
+      fail(with: error)
+    }
+  }
+
+  private func mountConfiguration() throws(BitsError) -> MountConfiguration {
+    guard blockSize >= 4096, blockSize.nonzeroBitCount == 1 else {
+      throw BitsError(.invalidArgument, "--block-size must be a power of two of at least 4096")
+    }
+    var configuration = MountConfiguration(
+      urls: Array(arguments.dropLast()), mountPoint: arguments[arguments.count - 1],
+      cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultCacheDirectory)
+    configuration.fuseOptions = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
+    configuration.http = transfer.httpConfiguration()
+    configuration.job = try transfer.jobConfiguration()
+    configuration.reads.readTimeout = .milliseconds(Int64(readTimeout * 1000))
+    configuration.reads.blockSize = blockSize
+    // A read gives up after the read timeout; its request keeps retrying as long, so a server
+    // that comes back serves the next read.
+    configuration.job.retryPeriod = min(configuration.job.retryPeriod, configuration.reads.readTimeout)
+    return configuration
+  }
+
+  static var defaultCacheDirectory: URL {
+    let environment = ProcessInfo.processInfo.environment
+    let base =
+      environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+      ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache")
+    return base.appendingPathComponent("bitsfs")
+  }
+
+  private func serve(_ configuration: MountConfiguration, ready: @Sendable @escaping () -> Void) throws(BitsError) {
+    let mount = try Mount(configuration: configuration)
+    let signals = [SIGINT, SIGTERM].map { number in
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler { mount.stop() }
+      source.resume()
+      return source
+    }
+    try mount.run(ready: ready)
+    withExtendedLifetime(signals) {}
+  }
+
+  private func serveAsDaemonChild(_ configuration: MountConfiguration) throws(BitsError) {
+    let logPath = debug ? configuration.cacheDirectory.appendingPathComponent("bitsfs.log").path : "/dev/null"
+    try serve(configuration) {
+      Daemon.reportReady(logPath: logPath)
+    }
+  }
+}
+
+struct UnmountCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "unmount", abstract: "Unmount a bitsfs mount (the daemon then exits).")
+
+  @Argument(help: "The mount point.")
+  var mountPoint: String
+
+  func run() throws {
+    let path = URL(fileURLWithPath: mountPoint).standardizedFileURL.path
+    guard MountTable.isMountPoint(path) else {
+      fail(with: BitsError(.invalidArgument, "nothing is mounted at \(path)"))
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/fusermount3")
+    process.arguments = ["-u", path]
+    do {
+      try process.run()
+    } catch {
+      fail(with: BitsError(.invalidArgument, "cannot run fusermount3: \(error)"))
+    }
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      fail(with: BitsError(.accessDenied, "fusermount3 could not unmount \(path)"))
+    }
+  }
+}
