@@ -199,13 +199,19 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   public func getxattr(_ request: FuseRequest, inode: UInt64, name: String, size: Int) {
+    if inode == Self.rootInode, name == "user.bitsfs.pid" {
+      // Which process serves the mount, for scripts and `bitsfs status`.
+      return replyAttribute(request, Array(String(getpid()).utf8), size: size)
+    }
     guard let entry = entry(inode) else { return request.replyError(inode == Self.rootInode ? ENODATA : ENOENT) }
     guard let value = attributeValue(name, of: entry) else { return request.replyError(ENODATA) }
     replyAttribute(request, Array(value.utf8), size: size)
   }
 
   public func listxattr(_ request: FuseRequest, inode: UInt64, size: Int) {
-    guard entry(inode) != nil else { return replyAttribute(request, [], size: size) }
+    guard entry(inode) != nil else {
+      return replyAttribute(request, inode == Self.rootInode ? Array("user.bitsfs.pid".utf8) + [0] : [], size: size)
+    }
     replyAttribute(request, Self.attributeNames.flatMap { Array($0.utf8) + [0] }, size: size)
   }
 

@@ -61,6 +61,11 @@ public final class FaultServer {
     }
   }
 
+  /// Forgets the per-file request counts, so `-once` and `fail/N` faults happen again.
+  public func reset() {
+    _ = try? runCommand("/usr/bin/curl", ["-s", "-X", "POST", "--max-time", "5", "\(baseURL)/_control/reset"])
+  }
+
   public func stop() {
     if process.isRunning {
       process.terminate()

@@ -17,7 +17,8 @@ public final class NginxServer {
   public let root: URL
   public let baseURL: String
   private let prefix: URL
-  private let process: Process
+  private let port: UInt16
+  private var process: Process
 
   public init() throws {
     prefix = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-nginx-\(UUID().uuidString)")
@@ -28,25 +29,47 @@ public final class NginxServer {
     for _ in 0..<5 {
       let port = try freePort()
       let configuration = Self.configuration(prefix: prefix.path, root: root.path, port: port)
-      let configPath = prefix.appendingPathComponent("nginx.conf")
-      try configuration.write(to: configPath, atomically: true, encoding: .utf8)
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
-      process.arguments = ["-p", prefix.path, "-c", configPath.path, "-e", prefix.appendingPathComponent("error.log").path]
-      process.standardOutput = FileHandle.nullDevice
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      if waitForPort(port, timeout: 10, while: { process.isRunning }) {
-        self.process = process
+      try configuration.write(to: prefix.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
+      do {
+        process = try Self.start(prefix: prefix, port: port)
+        self.port = port
         baseURL = "http://127.0.0.1:\(port)"
         return
+      } catch {
+        lastError = error
       }
-      if process.isRunning { process.terminate() }
-      process.waitUntilExit()
-      lastError = TestServerError.notListening("nginx on port \(port)")
     }
     try? FileManager.default.removeItem(at: prefix)
     throw lastError
+  }
+
+  private static func start(prefix: URL, port: UInt16) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+    process.arguments = [
+      "-p", prefix.path, "-c", prefix.appendingPathComponent("nginx.conf").path,
+      "-e", prefix.appendingPathComponent("error.log").path,
+    ]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    if waitForPort(port, timeout: 10, while: { process.isRunning }) { return process }
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
+    throw TestServerError.notListening("nginx on port \(port)")
+  }
+
+  /// Stops serving, as a server that died; `restart()` brings it back on the same port.
+  public func kill() {
+    if process.isRunning {
+      process.terminate()
+      process.waitUntilExit()
+    }
+  }
+
+  public func restart() throws {
+    kill()
+    process = try Self.start(prefix: prefix, port: port)
   }
 
   deinit {
@@ -73,10 +96,7 @@ public final class NginxServer {
   }
 
   public func stop() {
-    if process.isRunning {
-      process.terminate()
-      process.waitUntilExit()
-    }
+    kill()
     try? FileManager.default.removeItem(at: prefix)
   }
 

@@ -33,7 +33,7 @@ public enum TestData {
 
   /// The SHA-256 of a file, from `sha256sum`.
   public static func sha256(of path: String) throws -> String {
-    let output = try run("/usr/bin/sha256sum", [path]).output
+    let output = try runCommand("/usr/bin/sha256sum", [path]).output
     return String(output.prefix(64))
   }
 }
@@ -57,7 +57,7 @@ public struct CommandResult: Sendable {
 
 /// Runs a program to completion (killed after `timeout` seconds) and collects its output.
 @discardableResult
-public func run(
+public func runCommand(
   _ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: TimeInterval = 120
 ) throws -> CommandResult {
   let process = Process()

@@ -1,0 +1,78 @@
+import BitsMount
+import Foundation
+import Synchronization
+import TestSupport
+import XCTest
+
+/// A server that dies or stalls makes reads fail with EIO in bounded time, other files keep
+/// working, and reads work again once the server is back.
+final class MountFaultTests: MountTestCase {
+  private var faultServer: FaultServer!
+  private var faultRoot: URL!
+
+  override func setUpWithError() throws {
+    try super.setUpWithError()
+    faultRoot = workDirectory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: faultRoot, withIntermediateDirectories: true)
+    faultServer = try FaultServer(root: faultRoot)
+  }
+
+  override func tearDown() {
+    faultServer?.stop()
+    super.tearDown()
+  }
+
+  /// Reads on a background thread; the error it met, if any, and how long it took.
+  private func timedRead(_ path: String, offset: UInt64) -> (Error?, TimeInterval) {
+    let start = Date()
+    do {
+      _ = try readBytes(path, offset: offset, count: 4096)
+      return (nil, Date().timeIntervalSince(start))
+    } catch {
+      return (error, Date().timeIntervalSince(start))
+    }
+  }
+
+  func testDeadServerGivesEIOOtherFilesWorkAndTheMountRecovers() throws {
+    let bytes = try serve("f.bin", count: 8 << 20)
+    let healthy = try TestData.write(count: 1 << 20, seed: 9, to: faultRoot.appendingPathComponent("healthy.bin"))
+    let mountPoint = try mount(
+      [nginx.url("f.bin"), faultServer.url("plain", "healthy.bin")], options: ["--read-timeout", "2"])
+    nginx.kill()
+
+    let (error, elapsed) = timedRead(mountPoint + "/f.bin", offset: 4 << 20)
+    XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
+    XCTAssertLessThan(elapsed, 10, "a read on a dead server fails in bounded time")
+    XCTAssertEqual(try read(mountPoint + "/healthy.bin", offset: 0, count: 1 << 20), healthy)
+
+    try nginx.restart()
+    XCTAssertEqual(try read(mountPoint + "/f.bin", offset: 4 << 20, count: 4096), Array(bytes[(4 << 20)..<(4 << 20) + 4096]))
+    try unmount(mountPoint)
+  }
+
+  func testStalledServerGivesEIOInBoundedTime() throws {
+    try TestData.write(count: 4 << 20, seed: 5, to: faultRoot.appendingPathComponent("slow.bin"))
+    // A server that stalls even the version check cannot be mounted: a clear, bounded failure.
+    let url = faultServer.url("stall", "slow.bin")
+    let mountPoint = try makeMountPoint()
+    let result = try bitsfs([
+      "mount", url, mountPoint, "--cache-dir", cacheDirectory.path, "--retry-period", "1", "--stall-timeout", "2",
+    ])
+    XCTAssertNotEqual(result.status, 0)
+    XCTAssertTrue(result.error.contains("ERROR_INTERNET_TIMEOUT"), result.error)
+    XCTAssertFalse(MountTable.isMountPoint(mountPoint))
+
+    // Once mounted, a stall in the middle of the file: EIO within the read timeout (the kernel
+    // may retry a failed read-ahead once, so allow more). stall-once stalls the first request
+    // for the file: it is spent before mounting, so the version check passes, then re-armed.
+    _ = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "--max-time", "0.5", faultServer.url("stall-once", "slow.bin")])
+    let mounted = try mount(
+      [faultServer.url("stall-once", "slow.bin")], at: mountPoint,
+      options: ["--read-timeout", "1", "--stall-timeout", "8"])
+    faultServer.reset()
+    let (error, elapsed) = timedRead(mounted + "/slow.bin", offset: 2 << 20)
+    XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
+    XCTAssertLessThan(elapsed, 5)
+    try unmount(mounted)
+  }
+}

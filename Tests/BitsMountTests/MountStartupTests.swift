@@ -1,0 +1,74 @@
+import BitsMount
+import Foundation
+import TestSupport
+import XCTest
+
+/// Every startup failure: a clear message, a non-zero status, and no mount left behind.
+final class MountStartupTests: MountTestCase {
+  private func assertMountFails(
+    _ urls: [String], at mountPoint: String? = nil, mentioning text: String, file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws {
+    let mountPoint = try mountPoint ?? makeMountPoint()
+    let wasMounted = MountTable.isMountPoint(mountPoint)
+    let result = try bitsfs(["mount"] + urls + [mountPoint, "--cache-dir", cacheDirectory.path, "--retry-period", "1"])
+    XCTAssertNotEqual(result.status, 0, file: file, line: line)
+    XCTAssertTrue(result.error.contains(text), "message was: \(result.error)", file: file, line: line)
+    XCTAssertEqual(MountTable.isMountPoint(mountPoint), wasMounted, "the mount table changed", file: file, line: line)
+  }
+
+  func testUnreachableServer() throws {
+    try assertMountFails(["http://127.0.0.1:9/file.bin"], mentioning: "BG_E_CONNECT_FAILURE")
+  }
+
+  func testMissingAndForbiddenFiles() throws {
+    try assertMountFails([nginx.url("missing.bin")], mentioning: "BG_E_HTTP_ERROR_404")
+    try serve("secret.bin", count: 10)
+    try assertMountFails([nginx.url("auth/secret.bin")], mentioning: "BG_E_HTTP_ERROR_401")
+  }
+
+  func testServerWithoutRangeSupport() throws {
+    let root = workDirectory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    try TestData.write(count: 10_000, seed: 1, to: root.appendingPathComponent("f.bin"))
+    let server = try FaultServer(root: root)
+    defer { server.stop() }
+    try assertMountFails([server.url("ignore-range", "f.bin")], mentioning: "BG_E_INSUFFICIENT_RANGE_SUPPORT")
+  }
+
+  func testBadMountPoints() throws {
+    try serve("ok.bin", count: 10)
+    try assertMountFails([nginx.url("ok.bin")], at: workDirectory.appendingPathComponent("absent").path, mentioning: "does not exist")
+    let full = try makeMountPoint("full")
+    try Data("x".utf8).write(to: URL(fileURLWithPath: full + "/occupant"))
+    try assertMountFails([nginx.url("ok.bin")], at: full, mentioning: "not empty")
+    let busy = try mount([nginx.url("ok.bin")])
+    try assertMountFails([nginx.url("ok.bin")], at: busy, mentioning: "already mounted")
+    XCTAssertTrue(MountTable.isMountPoint(busy), "the first mount survives")
+    try unmount(busy)
+  }
+
+  func testDuplicateNamesAndBadURLs() throws {
+    try serve("same.bin", count: 10)
+    try assertMountFails([nginx.url("same.bin"), nginx.url("auth/same.bin")], mentioning: "both appear as 'same.bin'")
+    try assertMountFails(["ftp://127.0.0.1/x.bin"], mentioning: "E_INVALIDARG")
+  }
+
+  func testForegroundMountStopsOnSIGTERM() throws {
+    try serve("fg.bin", count: 100)
+    let (mountPoint, process) = try mountInForeground([nginx.url("fg.bin")])
+    XCTAssertEqual(try read(mountPoint + "/fg.bin", offset: 0, count: 10).count, 10)
+    process.terminate()
+    XCTAssertTrue(waitUntil(timeout: 10) { !process.isRunning })
+    XCTAssertEqual(process.terminationStatus, 0)
+    XCTAssertFalse(MountTable.isMountPoint(mountPoint))
+  }
+
+  func testUnmountWithFusermountEndsTheDaemon() throws {
+    try serve("d.bin", count: 100)
+    let mountPoint = try mount([nginx.url("d.bin")])
+    let pid = try XCTUnwrap(ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint).flatMap(Int32.init))
+    XCTAssertEqual(try runCommand("/usr/bin/fusermount3", ["-u", mountPoint]).status, 0)
+    XCTAssertTrue(waitUntil(timeout: 10) { kill(pid, 0) != 0 }, "the daemon exits after an unmount")
+  }
+}

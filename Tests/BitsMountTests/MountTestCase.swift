@@ -1,0 +1,135 @@
+import BitsMount
+import Foundation
+import TestSupport
+import XCTest
+
+/// Real mounts made by the `bitsfs` binary against a private nginx, always unmounted afterwards.
+/// FUSE is required: without /dev/fuse these tests fail, unless BITSFS_SKIP_FUSE_TESTS=1.
+class MountTestCase: XCTestCase {
+  var nginx: NginxServer!
+  var workDirectory: URL!
+  var cacheDirectory: URL!
+  private var mountPoints: [String] = []
+  private var daemons: [Process] = []
+  private var daemonIDs: [Int32] = []
+
+  override func setUpWithError() throws {
+    if !FileManager.default.fileExists(atPath: "/dev/fuse") {
+      if ProcessInfo.processInfo.environment["BITSFS_SKIP_FUSE_TESTS"] == "1" {
+        throw XCTSkip("BITSFS_SKIP_FUSE_TESTS=1 and /dev/fuse is missing")
+      }
+      XCTFail("/dev/fuse is missing: FUSE mount tests cannot run (set BITSFS_SKIP_FUSE_TESTS=1 to skip them)")
+      throw XCTSkip("no FUSE")
+    }
+    workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-mount-\(UUID().uuidString)")
+    cacheDirectory = workDirectory.appendingPathComponent("cache")
+    try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+    nginx = try NginxServer()
+  }
+
+  override func tearDown() {
+    for mountPoint in mountPoints where MountTable.isMountPoint(mountPoint) {
+      _ = try? runCommand("/usr/bin/fusermount3", ["-u", "-z", mountPoint], timeout: 10)
+    }
+    for daemon in daemons where daemon.isRunning {
+      daemon.terminate()
+    }
+    for daemon in daemons {
+      let deadline = Date().addingTimeInterval(10)
+      while daemon.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+      if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
+    }
+    for pid in daemonIDs where kill(pid, 0) == 0 {
+      _ = waitUntil(timeout: 10) { kill(pid, 0) != 0 }
+      if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+    }
+    nginx?.stop()
+    if let workDirectory { try? FileManager.default.removeItem(at: workDirectory) }
+  }
+
+  static var binary: String {
+    if let path = ProcessInfo.processInfo.environment["BITSFS_BINARY"] { return path }
+    let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return products.appendingPathComponent("bitsfs").path
+  }
+
+  /// Runs `bitsfs` with `arguments` to completion.
+  @discardableResult
+  func bitsfs(_ arguments: [String], timeout: TimeInterval = 60) throws -> CommandResult {
+    guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+      XCTFail("no bitsfs binary at \(Self.binary): run `swift build` before `swift test`")
+      throw XCTSkip("no binary")
+    }
+    return try runCommand(Self.binary, arguments, timeout: timeout)
+  }
+
+  func makeMountPoint(_ name: String = "mnt") throws -> String {
+    let path = workDirectory.appendingPathComponent(name).path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    mountPoints.append(path)
+    return path
+  }
+
+  /// Mounts `urls` with the daemonizing command, as a user would; returns the mount point.
+  @discardableResult
+  func mount(_ urls: [String], at mountPoint: String? = nil, options: [String] = []) throws -> String {
+    let mountPoint = try mountPoint ?? makeMountPoint()
+    let result = try bitsfs(["mount"] + urls + [mountPoint, "--cache-dir", cacheDirectory.path] + options)
+    XCTAssertEqual(result.status, 0, "mount failed: \(result.error)")
+    XCTAssertTrue(MountTable.isMountPoint(mountPoint), "not mounted after bitsfs mount returned")
+    if let pid = ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint).flatMap(Int32.init) {
+      daemonIDs.append(pid)
+    }
+    return mountPoint
+  }
+
+  /// Mounts with `--foreground` as a child of the test, so the test owns its pid.
+  func mountInForeground(_ urls: [String], options: [String] = []) throws -> (String, Process) {
+    let mountPoint = try makeMountPoint()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Self.binary)
+    process.arguments = ["mount", "-f"] + urls + [mountPoint, "--cache-dir", cacheDirectory.path] + options
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    daemons.append(process)
+    XCTAssertTrue(waitUntil(timeout: 20) { MountTable.isMountPoint(mountPoint) }, "foreground mount did not appear")
+    return (mountPoint, process)
+  }
+
+  func unmount(_ mountPoint: String) throws {
+    let result = try bitsfs(["unmount", mountPoint])
+    XCTAssertEqual(result.status, 0, result.error)
+    XCTAssertTrue(waitUntil(timeout: 10) { !MountTable.isMountPoint(mountPoint) })
+  }
+
+  @discardableResult
+  func serve(_ name: String, count: Int, seed: UInt64 = 3) throws -> [UInt8] {
+    try TestData.write(count: count, seed: seed, to: nginx.root.appendingPathComponent(name))
+  }
+
+  /// Body bytes nginx sent, leaving out one-byte version probes.
+  func fetchedBytes() -> Int {
+    nginx.requests().filter { $0.range != "bytes=0-0" }.reduce(0) { $0 + $1.bodyBytes }
+  }
+
+  func read(_ path: String, offset: UInt64, count: Int) throws -> [UInt8] {
+    try readBytes(path, offset: offset, count: count)
+  }
+}
+
+/// Reads up to `count` bytes of `path` at `offset` with pread(2); POSIX errors are thrown as is.
+func readBytes(_ path: String, offset: UInt64, count: Int) throws -> [UInt8] {
+  let fd = open(path, O_RDONLY)
+  guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+  defer { close(fd) }
+  var bytes = [UInt8](repeating: 0, count: count)
+  var total = 0
+  while total < count {
+    let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + total, count - total, off_t(offset) + off_t(total)) }
+    if got < 0 { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    if got == 0 { break }
+    total += got
+  }
+  return Array(bytes[0..<total])
+}
