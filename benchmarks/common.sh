@@ -1,0 +1,30 @@
+# Shared by the benchmark scripts: a release build, a private nginx on loopback, a test file.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+swift build -c release --product bitsfs >/dev/null
+swift build -c release --product bitsfs-bench >/dev/null
+BITSFS=$PWD/.build/release/bitsfs
+WORK=$(mktemp -d /tmp/bitsfs-bench.XXXXXX)
+SIZE_MIB=${SIZE_MIB:-1024}
+mkdir -p "$WORK/www" "$WORK/out"
+BASE=$(./mount-examples/serve.sh start "$WORK/www" "${PORT:-8095}" "$WORK/nginx")
+cleanup_common() {
+  ./mount-examples/serve.sh stop "$WORK/nginx"
+  rm -rf "$WORK"
+}
+trap cleanup_common EXIT
+head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/www/big.bin"
+sync  # no writeback of the test file competes with the measurements
+URL=$BASE/big.bin
+
+# seconds COMMAND...: wall time of a command, in seconds with milliseconds.
+seconds() {
+  local start end
+  start=$(date +%s.%N)
+  "$@" >/dev/null
+  end=$(date +%s.%N)
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
+}
+
+rate() { awk -v size="$SIZE_MIB" -v t="$1" 'BEGIN { printf "%.0f MiB/s", size / t }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
