@@ -37,5 +37,6 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["BitsEngine"], path: "Tests/TestSupport"),
     .testTarget(name: "BitsEngineTests", dependencies: ["BitsEngine", "TestSupport"]),
     .testTarget(name: "BitsMountTests", dependencies: ["BitsEngine", "BitsMount", "TestSupport"]),
+    .testTarget(name: "CommandLineTests", dependencies: ["TestSupport"]),
   ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BitsEngine
 import Foundation
+import Synchronization
 
 struct FetchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -60,7 +61,7 @@ struct FetchCommand: ParsableCommand {
       if state.isSettled { break }
     }
     reporter.finish()
-    withExtendedLifetime(interruption) {}
+    interruption.exitIfInterrupted()
     switch job.currentState {
     case .transferred:
       try job.complete()
@@ -95,22 +96,37 @@ struct FetchCommand: ParsableCommand {
   }
 }
 
-/// On Ctrl-C or SIGTERM: suspend the job, which makes every filled range durable, then exit, so
-/// the next run resumes where this one stopped.
+/// On Ctrl-C or SIGTERM the job is suspended, which makes every filled range durable; the
+/// command then exits, so the next run resumes where this one stopped.
 final class Interruption {
   private let sources: [any DispatchSourceSignal]
+  private let received = ReceivedSignal()
 
   init(job: DownloadJob) {
-    sources = [SIGINT, SIGTERM].map { signalNumber in
+    var sources: [any DispatchSourceSignal] = []
+    for signalNumber in [SIGINT, SIGTERM] {
       signal(signalNumber, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-      source.setEventHandler {
+      source.setEventHandler { [received] in
+        received.number.store(signalNumber, ordering: .sequentiallyConsistent)
         try? job.suspend()
-        FileHandle.standardError.write(Data("\nbitsfs: interrupted; run the same command again to resume\n".utf8))
-        exit(128 + signalNumber)
       }
       source.resume()
-      return source
+      sources.append(source)
     }
+    self.sources = sources
   }
+
+  /// Exits as a process stopped by that signal would report, if a signal came.
+  func exitIfInterrupted() {
+    let signalNumber = received.number.load(ordering: .sequentiallyConsistent)
+    guard signalNumber != 0 else { return }
+    FileHandle.standardError.write(Data("\nbitsfs: interrupted; run the same command again to resume\n".utf8))
+    exit(128 + signalNumber)
+  }
+}
+
+/// The signal that interrupted the fetch, 0 until one comes.
+final class ReceivedSignal: Sendable {
+  let number = Atomic<Int32>(0)
 }

@@ -47,11 +47,7 @@ class MountTestCase: XCTestCase {
     if let workDirectory { try? FileManager.default.removeItem(at: workDirectory) }
   }
 
-  static var binary: String {
-    if let path = ProcessInfo.processInfo.environment["BITSFS_BINARY"] { return path }
-    let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    return products.appendingPathComponent("bitsfs").path
-  }
+  static var binary: String { bitsfsBinary }
 
   /// Runs `bitsfs` with `arguments` to completion.
   @discardableResult

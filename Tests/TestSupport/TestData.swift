@@ -91,3 +91,10 @@ public func runCommand(
   return CommandResult(status: process.terminationStatus, output: texts[0] ?? "", error: texts[1] ?? "")
 }
 
+
+/// The `bitsfs` executable built next to the tests (`swift build` first), or `$BITSFS_BINARY`.
+public var bitsfsBinary: String {
+  if let path = ProcessInfo.processInfo.environment["BITSFS_BINARY"] { return path }
+  let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  return products.appendingPathComponent("bitsfs").path
+}

@@ -516,7 +516,8 @@ public final class DownloadFile: Sendable {
       try cache.commit(ranges, data: data)
     } catch {
       state.withLock { $0.lastError = error }
-      notify(self, .failed(error))
+      // Not from here: the job reacts by suspending, which commits on this very queue.
+      callbackQueue.async { self.notify(self, .failed(error)) }
     }
   }
 

@@ -1,0 +1,152 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `bitsfs fetch` as a user runs it: exit statuses, messages, resuming after kill -9 and Ctrl-C,
+/// and never a half-written destination.
+final class FetchCommandTests: XCTestCase {
+  var nginx: NginxServer!
+  var directory: URL!
+
+  override func setUpWithError() throws {
+    guard FileManager.default.isExecutableFile(atPath: bitsfsBinary) else {
+      XCTFail("no bitsfs binary at \(bitsfsBinary): run `swift build` before `swift test`")
+      throw XCTSkip("no binary")
+    }
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    nginx = try NginxServer()
+  }
+
+  override func tearDown() {
+    nginx?.stop()
+    if let directory {
+      _ = try? runCommand("/bin/umount", [directory.appendingPathComponent("tiny").path], timeout: 10)
+      try? FileManager.default.removeItem(at: directory)
+    }
+  }
+
+  private func fetch(_ arguments: [String]) throws -> CommandResult {
+    try runCommand(bitsfsBinary, ["fetch"] + arguments, timeout: 60)
+  }
+
+  private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+  func testWholeFileAndRanges() throws {
+    let bytes = try TestData.write(count: 3 << 20, seed: 4, to: nginx.root.appendingPathComponent("f.bin"))
+    let whole = try fetch([nginx.url("f.bin"), path("whole.bin")])
+    XCTAssertEqual(whole.status, 0, whole.error)
+    XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: path("whole.bin")))), bytes)
+    XCTAssertTrue(whole.error.contains("transferred"), "plain progress lines when not a terminal: \(whole.error)")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["whole.bin"], "no leftovers")
+
+    let ranged = try fetch([
+      nginx.url("f.bin"), path("ranged.bin"), "--range", "100:100", "--range", "900:100", "--range", "400:100",
+      "--range", "\(bytes.count - 5):eof", "--quiet",
+    ])
+    XCTAssertEqual(ranged.status, 0, ranged.error)
+    XCTAssertEqual(ranged.error, "", "--quiet prints nothing")
+    let expected = Array(bytes[100..<200] + bytes[900..<1000] + bytes[400..<500] + bytes[(bytes.count - 5)...])
+    XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: path("ranged.bin")))), expected)
+  }
+
+  func testBadArgumentsExitWithStatusTwo() throws {
+    try TestData.write(count: 1000, seed: 4, to: nginx.root.appendingPathComponent("f.bin"))
+    let cases: [([String], String)] = [
+      (["--range", "0:100", "--range", "50:10"], "BG_E_OVERLAPPING_RANGES"),
+      (["--range", "100:5", "--range", "100:0"], "BG_E_OVERLAPPING_RANGES"),
+      (["--range", "nonsense"], "E_INVALIDARG"),
+      (["--range", "18446744073709551615:5"], "BG_E_INVALID_RANGE"),
+      (["--range", "990:20"], "BG_E_INVALID_RANGE"),
+      (["--range", "0:1", "--range", "5:1", "--max-ranges", "1"], "BG_E_TOO_MANY_RANGES_IN_FILE"),
+    ]
+    for (arguments, code) in cases {
+      let result = try fetch([nginx.url("f.bin"), path("out.bin")] + arguments)
+      XCTAssertEqual(result.status, 2, "\(arguments): \(result.error)")
+      XCTAssertTrue(result.error.contains(code), "\(arguments): \(result.error)")
+    }
+    let scheme = try fetch(["ftp://127.0.0.1/f.bin", path("out.bin")])
+    XCTAssertEqual(scheme.status, 2)
+    XCTAssertTrue(scheme.error.contains("E_INVALIDARG"), scheme.error)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("out.bin")))
+  }
+
+  func testTransferFailuresExitWithStatusOneAndLeaveTheDestinationAlone() throws {
+    try Data("old contents".utf8).write(to: URL(fileURLWithPath: path("keep.bin")))
+    let missing = try fetch([nginx.url("missing.bin"), path("keep.bin")])
+    XCTAssertEqual(missing.status, 1)
+    XCTAssertTrue(missing.error.contains("BG_E_HTTP_ERROR_404"), missing.error)
+    XCTAssertEqual(try String(contentsOfFile: path("keep.bin"), encoding: .utf8), "old contents")
+
+    let unreachable = try fetch(["http://127.0.0.1:9/f.bin", path("keep.bin"), "--retry-period", "1"])
+    XCTAssertEqual(unreachable.status, 1)
+    XCTAssertTrue(unreachable.error.contains("BG_E_CONNECT_FAILURE"), unreachable.error)
+    XCTAssertEqual(try String(contentsOfFile: path("keep.bin"), encoding: .utf8), "old contents")
+  }
+
+  /// A fetch killed with SIGKILL, or interrupted with SIGINT, resumes: the second run asks only
+  /// for what the first did not get, and the result is byte-identical.
+  func testInterruptedFetchResumes() throws {
+    let root = directory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    let bytes = try TestData.write(count: 6 << 20, seed: 8, to: root.appendingPathComponent("slow.bin"))
+    let server = try FaultServer(root: root)
+    defer { server.stop() }
+    let url = server.url("slow/2000000", "slow.bin")
+    let journal = directory.appendingPathComponent(".resumed.bin.bitsfs")
+
+    for signal in [SIGKILL, SIGINT] {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: bitsfsBinary)
+      process.arguments = ["fetch", url, path("resumed.bin"), "--quiet"]
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      // Wait until this run has journalled more filled ranges, then interrupt.
+      let before = Self.journalledBytes(under: journal)
+      XCTAssertTrue(waitUntil(timeout: 20) { Self.journalledBytes(under: journal) > before })
+      kill(process.processIdentifier, signal)
+      process.waitUntilExit()
+      XCTAssertEqual(process.terminationStatus, signal == SIGKILL ? SIGKILL : 128 + SIGINT)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: path("resumed.bin")), "no partial destination")
+    }
+    let kept = Self.journalledBytes(under: journal)
+    XCTAssertGreaterThan(kept, 0)
+    server.reset()
+    let earlierRequests = server.requests().count
+    let resumed = try fetch([url, path("resumed.bin"), "--quiet"])
+    XCTAssertEqual(resumed.status, 0, resumed.error)
+    XCTAssertTrue(Array(try Data(contentsOf: URL(fileURLWithPath: path("resumed.bin")))) == bytes)
+    let asked = server.requests().dropFirst(earlierRequests).compactMap(\.range).filter { $0 != "bytes=0-0" }.reduce(0) { sum, range in
+      let ends = range.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) }
+      return sum + (ends.count == 2 ? ends[1] - ends[0] + 1 : 0)
+    }
+    XCTAssertLessThanOrEqual(asked, bytes.count - kept, "the resumed run asked only for missing bytes")
+  }
+
+  func testFullDiskIsReportedAndLosesNothing() throws {
+    guard getuid() == 0 else { throw XCTSkip("mounting a small tmpfs needs root") }
+    let tiny = path("tiny")
+    try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: true)
+    XCTAssertEqual(try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny]).status, 0)
+    try TestData.write(count: 4 << 20, seed: 2, to: nginx.root.appendingPathComponent("big.bin"))
+    let result = try fetch([nginx.url("big.bin"), tiny + "/big.bin", "--quiet"])
+    XCTAssertEqual(result.status, 1)
+    XCTAssertTrue(result.error.contains("ERROR_DISK_FULL"), result.error)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: tiny + "/big.bin"))
+  }
+
+  /// Bytes recorded in the fetch's cache journal(s) under `directory`: 16 bytes per range.
+  static func journalledBytes(under directory: URL) -> Int {
+    guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return 0 }
+    var total = 0
+    for case let url as URL in enumerator where url.lastPathComponent == "filled" {
+      guard let data = try? Data(contentsOf: url) else { continue }
+      var offset = 0
+      while offset + 16 <= data.count {
+        total += Int(data[offset + 8..<offset + 16].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        offset += 16
+      }
+    }
+    return total
+  }
+}
