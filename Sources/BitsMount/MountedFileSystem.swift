@@ -73,7 +73,7 @@ public final class MountedFileSystem: FileSystemOperations {
       return FileAttributes(
         inode: inode, size: 0, mode: S_IFDIR | 0o555, linkCount: 2, modificationTime: mountTime)
     }
-    guard let entry = entry(inode), let version = entry.file.version else { return nil }
+    guard let entry = entry(inode), let version = entry.file.lastKnownVersion else { return nil }
     let modified = version.lastModified.flatMap(HTTPDate.parse) ?? mountTime
     return FileAttributes(
       inode: inode, size: version.size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: modified)

@@ -76,3 +76,50 @@ final class MountFaultTests: MountTestCase {
     try unmount(mounted)
   }
 }
+
+/// A file that changes on the server while mounted: readers of the old version get EIO, never
+/// bytes of the new one; a new open reads the new version whole.
+final class MountVersionChangeTests: MountTestCase {
+  func testChangeWhileMountedNeverMixesVersions() throws {
+    let root = workDirectory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    let original = try TestData.write(count: 8 << 20, seed: 6, to: root.appendingPathComponent("f.bin"))
+    let changed = original.map { $0 ^ 0x5A }
+    let server = try FaultServer(root: root)
+    defer { server.stop() }
+    // The server switches to the second version after its third request for the file.
+    let mountPoint = try mount([server.url("change-after/3", "f.bin")], options: ["--block-size", "65536"])
+    let path = mountPoint + "/f.bin"
+
+    let fd = open(path, O_RDONLY)
+    XCTAssertGreaterThanOrEqual(fd, 0)
+    var sawError = false
+    for block in 0..<16 {
+      let offset = block * (512 << 10)
+      var buffer = [UInt8](repeating: 0, count: 4096)
+      let count = pread(fd, &buffer, 4096, off_t(offset))
+      if count < 0 {
+        XCTAssertEqual(errno, EIO)
+        sawError = true
+        break
+      }
+      XCTAssertEqual(buffer, Array(original[offset..<offset + 4096]), "an old-version reader got other bytes at \(offset)")
+    }
+    close(fd)
+    XCTAssertTrue(sawError, "the change was noticed")
+
+    // A new open sees the new version, all of it.
+    XCTAssertTrue(waitUntil(timeout: 10) {
+      (try? readBytes(path, offset: 0, count: 4096)) == Array(changed[0..<4096])
+    })
+    XCTAssertEqual(try TestData.sha256(of: path), try Self.sha256(of: changed))
+    try unmount(mountPoint)
+  }
+
+  private static func sha256(of bytes: [UInt8]) throws -> String {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-sha-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try Data(bytes).write(to: file)
+    return try TestData.sha256(of: file.path)
+  }
+}

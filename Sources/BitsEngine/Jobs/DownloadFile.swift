@@ -50,6 +50,7 @@ public final class DownloadFile: Sendable {
   private let cache: CacheEntry
   private let notify: @Sendable (DownloadFile, FileEvent) -> Void
   private let state = Mutex(State())
+  private let connecting = NSLock()
   /// Serializes everything that touches the cache journal and metadata, so a commit of one
   /// version can never land after the reset for the next.
   private let persistQueue = DispatchQueue(label: "bitsfs.cache-commit")
@@ -71,6 +72,8 @@ public final class DownloadFile: Sendable {
 
   private struct State {
     var version: RemoteVersion?
+    var lastKnownVersion: RemoteVersion?
+    var isReconnecting = false
     var generation: UInt64 = 0
     var data: DataFile?
     var filled = ByteRangeSet()
@@ -115,8 +118,11 @@ public final class DownloadFile: Sendable {
 
   // MARK: Version
 
-  /// The version being transferred, once connected.
+  /// The version being transferred, once connected; `nil` again while a changed file reconnects.
   public var version: RemoteVersion? { state.withLock { $0.version } }
+
+  /// The most recent version known, kept while a changed file reconnects, for file attributes.
+  public var lastKnownVersion: RemoteVersion? { state.withLock { $0.version ?? $0.lastKnownVersion } }
 
   /// Increases each time the file is (re)connected to a version; bytes read under one
   /// generation must not be combined with bytes of another.
@@ -126,6 +132,9 @@ public final class DownloadFile: Sendable {
   /// then keeps the cached bytes if they belong to that version and drops them otherwise.
   @discardableResult
   public func connect() throws(BitsError) -> RemoteVersion {
+    // One connection attempt at a time: two would each reset the cache entry.
+    connecting.lock()
+    defer { connecting.unlock() }
     if let version = self.version { return version }
     let version = try probe()
     let opened = persistQueue.sync { () -> Result<(DataFile, ByteRangeSet), BitsError> in
@@ -134,6 +143,7 @@ public final class DownloadFile: Sendable {
     let (data, filled) = try opened.get()
     state.withLock { state in
       state.version = version
+      state.lastKnownVersion = version
       state.data = data
       state.filled = filled
       state.generation += 1
@@ -199,7 +209,7 @@ public final class DownloadFile: Sendable {
   ) {
     let outcome = state.withLock { state -> Result<FilledBytes, BitsError>? in
       guard let version = state.version, let data = state.data else {
-        return .failure(BitsError(.fileChanged, "the remote file changed; reopen it", url: remoteURL))
+        return .failure(BitsError(.fileChanged, "the remote file changed and is not reconnected yet", url: remoteURL))
       }
       let range = range.clamped(to: 0..<version.size)
       if state.filled.contains(range) {
@@ -213,6 +223,9 @@ public final class DownloadFile: Sendable {
       return nil
     }
     if let outcome {
+      if case .failure(let error) = outcome, error.code == .fileChanged {
+        reconnectInBackground()
+      }
       completion(outcome)
       return
     }
@@ -220,6 +233,21 @@ public final class DownloadFile: Sendable {
     let lower = range.lowerBound / alignment * alignment
     let upper = min(size, (range.upperBound + alignment - 1) / alignment * alignment)
     fetch([lower..<upper], priority: .foreground)
+  }
+
+  /// A reconnect after a change may have failed (server down): try again, once at a time, so
+  /// that later reads find the new version.
+  private func reconnectInBackground() {
+    let start = state.withLock { state -> Bool in
+      guard !state.isReconnecting, state.version == nil else { return false }
+      state.isReconnecting = true
+      return true
+    }
+    guard start else { return }
+    callbackQueue.async { [weak self] in
+      _ = try? self?.connect()
+      self?.state.withLock { $0.isReconnecting = false }
+    }
   }
 
   /// Fetches `range` in the background if it is not filled or asked for already (read-ahead).
