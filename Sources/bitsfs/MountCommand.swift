@@ -18,7 +18,7 @@ struct MountCommand: ParsableCommand {
   @Flag(name: .shortAndLong, help: "Stay in the foreground instead of running as a daemon.")
   var foreground = false
 
-  @Flag(help: "Log every request and read (implies nothing else; with a daemon, to <cache-dir>/bitsfs.log).")
+  @Flag(help: "Log every HTTP request (as a daemon, to <cache-dir>/bitsfs.log).")
   var debug = false
 
   @Option(name: .customShort("o"), help: ArgumentHelp("FUSE mount options, e.g. allow_other (repeatable).", valueName: "options"))
@@ -67,6 +67,9 @@ struct MountCommand: ParsableCommand {
       cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultCacheDirectory)
     configuration.fuseOptions = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
     configuration.http = transfer.httpConfiguration()
+    if debug {
+      configuration.http.trace = { line in FileHandle.standardError.write(Data("bitsfs: \(line)\n".utf8)) }
+    }
     configuration.job = try transfer.jobConfiguration()
     configuration.reads.readTimeout = .milliseconds(Int64(readTimeout * 1000))
     configuration.reads.blockSize = blockSize

@@ -13,6 +13,9 @@ public struct HTTPConfiguration: Sendable {
   /// Verify TLS certificates and host names. Off only for explicit testing against self-signed hosts.
   public var verifiesTLS = true
   public var userAgent = "bitsfs/0.1"
+  /// Receives one line per finished request (URL, range, status, bytes, time, outcome) for
+  /// debugging. Header values, which may be credentials, are never part of it.
+  public var trace: (@Sendable (String) -> Void)?
 
   public init() {}
 }
@@ -170,7 +173,9 @@ private struct TransferLoop {
 
   private mutating func add(_ transfer: Transfer) {
     guard let easy = transfer.makeEasyHandle(configuration: configuration) else {
-      transfer.report(.failure(BitsError(.invalidArgument, "libcurl refused the request", url: transfer.request.url)))
+      transfer.report(
+        .failure(BitsError(.invalidArgument, "libcurl refused the request", url: transfer.request.url)),
+        trace: configuration.trace)
       return
     }
     active[transfer.id] = transfer
@@ -199,7 +204,7 @@ private struct TransferLoop {
     if let easy = transfer.easy {
       curl_multi_remove_handle(multi, easy)
     }
-    transfer.report(outcome)
+    transfer.report(outcome, trace: configuration.trace)
   }
 }
 
@@ -211,6 +216,7 @@ private final class Transfer {
   private(set) var easy: UnsafeMutableRawPointer?
   private var headerList: UnsafeMutablePointer<curl_slist>?
   private var status = 0
+  private let started = ContinuousClock.now
   private var headers: [String: String] = [:]
   private var headDelivered = false
   private var bodyOffset: UInt64 = 0
@@ -318,9 +324,19 @@ private final class Transfer {
     return .failure(Self.error(for: code, url: request.url))
   }
 
-  func report(_ outcome: Result<Void, BitsError>) {
+  func report(_ outcome: Result<Void, BitsError>, trace: (@Sendable (String) -> Void)?) {
     guard !reported else { return }
     reported = true
+    if let trace {
+      let range = request.range.map { "\($0.lowerBound)-\($0.upperBound - 1)" } ?? "all"
+      let milliseconds = (ContinuousClock.now - started).milliseconds
+      let result: String
+      switch outcome {
+      case .success: result = "ok"
+      case .failure(let error): result = error.code.name
+      }
+      trace("GET \(request.url) bytes=\(range) status=\(status) received=\(bodyOffset) \(milliseconds)ms \(result)")
+    }
     receiver.transferDidFinish(outcome)
   }
 
