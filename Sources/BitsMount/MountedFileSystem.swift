@@ -63,7 +63,7 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   public func inode(of file: DownloadFile) -> UInt64? {
-    entries.first { $0 .file === file }?.inode
+    entries.first { $0.file === file }?.inode
   }
 
   // MARK: Attributes

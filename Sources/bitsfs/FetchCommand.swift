@@ -21,7 +21,8 @@ struct FetchCommand: ParsableCommand {
 
   @Option(
     name: .customLong("range"),
-    help: ArgumentHelp("A range to fetch, OFFSET:LENGTH; LENGTH may be 'eof' (repeatable).", valueName: "offset:length"))
+    help: ArgumentHelp("A range to fetch, OFFSET:LENGTH; LENGTH may be 'eof' (repeatable).", valueName: "offset:length")
+  )
   var rangeSpecs: [String] = []
 
   @Flag(name: .shortAndLong, help: "Print nothing but errors.")

@@ -21,7 +21,9 @@ struct MountCommand: ParsableCommand {
   @Flag(help: "Log every HTTP request (as a daemon, to <cache-dir>/bitsfs.log).")
   var debug = false
 
-  @Option(name: .customShort("o"), help: ArgumentHelp("FUSE mount options, e.g. allow_other (repeatable).", valueName: "options"))
+  @Option(
+    name: .customShort("o"),
+    help: ArgumentHelp("FUSE mount options, e.g. allow_other (repeatable).", valueName: "options"))
   var fuseOptions: [String] = []
 
   @Option(help: "Where fetched bytes are kept (default: $XDG_CACHE_HOME/bitsfs).")

@@ -66,7 +66,8 @@ final class DownloadJobTests: EngineTestCase {
     _ = try serve("small.bin", count: 1000)
     let job = makeJob()
     try job.addFileWithRanges(
-      remoteURL: nginx.url("small.bin"), localName: localPath("small.bin"), ranges: [FileRange(offset: 990, length: 20)])
+      remoteURL: nginx.url("small.bin"), localName: localPath("small.bin"), ranges: [FileRange(offset: 990, length: 20)]
+    )
     XCTAssertEqual(try settle(job), .error)
     XCTAssertEqual(job.error?.code, .invalidRange)
   }
@@ -96,7 +97,9 @@ final class DownloadJobTests: EngineTestCase {
     assertThrows(.invalidState) { try job.complete() }
     try job.cancel()
     XCTAssertEqual(job.currentState, .cancelled)
-    assertThrows(.invalidState) { try job.addFile(remoteURL: self.nginx.url("life.bin"), localName: self.localPath("y")) }
+    assertThrows(.invalidState) {
+      try job.addFile(remoteURL: self.nginx.url("life.bin"), localName: self.localPath("y"))
+    }
     assertThrows(.invalidState) { try job.resume() }
 
     let done = makeJob()
@@ -105,7 +108,8 @@ final class DownloadJobTests: EngineTestCase {
     try done.complete()
     assertThrows(.invalidState) {
       try done.addFileWithRanges(
-        remoteURL: self.nginx.url("life.bin"), localName: self.localPath("z"), ranges: [FileRange(offset: 0, length: 1)])
+        remoteURL: self.nginx.url("life.bin"), localName: self.localPath("z"), ranges: [FileRange(offset: 0, length: 1)]
+      )
     }
   }
 
@@ -154,10 +158,11 @@ final class DownloadJobTests: EngineTestCase {
     XCTAssertEqual(nginx.requests().count, 2, "filled bytes are not fetched again")
 
     // Notifications cover what was filled, and come no more often than the interval.
-    XCTAssertTrue(waitUntil(timeout: 5) {
-      ByteRangeSet(events.withLock { $0 }.flatMap { $0.1.map { $0.offset..<$0.offset + $0.length } })
-        == ByteRangeSet([0..<3000, 500_000..<500_100])
-    })
+    XCTAssertTrue(
+      waitUntil(timeout: 5) {
+        ByteRangeSet(events.withLock { $0 }.flatMap { $0.1.map { $0.offset..<$0.offset + $0.length } })
+          == ByteRangeSet([0..<3000, 500_000..<500_100])
+      })
     let times = events.withLock { $0.map(\.0) }
     for (earlier, later) in zip(times, times.dropFirst()) {
       XCTAssertGreaterThanOrEqual(later - earlier, .milliseconds(190))

@@ -23,7 +23,8 @@ class EngineTestCase: XCTestCase {
   }
 
   func makeJob(
-    onDemand: Bool = false, retryPeriod: Duration = .seconds(10), configure: (inout JobConfiguration) -> Void = { _ in },
+    onDemand: Bool = false, retryPeriod: Duration = .seconds(10),
+    configure: (inout JobConfiguration) -> Void = { _ in },
     callbacks: JobCallbacks = JobCallbacks()
   ) -> DownloadJob {
     var configuration = JobConfiguration()
@@ -47,7 +48,9 @@ class EngineTestCase: XCTestCase {
     return job.waitUntilSettled(timeout: timeout)
   }
 
-  func assertThrows(_ code: BitsErrorCode, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
+  func assertThrows(
+    _ code: BitsErrorCode, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void
+  ) {
     XCTAssertThrowsError(try body(), file: file, line: line) { error in
       XCTAssertEqual((error as? BitsError)?.code, code, "\(error)", file: file, line: line)
     }

@@ -38,7 +38,9 @@ final class FaultToleranceTests: EngineTestCase {
     return job
   }
 
-  private func assertDelivered(_ job: DownloadJob, _ expected: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws {
+  private func assertDelivered(
+    _ job: DownloadJob, _ expected: [UInt8], file: StaticString = #filePath, line: UInt = #line
+  ) throws {
     XCTAssertEqual(job.currentState, .transferred, "\(String(describing: job.error))", file: file, line: line)
     try job.complete()
     let delivered = Array(try Data(contentsOf: URL(fileURLWithPath: localPath("out.bin"))))
@@ -60,7 +62,8 @@ final class FaultToleranceTests: EngineTestCase {
   }
 
   func testConsolidatedRangesAreAnInvalidServerResponse() throws {
-    let job = try fetch("consolidate", ranges: [FileRange(offset: 0, length: 100), FileRange(offset: 200, length: 100)])
+    let job = try fetch(
+      "consolidate", ranges: [FileRange(offset: 0, length: 100), FileRange(offset: 200, length: 100)])
     XCTAssertEqual(job.currentState, .error)
     XCTAssertEqual(job.error?.code, .invalidServerResponse)
     XCTAssertEqual(job.files.first?.filledRanges, [])

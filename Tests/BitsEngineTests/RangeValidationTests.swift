@@ -15,9 +15,14 @@ final class RangeValidationTests: XCTestCase {
   private let eof = FileRange.lengthToEndOfFile
 
   func testAcceptsDisjointRangesInAnyOrder() {
-    XCTAssertNil(code([FileRange(offset: 100, length: 100), FileRange(offset: 900, length: 100), FileRange(offset: 400, length: 100)]))
-    XCTAssertNil(code([FileRange(offset: 111, length: eof), FileRange(offset: 24, length: 17), FileRange(offset: 83, length: 7)]))
-    XCTAssertNil(code([FileRange(offset: 0, length: 10), FileRange(offset: 10, length: 10)]), "adjacent is not overlapping")
+    XCTAssertNil(
+      code([
+        FileRange(offset: 100, length: 100), FileRange(offset: 900, length: 100), FileRange(offset: 400, length: 100),
+      ]))
+    XCTAssertNil(
+      code([FileRange(offset: 111, length: eof), FileRange(offset: 24, length: 17), FileRange(offset: 83, length: 7)]))
+    XCTAssertNil(
+      code([FileRange(offset: 0, length: 10), FileRange(offset: 10, length: 10)]), "adjacent is not overlapping")
   }
 
   func testNoRangesIsInvalidArgument() {
@@ -59,7 +64,8 @@ final class RangeValidationTests: XCTestCase {
     XCTAssertThrowsError(try RangeValidation.resolve([FileRange(offset: 990, length: 11)], fileSize: 1000, url: "u")) {
       XCTAssertEqual(($0 as? BitsError)?.code, .invalidRange)
     }
-    XCTAssertThrowsError(try RangeValidation.resolve([FileRange(offset: 1000, length: eof)], fileSize: 1000, url: "u")) {
+    XCTAssertThrowsError(try RangeValidation.resolve([FileRange(offset: 1000, length: eof)], fileSize: 1000, url: "u"))
+    {
       XCTAssertEqual(($0 as? BitsError)?.code, .invalidRange)
     }
   }

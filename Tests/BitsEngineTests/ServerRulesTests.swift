@@ -35,7 +35,8 @@ final class ServerRulesTests: XCTestCase {
   }
 
   func testWholeFileAnswerToARangeIsInsufficientRangeSupport() {
-    XCTAssertEqual(verdict(200, ["content-length": "1000", "etag": "\"abc\""], asked: 100..<200), .insufficientRangeSupport)
+    XCTAssertEqual(
+      verdict(200, ["content-length": "1000", "etag": "\"abc\""], asked: 100..<200), .insufficientRangeSupport)
     XCTAssertNil(verdict(200, ["content-length": "1000", "etag": "\"abc\""], asked: 0..<1000))
   }
 
@@ -43,7 +44,9 @@ final class ServerRulesTests: XCTestCase {
     XCTAssertEqual(verdict(200, ["content-length": "1000", "etag": "\"new\""], asked: 100..<200), .fileChanged)
     XCTAssertEqual(verdict(206, ["content-range": "bytes 100-199/2000"], asked: 100..<200), .fileChanged)
     XCTAssertEqual(
-      verdict(206, ["content-range": "bytes 100-199/1000", "last-modified": "Wed, 25 Nov 2026 10:00:00 GMT"], asked: 100..<200),
+      verdict(
+        206, ["content-range": "bytes 100-199/1000", "last-modified": "Wed, 25 Nov 2026 10:00:00 GMT"], asked: 100..<200
+      ),
       .fileChanged)
   }
 

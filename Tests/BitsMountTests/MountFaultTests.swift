@@ -46,7 +46,8 @@ final class MountFaultTests: MountTestCase {
     XCTAssertEqual(try read(mountPoint + "/healthy.bin", offset: 0, count: 1 << 20), healthy)
 
     try nginx.restart()
-    XCTAssertEqual(try read(mountPoint + "/f.bin", offset: 4 << 20, count: 4096), Array(bytes[(4 << 20)..<(4 << 20) + 4096]))
+    XCTAssertEqual(
+      try read(mountPoint + "/f.bin", offset: 4 << 20, count: 4096), Array(bytes[(4 << 20)..<(4 << 20) + 4096]))
     try unmount(mountPoint)
   }
 
@@ -65,7 +66,8 @@ final class MountFaultTests: MountTestCase {
     // Once mounted, a stall in the middle of the file: EIO within the read timeout (the kernel
     // may retry a failed read-ahead once, so allow more). stall-once stalls the first request
     // for the file: it is spent before mounting, so the version check passes, then re-armed.
-    _ = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "--max-time", "0.5", faultServer.url("stall-once", "slow.bin")])
+    _ = try runCommand(
+      "/usr/bin/curl", ["-s", "-o", "/dev/null", "--max-time", "0.5", faultServer.url("stall-once", "slow.bin")])
     let mounted = try mount(
       [faultServer.url("stall-once", "slow.bin")], at: mountPoint,
       options: ["--read-timeout", "1", "--stall-timeout", "8"])
@@ -103,15 +105,17 @@ final class MountVersionChangeTests: MountTestCase {
         sawError = true
         break
       }
-      XCTAssertEqual(buffer, Array(original[offset..<offset + 4096]), "an old-version reader got other bytes at \(offset)")
+      XCTAssertEqual(
+        buffer, Array(original[offset..<offset + 4096]), "an old-version reader got other bytes at \(offset)")
     }
     close(fd)
     XCTAssertTrue(sawError, "the change was noticed")
 
     // A new open sees the new version, all of it.
-    XCTAssertTrue(waitUntil(timeout: 10) {
-      (try? readBytes(path, offset: 0, count: 4096)) == Array(changed[0..<4096])
-    })
+    XCTAssertTrue(
+      waitUntil(timeout: 10) {
+        (try? readBytes(path, offset: 0, count: 4096)) == Array(changed[0..<4096])
+      })
     XCTAssertEqual(try TestData.sha256(of: path), try Self.sha256(of: changed))
     try unmount(mountPoint)
   }

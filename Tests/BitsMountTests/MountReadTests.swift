@@ -9,7 +9,8 @@ final class MountReadTests: MountTestCase {
     try serve("data.bin", count: 48 << 20 + 777)
     let mountPoint = try mount([nginx.url("data.bin")])
     let mounted = mountPoint + "/data.bin"
-    XCTAssertEqual(try TestData.sha256(of: mounted), try TestData.sha256(of: nginx.root.appendingPathComponent("data.bin").path))
+    XCTAssertEqual(
+      try TestData.sha256(of: mounted), try TestData.sha256(of: nginx.root.appendingPathComponent("data.bin").path))
     var status = stat()
     XCTAssertEqual(stat(mounted, &status), 0)
     XCTAssertEqual(status.st_size, 48 << 20 + 777)
@@ -23,7 +24,8 @@ final class MountReadTests: MountTestCase {
     let mountPoint = try mount([nginx.url("large.bin")])
     nginx.clearLog()
     let offset: UInt64 = 150 << 20 + 12345
-    XCTAssertEqual(try read(mountPoint + "/large.bin", offset: offset, count: 4096), Array(bytes[Int(offset)..<Int(offset) + 4096]))
+    XCTAssertEqual(
+      try read(mountPoint + "/large.bin", offset: offset, count: 4096), Array(bytes[Int(offset)..<Int(offset) + 4096]))
     let fetched = fetchedBytes()
     XCTAssertGreaterThan(fetched, 0)
     XCTAssertLessThanOrEqual(fetched, 1 << 20, "a 4 KiB read fetched \(fetched) bytes")
@@ -48,10 +50,13 @@ final class MountReadTests: MountTestCase {
       """
     let mapped = try runCommand("/usr/bin/python3", ["-c", python, path])
     XCTAssertEqual(mapped.status, 0, mapped.error)
-    let expected = try runCommand("/usr/bin/python3", [
-      "-c", "import hashlib,sys; d=open(sys.argv[1],'rb').read(); print(hashlib.sha256(d[5_000_000:5_100_000]).hexdigest())",
-      nginx.root.appendingPathComponent("tools.bin").path,
-    ])
+    let expected = try runCommand(
+      "/usr/bin/python3",
+      [
+        "-c",
+        "import hashlib,sys; d=open(sys.argv[1],'rb').read(); print(hashlib.sha256(d[5_000_000:5_100_000]).hexdigest())",
+        nginx.root.appendingPathComponent("tools.bin").path,
+      ])
     XCTAssertEqual(mapped.output, expected.output)
     let status = try bitsfs(["status", mountPoint])
     XCTAssertEqual(status.status, 0)
@@ -70,7 +75,8 @@ final class MountReadTests: MountTestCase {
       group.enter()
       DispatchQueue.global().async {
         // Separate processes, each with its own open file, all in the same 1 MiB block.
-        _ = try? runCommand("/bin/dd", ["if=\(path)", "bs=4096", "skip=\(10240 + index)", "count=1", "status=none", "iflag=direct"])
+        _ = try? runCommand(
+          "/bin/dd", ["if=\(path)", "bs=4096", "skip=\(10240 + index)", "count=1", "status=none", "iflag=direct"])
         group.leave()
       }
     }
@@ -145,7 +151,8 @@ final class MountReadTests: MountTestCase {
     // A new version, same size, newer date.
     try serve("moving.bin", count: 4 << 20, seed: 2)
     let future = Date().addingTimeInterval(60)
-    try FileManager.default.setAttributes([.modificationDate: future], ofItemAtPath: nginx.root.appendingPathComponent("moving.bin").path)
+    try FileManager.default.setAttributes(
+      [.modificationDate: future], ofItemAtPath: nginx.root.appendingPathComponent("moving.bin").path)
     nginx.clearLog()
     _ = try mount([nginx.url("moving.bin")], at: mountPoint)
     XCTAssertEqual(
@@ -159,7 +166,8 @@ final class MountReadTests: MountTestCase {
     let one = try serve("one.bin", count: 1000, seed: 1)
     try serve("two words.bin", count: 2000, seed: 2)
     let mountPoint = try mount([nginx.url("one.bin"), nginx.url("two%20words.bin")])
-    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint).sorted(), ["one.bin", "two words.bin"])
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: mountPoint).sorted(), ["one.bin", "two words.bin"])
     XCTAssertEqual(try read(mountPoint + "/one.bin", offset: 0, count: 5000), one)
     XCTAssertEqual(ExtendedAttributes.value("user.bitsfs.url", of: mountPoint + "/one.bin"), nginx.url("one.bin"))
     XCTAssertEqual(ExtendedAttributes.value("user.bitsfs.filled", of: mountPoint + "/one.bin"), "0+1000")

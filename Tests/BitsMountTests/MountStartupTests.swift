@@ -38,7 +38,8 @@ final class MountStartupTests: MountTestCase {
 
   func testBadMountPoints() throws {
     try serve("ok.bin", count: 10)
-    try assertMountFails([nginx.url("ok.bin")], at: workDirectory.appendingPathComponent("absent").path, mentioning: "does not exist")
+    try assertMountFails(
+      [nginx.url("ok.bin")], at: workDirectory.appendingPathComponent("absent").path, mentioning: "does not exist")
     let full = try makeMountPoint("full")
     try Data("x".utf8).write(to: URL(fileURLWithPath: full + "/occupant"))
     try assertMountFails([nginx.url("ok.bin")], at: full, mentioning: "not empty")

@@ -122,7 +122,9 @@ func readBytes(_ path: String, offset: UInt64, count: Int) throws -> [UInt8] {
   var bytes = [UInt8](repeating: 0, count: count)
   var total = 0
   while total < count {
-    let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + total, count - total, off_t(offset) + off_t(total)) }
+    let got = bytes.withUnsafeMutableBytes {
+      pread(fd, $0.baseAddress! + total, count - total, off_t(offset) + off_t(total))
+    }
     if got < 0 { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
     if got == 0 { break }
     total += got

@@ -116,7 +116,8 @@ final class FetchCommandTests: XCTestCase {
     let resumed = try fetch([url, path("resumed.bin"), "--quiet"])
     XCTAssertEqual(resumed.status, 0, resumed.error)
     XCTAssertTrue(Array(try Data(contentsOf: URL(fileURLWithPath: path("resumed.bin")))) == bytes)
-    let asked = server.requests().dropFirst(earlierRequests).compactMap(\.range).filter { $0 != "bytes=0-0" }.reduce(0) { sum, range in
+    let asked = server.requests().dropFirst(earlierRequests).compactMap(\.range).filter { $0 != "bytes=0-0" }.reduce(0)
+    { sum, range in
       let ends = range.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) }
       return sum + (ends.count == 2 ? ends[1] - ends[0] + 1 : 0)
     }
@@ -137,7 +138,9 @@ final class FetchCommandTests: XCTestCase {
 
   /// Bytes recorded in the fetch's cache journal(s) under `directory`: 16 bytes per range.
   static func journalledBytes(under directory: URL) -> Int {
-    guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return 0 }
+    guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else {
+      return 0
+    }
     var total = 0
     for case let url as URL in enumerator where url.lastPathComponent == "filled" {
       guard let data = try? Data(contentsOf: url) else { continue }

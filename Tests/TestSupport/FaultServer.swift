@@ -12,7 +12,8 @@ public final class FaultServer {
   public init(root: URL) throws {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .appendingPathComponent("fixtures/fault-server.py")
-    logPath = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-fault-\(UUID().uuidString).log").path
+    logPath =
+      FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-fault-\(UUID().uuidString).log").path
     process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
     process.arguments = [script.path, "--root", root.path, "--port", "0", "--log", logPath]
@@ -35,7 +36,8 @@ public final class FaultServer {
       done.signal()
     }
     guard done.wait(timeout: .now() + 10) == .success,
-      let text = line.withLock({ $0 }), let port = text.split(separator: " ").last.flatMap({ UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+      let text = line.withLock({ $0 }),
+      let port = text.split(separator: " ").last.flatMap({ UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
     else {
       process.terminate()
       throw TestServerError.notListening("fault server")

@@ -16,7 +16,9 @@ public enum TestData {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         var word = (z ^ (z >> 31)).littleEndian
         let take = min(8, count - offset)
-        withUnsafeBytes(of: &word) { buffer.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: take) }
+        withUnsafeBytes(of: &word) {
+          buffer.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: take)
+        }
         offset += take
       }
     }
@@ -90,7 +92,6 @@ public func runCommand(
   let texts = collected.withLock { $0 }
   return CommandResult(status: process.terminationStatus, output: texts[0] ?? "", error: texts[1] ?? "")
 }
-
 
 /// The `bitsfs` executable built next to the tests (`swift build` first), or `$BITSFS_BINARY`.
 public var bitsfsBinary: String {

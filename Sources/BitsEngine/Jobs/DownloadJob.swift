@@ -96,7 +96,9 @@ public final class DownloadJob: Sendable {
         continue
       }
       let wanted =
-        (try? RangeValidation.resolve(file.requestedRanges ?? [FileRange(offset: 0, length: FileRange.lengthToEndOfFile)], fileSize: size, url: file.remoteURL))
+        (try? RangeValidation.resolve(
+          file.requestedRanges ?? [FileRange(offset: 0, length: FileRange.lengthToEndOfFile)], fileSize: size,
+          url: file.remoteURL))
         ?? []
       let filled = ByteRangeSet(file.filledRanges.compactMap { $0.resolved(fileSize: size) })
       let done = wanted.reduce(UInt64(0)) { sum, range in
@@ -306,7 +308,8 @@ public final class DownloadJob: Sendable {
       throw BitsError(.invalidArgument, "not a valid URL", url: remoteURL)
     }
     guard scheme == "http" || scheme == "https" else {
-      throw BitsError(.invalidArgument, "unsupported protocol '\(scheme)'; only http and https are supported", url: remoteURL)
+      throw BitsError(
+        .invalidArgument, "unsupported protocol '\(scheme)'; only http and https are supported", url: remoteURL)
     }
     guard let host = components.host, !host.isEmpty else {
       throw BitsError(.invalidArgument, "the URL has no host", url: remoteURL)
