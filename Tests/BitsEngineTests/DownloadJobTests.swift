@@ -128,6 +128,38 @@ final class DownloadJobTests: EngineTestCase {
     XCTAssertFalse(HTTPHeader(name: "Authorization", value: "Bearer sekrit").description.contains("sekrit"))
   }
 
+  func testRedirectsAreFollowedOnlyToHTTP() throws {
+    let bytes = try serve("target.bin", count: 5000)
+    let followed = makeJob()
+    try followed.addFile(remoteURL: nginx.url("moved/target.bin"), localName: localPath("followed.bin"))
+    XCTAssertEqual(try settle(followed), .transferred)
+    try followed.complete()
+    XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: localPath("followed.bin")))), bytes)
+
+    let refused = makeJob()
+    try refused.addFile(remoteURL: nginx.url("to-ftp.bin"), localName: localPath("refused.bin"))
+    XCTAssertEqual(try settle(refused), .error)
+    XCTAssertEqual(refused.error?.code, .invalidArgument, "\(String(describing: refused.error))")
+  }
+
+  func testStatesFollowTheBITSLifeCycle() throws {
+    _ = try serve("states.bin", count: 2 << 20)
+    let states = Mutex<[JobState]>([])
+    let job = makeJob(callbacks: JobCallbacks(stateChanged: { _, state in states.withLock { $0.append(state) } }))
+    try job.addFile(remoteURL: nginx.url("states.bin"), localName: localPath("states.bin"))
+    XCTAssertEqual(job.currentState, .queued)
+    XCTAssertEqual(job.progress.bytesTotal, nil, "BG_SIZE_UNKNOWN before connecting")
+    XCTAssertEqual(try settle(job), .transferred)
+    try job.complete()
+    XCTAssertEqual(states.withLock { $0 }, [.connecting, .transferring, .transferred, .acknowledged])
+
+    let suspended = makeJob()
+    try suspended.addFile(remoteURL: nginx.url("states.bin"), localName: localPath("again.bin"))
+    try suspended.suspend()
+    XCTAssertEqual(suspended.currentState, .suspended)
+    XCTAssertEqual(try settle(suspended), .transferred, "resume continues a suspended job")
+  }
+
   // MARK: On-demand mode
 
   func testOnDemandFetchesOnlyWhatIsRequestedAndNeverTwice() throws {

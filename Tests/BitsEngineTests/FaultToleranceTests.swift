@@ -1,5 +1,6 @@
 import BitsEngine
 import Foundation
+import Synchronization
 import TestSupport
 import XCTest
 
@@ -70,8 +71,12 @@ final class FaultToleranceTests: EngineTestCase {
   }
 
   func testServerErrorsAreRetriedUntilTheServerRecovers() throws {
-    let job = try fetch("fail/3")
+    let states = Mutex<[JobState]>([])
+    let job = makeJob(callbacks: JobCallbacks(stateChanged: { _, state in states.withLock { $0.append(state) } }))
+    try job.addFile(remoteURL: server.url("fail/3", "f.bin"), localName: localPath("out.bin"))
+    _ = try settle(job)
     try assertDelivered(job, bytes)
+    XCTAssertTrue(states.withLock { $0 }.contains(.transientError), "\(states.withLock { $0 })")
     XCTAssertGreaterThanOrEqual(server.requests().filter { $0.status == 500 }.count, 3)
   }
 

@@ -12,7 +12,8 @@ public struct ServedRequest: Sendable, Equatable {
 }
 
 /// A private nginx on 127.0.0.1 serving a fresh temporary directory, started and stopped by the
-/// test that owns it. `/auth/…` serves the same files but wants `Authorization: Bearer sekrit`.
+/// test that owns it. `/auth/…` serves the same files but wants `Authorization: Bearer sekrit`;
+/// `/moved/…` redirects to the file; `/to-ftp.bin` redirects to an ftp URL.
 public final class NginxServer {
   public let root: URL
   public let baseURL: String
@@ -122,6 +123,8 @@ public final class NginxServer {
       server {
         listen 127.0.0.1:\(port);
         root \(root);
+        location /moved/ { rewrite ^/moved/(.*)$ /$1 redirect; }
+        location = /to-ftp.bin { return 302 ftp://127.0.0.1/x.bin; }
         location /auth/ {
           if ($http_authorization != "Bearer sekrit") { return 401; }
           alias \(root)/;

@@ -20,6 +20,11 @@ public final class CacheEntry: Sendable {
   private var metadataPath: String { directory.appendingPathComponent("meta.json").path }
 
   /// Creates the directory (mode 0700) if needed. Nothing is read yet.
+  /// A record lock held for the entry's life: one process at a time, or two would reset each
+  /// other's bytes. (Record locks are per process; within one, jobs share entries knowingly.)
+  private let lockDescriptor: Int32
+
+  /// Creates the directory (mode 0700) if needed and takes the entry's lock. Nothing is read yet.
   public init(directory: URL) throws(BitsError) {
     self.directory = directory
     do {
@@ -28,6 +33,20 @@ public final class CacheEntry: Sendable {
     } catch {
       throw BitsError.localFile(errno: EACCES, "cannot create the cache directory", path: directory.path)
     }
+    let lockPath = directory.appendingPathComponent("lock").path
+    lockDescriptor = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard lockDescriptor >= 0 else {
+      throw BitsError.localFile(errno: errno, "cannot open the cache lock", path: lockPath)
+    }
+    guard lockf(lockDescriptor, F_TLOCK, 0) == 0 else {
+      close(lockDescriptor)
+      throw BitsError(
+        .accessDenied, "the cache entry is in use by another bitsfs process", url: directory.path)
+    }
+  }
+
+  deinit {
+    close(lockDescriptor)
   }
 
   /// What the entry holds for `url` at `version`: the filled ranges and the data file, or an
