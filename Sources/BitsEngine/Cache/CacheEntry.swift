@@ -158,27 +158,31 @@ public final class DataFile: Sendable {
 
   /// Writes all of `bytes` at `offset`.
   public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(BitsError) {
-    var done = 0
-    while done < bytes.count {
-      let result = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-      if result < 0 {
-        if errno == EINTR { continue }
-        throw BitsError.localFile(errno: errno, "cannot write to the cache", path: path)
-      }
-      done += result
+    try repeatUntilDone(bytes.count, failure: "cannot write to the cache") { done in
+      pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
     }
   }
 
   /// Reads exactly `buffer.count` bytes at `offset`.
   public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BitsError) {
+    try repeatUntilDone(buffer.count, failure: "cannot read from the cache") { done in
+      pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+    }
+  }
+
+  /// Calls `operation` with the count done so far until `count` bytes are through: system calls
+  /// may move fewer bytes than asked, or be interrupted.
+  private func repeatUntilDone(_ count: Int, failure: String, _ operation: (Int) -> Int) throws(BitsError) {
     var done = 0
-    while done < buffer.count {
-      let result = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+    while done < count {
+      let result = operation(done)
       if result < 0 {
         if errno == EINTR { continue }
-        throw BitsError.localFile(errno: errno, "cannot read from the cache", path: path)
+        throw BitsError.localFile(errno: errno, failure, path: path)
       }
-      guard result > 0 else { throw BitsError(.fileChanged, "the cache data file is shorter than expected", url: path) }
+      guard result > 0 else {
+        throw BitsError(.fileChanged, "the cache data file is shorter than expected", url: path)
+      }
       done += result
     }
   }
