@@ -122,17 +122,22 @@ struct UnmountCommand: ParsableCommand {
     guard MountTable.isMountPoint(path) else {
       fail(with: BitsError(.invalidArgument, "nothing is mounted at \(path)"))
     }
+    // A mount whose daemon died ("Transport endpoint is not connected") needs a lazy unmount;
+    // a live one is unmounted normally, and refused while files on it are open.
+    let isDead = access(path, F_OK) != 0 && errno == ENOTCONN
+    guard Self.fusermount(isDead ? ["-u", "-z", path] : ["-u", path]) else {
+      fail(with: BitsError(.accessDenied, "could not unmount \(path) (files still open on it?)"))
+    }
+  }
+
+  private static func fusermount(_ arguments: [String]) -> Bool {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/fusermount3")
-    process.arguments = ["-u", path]
-    do {
-      try process.run()
-    } catch {
-      fail(with: BitsError(.invalidArgument, "cannot run fusermount3: \(error)"))
+    process.arguments = arguments
+    guard (try? process.run()) != nil else {
+      fail(with: BitsError(.invalidArgument, "cannot run /usr/bin/fusermount3; is the fuse3 package installed?"))
     }
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      fail(with: BitsError(.accessDenied, "fusermount3 could not unmount \(path)"))
-    }
+    return process.terminationStatus == 0
   }
 }

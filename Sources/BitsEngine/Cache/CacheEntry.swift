@@ -55,9 +55,14 @@ public final class CacheEntry: Sendable {
     if let metadata = readMetadata(), metadata == Metadata(url: url, version: version),
       let data = try? DataFile(path: dataPath, create: false)
     {
-      let filled = FilledJournal.read(path: journalPath)
-        .filter { $0.upperBound <= version.size }
-      return (data, ByteRangeSet(filled))
+      let records = FilledJournal.read(path: journalPath).filter { $0.upperBound <= version.size }
+      let filled = ByteRangeSet(records)
+      // Appends accumulate records that merged long ago: rewrite the journal as the merged set
+      // when that saves most of it.
+      if records.count > 2 * filled.count + 64 {
+        try FilledJournal.rewrite(filled.intervals, path: journalPath)
+      }
+      return (data, filled)
     }
     return (try reset(url: url, version: version), ByteRangeSet())
   }
@@ -81,11 +86,6 @@ public final class CacheEntry: Sendable {
     guard !ranges.isEmpty else { return }
     try data.synchronize()
     try FilledJournal.append(ranges, path: journalPath)
-  }
-
-  /// Rewrites the journal as the merged set, so it does not grow without bound.
-  public func compact(_ filled: ByteRangeSet) throws(BitsError) {
-    try FilledJournal.rewrite(filled.intervals, path: journalPath)
   }
 
   /// Moves the data file to `path` (same file system), leaving the entry empty.
