@@ -1,0 +1,86 @@
+import Foundation
+import XCTest
+
+@testable import BitsEngine
+
+final class CacheEntryTests: XCTestCase {
+  var directory: URL!
+  let url = "http://127.0.0.1/file.bin"
+  let version = RemoteVersion(size: 1 << 20, lastModified: "Tue, 24 Nov 2026 10:00:00 GMT", etag: "\"v1\"")
+
+  override func setUpWithError() throws {
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-cache-\(UUID().uuidString)")
+  }
+
+  override func tearDown() {
+    try? FileManager.default.removeItem(at: directory)
+  }
+
+  private var journal: URL { directory.appendingPathComponent("filled") }
+
+  func testFilledRangesSurviveReopeningForTheSameVersionOnly() throws {
+    do {
+      let entry = try CacheEntry(directory: directory)
+      let (data, filled) = try entry.open(url: url, version: version)
+      XCTAssertTrue(filled.isEmpty)
+      let bytes = [UInt8](repeating: 7, count: 4096)
+      try bytes.withUnsafeBytes { try data.write($0, at: 8192) }
+      try entry.commit([8192..<12288], data: data)
+    }
+    do {
+      let entry = try CacheEntry(directory: directory)
+      let (data, filled) = try entry.open(url: url, version: version)
+      XCTAssertEqual(filled.intervals, [8192..<12288])
+      var read = [UInt8](repeating: 0, count: 4096)
+      try read.withUnsafeMutableBytes { try data.read(into: $0, at: 8192) }
+      XCTAssertEqual(read, [UInt8](repeating: 7, count: 4096))
+    }
+    var changed = version
+    changed.etag = "\"v2\""
+    let entry = try CacheEntry(directory: directory)
+    XCTAssertTrue(try entry.open(url: url, version: changed).1.isEmpty, "another version starts empty")
+    XCTAssertTrue(try entry.open(url: url, version: version).1.isEmpty, "and the old bytes are gone")
+    XCTAssertTrue(try entry.open(url: url + "?other", version: changed).1.isEmpty, "another URL starts empty")
+  }
+
+  func testTornLastRecordIsIgnored() throws {
+    do {
+      let entry = try CacheEntry(directory: directory)
+      let (data, _) = try entry.open(url: url, version: version)
+      try entry.commit([0..<100, 200..<300], data: data)
+    }
+    // A crash in the middle of an append leaves part of a record.
+    let handle = try FileHandle(forWritingTo: journal)
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data([1, 2, 3, 4, 5]))
+    try handle.close()
+    let (_, filled) = try CacheEntry(directory: directory).open(url: url, version: version)
+    XCTAssertEqual(filled.intervals, [0..<100, 200..<300])
+  }
+
+  func testJournalIsCompactedOnOpen() throws {
+    do {
+      let entry = try CacheEntry(directory: directory)
+      let (data, _) = try entry.open(url: url, version: version)
+      for start in stride(from: UInt64(0), to: 200 * 1000, by: 1000) {
+        try entry.commit([start..<start + 1000], data: data)
+      }
+    }
+    let before = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as! Int
+    XCTAssertEqual(before, 200 * 16)
+    let (_, filled) = try CacheEntry(directory: directory).open(url: url, version: version)
+    XCTAssertEqual(filled.intervals, [0..<200_000])
+    let after = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as! Int
+    XCTAssertEqual(after, 16)
+    XCTAssertEqual(try CacheEntry(directory: directory).open(url: url, version: version).1.intervals, [0..<200_000])
+  }
+
+  func testRangesBeyondTheFileAreNotTrusted() throws {
+    do {
+      let entry = try CacheEntry(directory: directory)
+      let (data, _) = try entry.open(url: url, version: version)
+      try entry.commit([(1 << 20) - 10..<(1 << 20) + 10], data: data)
+    }
+    XCTAssertTrue(try CacheEntry(directory: directory).open(url: url, version: version).1.isEmpty)
+  }
+}
