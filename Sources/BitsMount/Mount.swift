@@ -78,6 +78,8 @@ public final class Mount: Sendable {
       if FileManager.default.fileExists(atPath: mountPoint) {
         _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 1024)
         ready()
+      } else {
+        session.stop()
       }
     }
     session.run(afterLoop: { [job] in

@@ -194,9 +194,21 @@ public final class DownloadFile: Sendable {
     }
   }
 
-  /// Whether every byte of `ranges` is filled.
-  func isFilled(_ ranges: [Range<UInt64>]) -> Bool {
-    state.withLock { state in ranges.allSatisfy { state.filled.contains($0) } }
+  /// What the job wants of this file, resolved against the connected version: the ranges of
+  /// `AddFileWithRanges` in their order, or the whole file; `nil` before connecting.
+  func wantedRanges() throws(BitsError) -> [Range<UInt64>]? {
+    guard let size = version?.size else { return nil }
+    let ranges = requestedRanges ?? [FileRange(offset: 0, length: FileRange.lengthToEndOfFile)]
+    return try RangeValidation.resolve(ranges, fileSize: size, url: remoteURL)
+  }
+
+  /// How many bytes of `ranges` are filled.
+  func filledByteCount(in ranges: [Range<UInt64>]) -> UInt64 {
+    state.withLock { state in
+      ranges.reduce(0) { sum, range in
+        sum + state.filled.intersection(with: range).reduce(0) { $0 + UInt64($1.count) }
+      }
+    }
   }
 
   /// Calls `completion` once all of `range` is in the cache, or with an error (the remote file
@@ -584,16 +596,15 @@ public final class DownloadFile: Sendable {
   /// Puts the finished file at `localName`: the cache data file itself when the whole file was
   /// asked for, else the asked ranges back to back in the order given (AddFileWithRanges).
   func deliver() throws(BitsError) {
-    guard let localName, let version else { return }
+    guard let localName, version != nil else { return }
     commitNow()
     let scratch = localName + ".bitsfs-part"
-    guard let requestedRanges else {
+    guard requestedRanges != nil else {
       try cache.moveData(to: scratch)
       try rename(scratch, to: localName)
       return
     }
-    let ranges = try RangeValidation.resolve(requestedRanges, fileSize: version.size, url: remoteURL)
-    guard let data = state.withLock({ $0.data }) else { return }
+    guard let ranges = try wantedRanges(), let data = state.withLock({ $0.data }) else { return }
     let output = try DataFile(path: scratch, create: true)
     var position: UInt64 = 0
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -686,13 +697,10 @@ private final class ProbeReceiver: HTTPTransferReceiver {
 
   func transferDidFinish(_ outcome: Result<Void, BitsError>) {
     result.withLock { result in
-      if case .failure(let error) = outcome, error.code != .fileChanged {
-        if case .success = result, error.code.isTransient {
-          // The head arrived; a connection lost afterwards does not change the version.
-          return
-        }
-        result = .failure(error)
-      }
+      guard case .failure(let error) = outcome else { return }
+      // Once the head gave the version, a connection lost during the one-byte body changes nothing.
+      if case .success = result, error.code.isTransient { return }
+      result = .failure(error)
     }
     done.signal()
   }

@@ -91,22 +91,15 @@ public final class DownloadJob: Sendable {
     var transferred: UInt64 = 0
     var filesTransferred = 0
     for file in files {
-      guard let size = file.version?.size else {
+      guard let wanted = try? file.wantedRanges() else {
         total = nil
         continue
       }
-      let wanted =
-        (try? RangeValidation.resolve(
-          file.requestedRanges ?? [FileRange(offset: 0, length: FileRange.lengthToEndOfFile)], fileSize: size,
-          url: file.remoteURL))
-        ?? []
-      let filled = ByteRangeSet(file.filledRanges.compactMap { $0.resolved(fileSize: size) })
-      let done = wanted.reduce(UInt64(0)) { sum, range in
-        sum + filled.intersection(with: range).reduce(0) { $0 + UInt64($1.count) }
-      }
-      total = total.map { $0 + wanted.reduce(0) { $0 + UInt64($1.count) } }
+      let done = file.filledByteCount(in: wanted)
+      let size = wanted.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+      total = total.map { $0 + size }
       transferred += done
-      if file.isFilled(wanted) { filesTransferred += 1 }
+      if done == size { filesTransferred += 1 }
     }
     return JobProgress(
       bytesTotal: total, bytesTransferred: transferred, filesTotal: files.count, filesTransferred: filesTransferred)
@@ -179,11 +172,8 @@ public final class DownloadJob: Sendable {
 
   /// Connects `file` and, unless the job is on demand, asks for every range still missing.
   private func start(_ file: DownloadFile) throws(BitsError) {
-    let version = try file.connect()
-    guard !configuration.isOnDemand else { return }
-    let wanted = try RangeValidation.resolve(
-      file.requestedRanges ?? [FileRange(offset: 0, length: FileRange.lengthToEndOfFile)], fileSize: version.size,
-      url: file.remoteURL)
+    try file.connect()
+    guard !configuration.isOnDemand, let wanted = try file.wantedRanges() else { return }
     file.fetch(wanted, priority: .background)
   }
 
@@ -262,11 +252,10 @@ public final class DownloadJob: Sendable {
     let current = currentState
     guard current == .transferring || current == .transientError else { return }
     let done = files.allSatisfy { file in
-      guard let size = file.version?.size, file.isIdle else { return false }
+      guard file.version != nil, file.isIdle else { return false }
       if configuration.isOnDemand { return true }
-      let wanted = file.requestedRanges ?? [FileRange(offset: 0, length: FileRange.lengthToEndOfFile)]
-      let resolved = (try? RangeValidation.resolve(wanted, fileSize: size, url: file.remoteURL)) ?? []
-      return file.isFilled(resolved)
+      guard let wanted = try? file.wantedRanges() else { return false }
+      return file.filledByteCount(in: wanted) == wanted.reduce(0) { $0 + UInt64($1.count) }
     }
     if done { transition(to: .transferred, error: nil) }
   }
@@ -341,15 +330,15 @@ final class Condition: Sendable {
     condition.unlock()
   }
 
-  /// Whether `predicate` held before `deadline`.
+  /// Whether `predicate` held before `deadline`. State changes are followed by `broadcast()`,
+  /// which takes this lock, so a change between the check and the wait is not missed.
   func wait(until deadline: ContinuousClock.Instant, _ predicate: () -> Bool) -> Bool {
     condition.lock()
     defer { condition.unlock() }
     while !predicate() {
       let remaining = deadline - ContinuousClock.now
       guard remaining > .zero else { return false }
-      // Short slices: a state change racing with the check is seen at the next slice at worst.
-      _ = condition.wait(until: Date().addingTimeInterval(min(remaining.seconds, 0.05)))
+      _ = condition.wait(until: Date().addingTimeInterval(remaining.seconds))
     }
     return true
   }
