@@ -32,9 +32,10 @@ let package = Package(
         "BitsEngine", "BitsMount",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    .executableTarget(name: "bitsfs-bench", dependencies: ["BitsEngine"]),
+    .executableTarget(name: "bitsfs-bench", dependencies: ["BitsEngine", "TestSupport"]),
 
-    .target(name: "TestSupport", dependencies: ["BitsEngine"], path: "Tests/TestSupport"),
+    // Test servers and deterministic data, for the tests and the benchmarks.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "BitsEngineTests", dependencies: ["BitsEngine", "TestSupport"]),
     .testTarget(name: "BitsMountTests", dependencies: ["BitsEngine", "BitsMount", "TestSupport"]),
     .testTarget(name: "CommandLineTests", dependencies: ["TestSupport"]),

@@ -5,16 +5,12 @@ import Synchronization
 public enum TestData {
   /// `count` pseudo-random bytes from `seed` (SplitMix64), the same on every run.
   public static func bytes(count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed
+    var generator = SplitMix64(seed: seed)
     var bytes = [UInt8](repeating: 0, count: count)
     bytes.withUnsafeMutableBytes { buffer in
       var offset = 0
       while offset < count {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        var word = (z ^ (z >> 31)).littleEndian
+        var word = generator.next().littleEndian
         let take = min(8, count - offset)
         withUnsafeBytes(of: &word) {
           buffer.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: take)
