@@ -4,7 +4,7 @@
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(libfuse3-dev fuse3 libcurl4-openssl-dev pkg-config nginx python3 curl attr sqlite3 zip unzip)
+packages=(libfuse3-dev fuse3 libcurl4-openssl-dev pkg-config nginx python3 curl attr sqlite3 zip unzip openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

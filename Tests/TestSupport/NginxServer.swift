@@ -9,11 +9,14 @@ public struct ServedRequest: Sendable, Equatable {
   public var ifRange: String?
   public var status: Int
   public var bodyBytes: Int
+  /// `HTTP/1.1`, `HTTP/2.0`; empty where the server does not log it.
+  public var protocolVersion = ""
 }
 
 /// A private nginx on 127.0.0.1 serving a fresh temporary directory, started and stopped by the
 /// test that owns it. `/auth/…` serves the same files but wants `Authorization: Bearer sekrit`;
-/// `/moved/…` redirects to the file; `/to-ftp.bin` redirects to an ftp URL.
+/// `/moved/…` redirects to the file; `/to-ftp.bin` redirects to an ftp URL. With `tls`, it serves
+/// HTTPS and HTTP/2 with a self-signed certificate made for the occasion.
 public final class NginxServer {
   public let root: URL
   public let baseURL: String
@@ -21,20 +24,30 @@ public final class NginxServer {
   private let port: UInt16
   private var process: Process
 
-  public init() throws {
+  public init(tls: Bool = false) throws {
     prefix = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-nginx-\(UUID().uuidString)")
     root = prefix.appendingPathComponent("www")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     try FileManager.default.createDirectory(at: prefix.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+    if tls {
+      let made = try runCommand(
+        "/usr/bin/openssl",
+        [
+          "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+          "-keyout", prefix.appendingPathComponent("key.pem").path,
+          "-out", prefix.appendingPathComponent("cert.pem").path,
+        ])
+      guard made.status == 0 else { throw TestServerError.notListening("nginx (no certificate: \(made.error))") }
+    }
     var lastError: Error = TestServerError.notListening("nginx")
     for _ in 0..<5 {
       let port = try freePort()
-      let configuration = Self.configuration(prefix: prefix.path, root: root.path, port: port)
+      let configuration = Self.configuration(prefix: prefix.path, root: root.path, port: port, tls: tls)
       try configuration.write(to: prefix.appendingPathComponent("nginx.conf"), atomically: true, encoding: .utf8)
       do {
         process = try Self.start(prefix: prefix, port: port)
         self.port = port
-        baseURL = "http://127.0.0.1:\(port)"
+        baseURL = "\(tls ? "https" : "http")://127.0.0.1:\(port)"
         return
       } catch {
         lastError = error
@@ -83,11 +96,11 @@ public final class NginxServer {
     let text = (try? String(contentsOf: prefix.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""
     return text.split(separator: "\n").compactMap { line in
       let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-      guard fields.count == 6, let status = Int(fields[4]), let bytes = Int(fields[5]) else { return nil }
+      guard fields.count == 7, let status = Int(fields[4]), let bytes = Int(fields[5]) else { return nil }
       func header(_ value: String) -> String? { value == "-" || value.isEmpty ? nil : value }
       return ServedRequest(
         method: fields[0], path: fields[1], range: header(fields[2]), ifRange: header(fields[3]), status: status,
-        bodyBytes: bytes)
+        bodyBytes: bytes, protocolVersion: fields[6])
     }
   }
 
@@ -101,7 +114,7 @@ public final class NginxServer {
     try? FileManager.default.removeItem(at: prefix)
   }
 
-  private static func configuration(prefix: String, root: String, port: UInt16) -> String {
+  private static func configuration(prefix: String, root: String, port: UInt16, tls: Bool) -> String {
     """
     \(getuid() == 0 ? "user root;" : "")
     daemon off;
@@ -111,7 +124,7 @@ public final class NginxServer {
     error_log \(prefix)/error.log warn;
     events { worker_connections 512; }
     http {
-      log_format ranges "$request_method\\t$uri\\t$http_range\\t$http_if_range\\t$status\\t$body_bytes_sent";
+      log_format ranges "$request_method\\t$uri\\t$http_range\\t$http_if_range\\t$status\\t$body_bytes_sent\\t$server_protocol";
       access_log \(prefix)/access.log ranges;
       client_body_temp_path \(prefix)/tmp;
       proxy_temp_path \(prefix)/tmp;
@@ -121,7 +134,8 @@ public final class NginxServer {
       sendfile on;
       keepalive_requests 100000;
       server {
-        listen 127.0.0.1:\(port);
+        listen 127.0.0.1:\(port)\(tls ? " ssl http2" : "");
+        \(tls ? "ssl_certificate \(prefix)/cert.pem; ssl_certificate_key \(prefix)/key.pem;" : "")
         root \(root);
         location /moved/ { rewrite ^/moved/(.*)$ /$1 redirect; }
         location = /to-ftp.bin { return 302 ftp://127.0.0.1/x.bin; }
