@@ -13,6 +13,8 @@ public struct MountOptions: Sendable {
   public var maximumReadAhead: UInt64 = 64 << 20
   /// A read whose bytes do not arrive in this time fails with EIO.
   public var readTimeout: Duration = .seconds(30)
+  /// An open checks whether the remote file changed if that was last checked longer ago.
+  public var revalidationInterval: Duration = .seconds(60)
 
   public init() {}
 }
@@ -96,15 +98,20 @@ public final class MountedFileSystem: FileSystemOperations {
   public func open(_ request: FuseRequest, inode: UInt64, flags: Int32) {
     guard let entry = entry(inode) else { return request.replyError(ENOENT) }
     guard flags & O_ACCMODE == O_RDONLY else { return request.replyError(EROFS) }
-    let generation = entry.file.generation
-    let handle = handles.withLock { table in
-      defer { table.nextHandle += 1 }
-      table.open[table.nextHandle] = OpenFile(inode: inode, generation: generation)
-      return table.nextHandle
+    // Close-to-open consistency: an open confirms the version if it was last confirmed more
+    // than the revalidation interval ago. That may wait on the network, so not on this thread.
+    DispatchQueue.global().async { [self] in
+      entry.file.revalidate(ifOlderThan: options.revalidationInterval)
+      let generation = entry.file.generation
+      let handle = handles.withLock { table in
+        defer { table.nextHandle += 1 }
+        table.open[table.nextHandle] = OpenFile(inode: inode, generation: generation)
+        return table.nextHandle
+      }
+      // The kernel may keep this file's pages across opens: when the remote version changes,
+      // the mount invalidates them.
+      request.replyOpen(handle: handle, keepCache: true, directIO: false)
     }
-    // The kernel may keep this file's pages across opens: a changed remote version is noticed
-    // by the engine, which then invalidates them.
-    request.replyOpen(handle: handle, keepCache: true, directIO: false)
   }
 
   public func read(_ request: FuseRequest, inode: UInt64, size: Int, offset: UInt64, handle: UInt64) {

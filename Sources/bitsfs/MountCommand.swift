@@ -32,6 +32,9 @@ struct MountCommand: ParsableCommand {
   @Option(help: "Seconds a read may wait for the server before it fails with EIO.")
   var readTimeout: Double = 20
 
+  @Option(help: "Seconds after which opening a file checks again whether the remote file changed.")
+  var revalidate: Double = 60
+
   @Option(help: "Bytes fetched at least per missing block (aligned).")
   var blockSize: UInt64 = 256 << 10
 
@@ -75,6 +78,7 @@ struct MountCommand: ParsableCommand {
     configuration.job = try transfer.jobConfiguration()
     configuration.reads.readTimeout = .milliseconds(Int64(readTimeout * 1000))
     configuration.reads.blockSize = blockSize
+    configuration.reads.revalidationInterval = .milliseconds(Int64(revalidate * 1000))
     // A read gives up after the read timeout; its request keeps retrying as long, so a server
     // that comes back serves the next read.
     configuration.job.retryPeriod = min(configuration.job.retryPeriod, configuration.reads.readTimeout)

@@ -185,3 +185,30 @@ final class MountReadTests: MountTestCase {
     try unmount(mountPoint)
   }
 }
+
+/// Close-to-open consistency and offline use.
+final class MountRevalidationTests: MountTestCase {
+  func testOpenNoticesARemoteChangeAndCachedBytesServeOffline() throws {
+    let first = try serve("doc.bin", count: 16 << 20, seed: 1)
+    let mountPoint = try mount([nginx.url("doc.bin")], options: ["--revalidate", "0.5", "--read-timeout", "2"])
+    let path = mountPoint + "/doc.bin"
+    XCTAssertEqual(try read(path, offset: 0, count: 1 << 20), Array(first[0..<(1 << 20)]))
+
+    // The server gets a new version; an open after the revalidation interval sees it.
+    let second = try serve("doc.bin", count: 16 << 20, seed: 2)
+    try FileManager.default.setAttributes(
+      [.modificationDate: Date().addingTimeInterval(120)],
+      ofItemAtPath: nginx.root.appendingPathComponent("doc.bin").path)
+    Thread.sleep(forTimeInterval: 0.6)
+    XCTAssertEqual(try read(path, offset: 0, count: 1 << 20), Array(second[0..<(1 << 20)]))
+
+    // With the server gone, what is cached still reads; what is not fails with EIO.
+    nginx.kill()
+    Thread.sleep(forTimeInterval: 0.6)
+    XCTAssertEqual(try read(path, offset: 0, count: 1 << 20), Array(second[0..<(1 << 20)]))
+    XCTAssertThrowsError(try read(path, offset: 12 << 20, count: 4096)) { error in
+      XCTAssertEqual((error as? POSIXError)?.code, .EIO)
+    }
+    try unmount(mountPoint)
+  }
+}

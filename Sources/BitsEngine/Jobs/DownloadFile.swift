@@ -73,6 +73,8 @@ public final class DownloadFile: Sendable {
   private struct State {
     var version: RemoteVersion?
     var lastKnownVersion: RemoteVersion?
+    /// When the server last confirmed `version`.
+    var lastValidated: ContinuousClock.Instant?
     var isReconnecting = false
     var generation: UInt64 = 0
     var data: DataFile?
@@ -136,7 +138,7 @@ public final class DownloadFile: Sendable {
     connecting.lock()
     defer { connecting.unlock() }
     if let version = self.version { return version }
-    let version = try probe()
+    let version = try probe(retryPeriod: configuration.retryPeriod)
     let opened = persistQueue.sync { () -> Result<(DataFile, ByteRangeSet), BitsError> in
       Result { () throws(BitsError) in try cache.open(url: remoteURL, version: version) }
     }
@@ -144,6 +146,7 @@ public final class DownloadFile: Sendable {
     state.withLock { state in
       state.version = version
       state.lastKnownVersion = version
+      state.lastValidated = .now
       state.data = data
       state.filled = filled
       state.generation += 1
@@ -152,7 +155,9 @@ public final class DownloadFile: Sendable {
     return version
   }
 
-  private func probe() throws(BitsError) -> RemoteVersion {
+  /// Asks the server for the current version with a one-byte range request, retrying transient
+  /// failures within `retryPeriod`.
+  private func probe(retryPeriod: Duration) throws(BitsError) -> RemoteVersion {
     let clock = ContinuousClock()
     let start = clock.now
     var delay = configuration.initialRetryDelay
@@ -162,11 +167,26 @@ public final class DownloadFile: Sendable {
         HTTPRequest(url: remoteURL, range: 0..<1, headers: configuration.headers), receiver: receiver)
       let result = receiver.wait()
       guard case .failure(let error) = result else { return try result.get() }
-      guard error.code.isTransient, clock.now - start + delay < configuration.retryPeriod else { throw error }
+      guard error.code.isTransient, clock.now - start + delay < retryPeriod else { throw error }
       notify(self, .retrying(error))
       Thread.sleep(forTimeInterval: delay.seconds)
       delay = min(delay * 2, configuration.maximumRetryDelay)
     }
+  }
+
+  /// Confirms the version with the server if that was last done more than `interval` ago: a
+  /// changed file drops its filled ranges and moves to the new version. One attempt only; a
+  /// server that cannot be reached leaves the known version in place, so cached bytes keep
+  /// being served offline.
+  public func revalidate(ifOlderThan interval: Duration) {
+    let due = state.withLock { state in
+      state.version != nil && state.lastValidated.map { ContinuousClock.now - $0 >= interval } ?? true
+    }
+    guard due, let current = version, let probed = try? probe(retryPeriod: .zero) else { return }
+    state.withLock { $0.lastValidated = .now }
+    guard probed != current else { return }
+    versionDidChange()
+    _ = try? connect()
   }
 
   // MARK: Asking for bytes
