@@ -152,20 +152,6 @@ final class ByteRangeSetTests: XCTestCase {
     XCTAssertEqual(set.intersection(with: 15..<15), [])
   }
 
-  func testCoveredPrefix() {
-    let set = ByteRangeSet([10..<20, 30..<40])
-    XCTAssertEqual(set.coveredPrefix(from: 0), 0)
-    XCTAssertEqual(set.coveredPrefix(from: 10), 20)
-    XCTAssertEqual(set.coveredPrefix(from: 12), 20)
-    XCTAssertEqual(set.coveredPrefix(from: 19), 20)
-    XCTAssertEqual(set.coveredPrefix(from: 20), 20, "an interval's end is not covered")
-    XCTAssertEqual(set.coveredPrefix(from: 25), 25)
-    XCTAssertEqual(set.coveredPrefix(from: 39), 40)
-    XCTAssertEqual(set.coveredPrefix(from: 40), 40)
-    XCTAssertEqual(set.coveredPrefix(from: 1000), 1000)
-    XCTAssertEqual(ByteRangeSet().coveredPrefix(from: 7), 7)
-  }
-
   func testCountsIncludingIntervalsLongerThanIntMax() {
     var set = ByteRangeSet()
     XCTAssertTrue(set.isEmpty)
@@ -316,7 +302,6 @@ final class ByteRangeSetTests: XCTestCase {
     XCTAssertEqual(set.gaps(in: 0..<20), [5..<10, 15..<20])
     XCTAssertEqual(set.gaps(in: 24_998..<25_012), [24_998..<25_000, 25_005..<25_010])
     XCTAssertTrue(set.contains(49_990..<49_995))
-    XCTAssertEqual(set.coveredPrefix(from: 30_002), 30_005)
 
     var remaining = Set(intervals.map(\.lowerBound))
     for (removed, interval) in intervals.shuffled(using: &generator).enumerated() {
@@ -352,9 +337,6 @@ final class ByteRangeSetTests: XCTestCase {
     XCTAssertEqual(set.gaps(in: probe), gaps, message, line: line)
     XCTAssertEqual(set.intersection(with: probe), model.intersection(with: probe), message, line: line)
     XCTAssertEqual(set.contains(probe), gaps.isEmpty, message, line: line)
-    XCTAssertEqual(
-      set.coveredPrefix(from: probe.lowerBound), model.coveredPrefix(from: probe.lowerBound),
-      message, line: line)
   }
 
   /// Every chunk holds between a quarter of the maximum (unless it is alone) and the maximum.
@@ -390,12 +372,6 @@ private struct Bitmap {
 
   func intersection(with interval: Range<UInt64>) -> [Range<UInt64>] {
     runs(in: interval, where: true)
-  }
-
-  func coveredPrefix(from offset: UInt64) -> UInt64 {
-    var end = offset
-    while end < bits.count, bits[Int(end)] { end += 1 }
-    return end
   }
 
   /// The maximal runs of bytes in `interval` whose flag is `value`.

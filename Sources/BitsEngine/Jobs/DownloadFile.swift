@@ -94,7 +94,6 @@ public final class DownloadFile: Sendable {
     var isSuspended = false
     var fetchedBytes: UInt64 = 0
     var requestCount = 0
-    var lastError: BitsError?
     var isRetrying = false
     /// Increases on suspend, so retries scheduled before it are dropped.
     var epoch: UInt64 = 0
@@ -150,7 +149,6 @@ public final class DownloadFile: Sendable {
       state.data = data
       state.filled = filled
       state.generation += 1
-      state.lastError = nil
     }
     return version
   }
@@ -442,7 +440,6 @@ public final class DownloadFile: Sendable {
         } else if !missing.isEmpty || error.code != .connectionClosed {
           next = .fail(error, takeWaiters(overlapping: piece.range, &state))
         }
-        if case .fail(let failure, _) = next { state.lastError = failure }
       } else if state.isRetrying {
         state.isRetrying = false
         resumed = true
@@ -575,7 +572,6 @@ public final class DownloadFile: Sendable {
     do {
       try cache.commit(ranges, data: data)
     } catch {
-      state.withLock { $0.lastError = error }
       // Not from here: the job reacts by suspending, which commits on this very queue.
       callbackQueue.async { self.notify(self, .failed(error)) }
     }
@@ -606,8 +602,6 @@ public final class DownloadFile: Sendable {
     }
     if let report { notify(self, .rangesTransferred(report)) }
   }
-
-  var lastError: BitsError? { state.withLock { $0.lastError } }
 
   var isIdle: Bool {
     state.withLock { $0.active.isEmpty && $0.queue.isEmpty && $0.retriesPending == 0 }

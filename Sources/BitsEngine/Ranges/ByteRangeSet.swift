@@ -146,15 +146,6 @@ public struct ByteRangeSet: Sendable, Equatable, CustomStringConvertible {
     return parts
   }
 
-  /// The end of the covered run that contains `offset`, or `offset` itself when it is not
-  /// covered: how far a read starting at `offset` can go without a gap.
-  public func coveredPrefix(from offset: UInt64) -> UInt64 {
-    guard let stored = storedInterval(at: firstPosition { $0.upperBound > offset }),
-      stored.lowerBound <= offset
-    else { return offset }
-    return stored.upperBound
-  }
-
   /// The number of intervals in each chunk, for tests of the chunk-length bounds.
   var chunkLengths: [Int] { chunks.map(\.count) }
 
