@@ -385,7 +385,7 @@ public final class DownloadFile: Sendable {
   fileprivate func pieceFinished(_ pieceID: UInt64, outcome: Result<Void, BitsError>, generation: UInt64) {
     enum Next {
       case nothing
-      case retry(BitsError, after: Duration)
+      case retry(BitsError)
       case fail(BitsError, [Waiter])
       case versionChanged
     }
@@ -410,8 +410,12 @@ public final class DownloadFile: Sendable {
         if error.code == .fileChanged {
           next = .versionChanged
         } else if error.code.isTransient, !missing.isEmpty {
+          // The retry period counts from the first failure without progress, as BITS's
+          // no-progress timeout does: a request that got bytes before failing starts afresh.
           let now = ContinuousClock.now
-          let firstFailure = piece.firstFailure ?? now
+          let missingBytes = missing.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+          let madeProgress = missingBytes < UInt64(piece.range.count)
+          let firstFailure = madeProgress ? now : piece.firstFailure ?? now
           if now - firstFailure < configuration.retryPeriod {
             piece.firstFailure = firstFailure
             piece.attempt += 1
@@ -433,7 +437,7 @@ public final class DownloadFile: Sendable {
             callbackQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
               self?.requeue(retried, generation: generation, epoch: epoch)
             }
-            next = .retry(error, after: delay)
+            next = .retry(error)
           } else {
             next = .fail(error, takeWaiters(overlapping: piece.range, &state))
           }
@@ -449,7 +453,7 @@ public final class DownloadFile: Sendable {
     }
     switch next {
     case .nothing: break
-    case .retry(let error, _): notify(self, .retrying(error))
+    case .retry(let error): notify(self, .retrying(error))
     case .fail(let error, let waiters):
       callbackQueue.async {
         for waiter in waiters { waiter.completion(.failure(error)) }
@@ -462,7 +466,8 @@ public final class DownloadFile: Sendable {
     if resumed { notify(self, .transferring) }
     startQueuedPieces()
     if becameIdle {
-      commitNow()
+      // Not waited for: a sync of the data file must not hold up the network thread.
+      persistQueue.async { [weak self] in self?.commitOnPersistQueue() }
       flushReport()
       notify(self, .idle)
     }
