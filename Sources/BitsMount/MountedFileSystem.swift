@@ -140,10 +140,16 @@ public final class MountedFileSystem: FileSystemOperations {
     handles.withLock { table -> (UInt64, Range<UInt64>?)? in
       guard var open = table.open[handle] else { return nil }
       defer { table.open[handle] = open }
-      // A read continuing the previous one is sequential; a first read is not yet.
-      let isSequential = open.hasRead && range.lowerBound == open.nextSequentialOffset
+      // A read continuing the previous one is sequential; a first read is not yet. Once a reader
+      // is sequential, the kernel's concurrent read-ahead may deliver reads a little out of order,
+      // so reads within the current window still count; a random reader needs an exact match.
+      let slack = open.readAhead
+      let isSequential =
+        open.hasRead && range.lowerBound + slack >= open.nextSequentialOffset
+        && range.lowerBound <= open.nextSequentialOffset + slack
       open.hasRead = true
-      open.nextSequentialOffset = range.upperBound
+      open.nextSequentialOffset =
+        isSequential ? max(open.nextSequentialOffset, range.upperBound) : range.upperBound
       guard isSequential else {
         open.readAhead = 0
         open.readAheadEnd = 0
