@@ -135,4 +135,53 @@ final class FaultToleranceTests: EngineTestCase {
     XCTAssertEqual(job.currentState, .error)
     XCTAssertEqual(job.error?.code, .missingFileSize)
   }
+
+  // MARK: A server that lies
+
+  func testBodyRunningPastTheContentRangeIsRefusedAndNothingOutsideIsWritten() throws {
+    let job = try fetch("long-body/5000", ranges: [FileRange(offset: 1000, length: 100)])
+    XCTAssertEqual(job.currentState, .error)
+    XCTAssertEqual(job.error?.code, .invalidServerResponse)
+    XCTAssertTrue(job.files.first?.filledRanges.allSatisfy { $0.offset >= 1000 && $0.offset + $0.length <= 1100 } ?? false)
+  }
+
+  func testHugeContentLengthIsRefusedBeforeAnyByteIsWritten() throws {
+    let job = try fetch("huge-length", ranges: [FileRange(offset: 1000, length: 100)])
+    XCTAssertEqual(job.error?.code, .invalidServerResponse)
+    XCTAssertEqual(job.files.first?.filledRanges, [])
+  }
+
+  func testFewerBytesThanAnnouncedAreKeptAndTheRestIsAskedAgain() throws {
+    // Every answer stops after 300 bytes: each retry asks only for what is still missing.
+    let job = try fetch("short-body/300", ranges: [FileRange(offset: 0, length: 1000)])
+    try assertDelivered(job, Array(bytes[0..<1000]))
+    XCTAssertEqual(server.requests().filter { $0.range != nil }.map(\.range), [
+      "bytes=0-0", "bytes=0-999", "bytes=300-999", "bytes=600-999", "bytes=900-999",
+    ])
+  }
+
+  func testFileSizeBeyondWhatTheDiskCanHoldIsAClearLocalError() throws {
+    let job = try fetch("huge-size", ranges: [FileRange(offset: 0, length: 100)])
+    XCTAssertEqual(job.currentState, .error)
+    XCTAssertNotNil(job.error, "a 1 EiB file cannot be cached")
+    XCTAssertEqual(job.files.first?.filledRanges ?? [], [])
+  }
+
+  func testRedirectLoopEndsInAPermanentError() throws {
+    let start = ContinuousClock.now
+    let job = try fetch("redirect-loop")
+    XCTAssertEqual(job.currentState, .error)
+    XCTAssertFalse(job.error?.code.isTransient ?? true, "\(String(describing: job.error))")
+    XCTAssertLessThan(server.requests().count, 20, "redirects are bounded")
+    XCTAssertLessThan(ContinuousClock.now - start, .seconds(10))
+  }
+
+  func testRedirectToAnotherSchemeIsRefused() throws {
+    for scheme in ["file", "ftp", "gopher"] {
+      let job = try fetch("redirect-to/\(scheme)")
+      XCTAssertEqual(job.currentState, .error, scheme)
+      XCTAssertFalse(job.error?.code.isTransient ?? true, "\(scheme): \(String(describing: job.error))")
+      XCTAssertFalse(FileManager.default.fileExists(atPath: localPath("out.bin")))
+    }
+  }
 }

@@ -34,6 +34,14 @@ final class ServerRulesTests: XCTestCase {
     XCTAssertEqual(verdict(206, [:], asked: 100..<200), .invalidServerResponse)
   }
 
+  func testContentLengthContradictingContentRangeIsAnInvalidServerResponse() {
+    let head = ["content-range": "bytes 100-199/1000"]
+    XCTAssertEqual(verdict(206, head.merging(["content-length": "101"]) { $1 }, asked: 100..<200), .invalidServerResponse)
+    XCTAssertEqual(
+      verdict(206, head.merging(["content-length": "\(1 << 50)"]) { $1 }, asked: 100..<200), .invalidServerResponse)
+    XCTAssertNil(verdict(206, head.merging(["content-length": "100"]) { $1 }, asked: 100..<200))
+  }
+
   func testWholeFileAnswerToARangeIsInsufficientRangeSupport() {
     XCTAssertEqual(
       verdict(200, ["content-length": "1000", "etag": "\"abc\""], asked: 100..<200), .insufficientRangeSupport)

@@ -22,6 +22,12 @@ enum ServerRules {
             .invalidServerResponse,
             "asked for bytes \(describe(asked)), the server sent bytes \(describe(sent))", url: url))
       }
+      if let length = head.contentLength, length != UInt64(asked.count) {
+        return .abort(
+          BitsError(
+            .invalidServerResponse,
+            "Content-Length \(length) contradicts Content-Range \(describe(sent))", url: url))
+      }
       return .proceed
     case 200:
       if version.isContradicted(by: head, completeLength: head.contentLength) {
