@@ -47,22 +47,48 @@ struct TransferOptions: ParsableArguments {
   @Option(help: "Largest number of ranges accepted per file (BITS MaxRangesPerFile).")
   var maxRanges: Int = RangeValidation.defaultMaximumRangeCount
 
+  @Option(help: ArgumentHelp("Trust the certificate authorities in this PEM file instead of the system's.", valueName: "file"))
+  var caCert: String?
+
   @Flag(help: "Do not verify TLS certificates (testing only).")
   var insecure = false
 
   func headers() throws(BitsError) -> [HTTPHeader] {
     try headerLines.map { line throws(BitsError) in
       guard let header = HTTPHeader(line: line) else {
-        throw BitsError(.invalidArgument, "a header must look like 'Name: value'")
+        throw BitsError(
+          .invalidArgument, "a header must look like 'Name: value', with no control characters (CR, LF) in it")
       }
       return header
     }
   }
 
-  func httpConfiguration() -> HTTPConfiguration {
+  /// `arguments` without the `--header` options and their values.
+  static func removingHeaders(from arguments: [String]) -> [String] {
+    var kept: [String] = []
+    var skipsNext = false
+    for argument in arguments {
+      if skipsNext {
+        skipsNext = false
+      } else if argument == "--header" {
+        skipsNext = true
+      } else if !argument.hasPrefix("--header=") {
+        kept.append(argument)
+      }
+    }
+    return kept
+  }
+
+  func httpConfiguration() throws(BitsError) -> HTTPConfiguration {
     var configuration = HTTPConfiguration()
     configuration.stallTimeout = .milliseconds(Int64(stallTimeout * 1000))
     configuration.verifiesTLS = !insecure
+    if let caCert {
+      guard access(caCert, R_OK) == 0 else {
+        throw BitsError.localFile(errno: errno, "cannot read the --ca-cert file", path: caCert)
+      }
+      configuration.certificateAuthorityPath = URL(fileURLWithPath: caCert).path
+    }
     return configuration
   }
 

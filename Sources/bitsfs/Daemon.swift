@@ -8,19 +8,24 @@ enum Daemon {
   private static let readyLine = "ready"
   private static let failurePrefix = "failed "
 
-  static func start(arguments: [String]) throws(BitsError) {
+  /// `secrets` (lines without newlines) reach the child on its standard input.
+  static func start(arguments: [String], secrets: [String]) throws(BitsError) {
     let child = Process()
     child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
     child.arguments = Array(arguments.dropFirst())
     let pipe = Pipe()
+    let secretPipe = Pipe()
     child.standardOutput = pipe
-    child.standardInput = FileHandle.nullDevice
+    child.standardInput = secretPipe
     do {
       try child.run()
     } catch {
       throw BitsError(.invalidArgument, "cannot start the mount daemon: \(error)")
     }
     pipe.fileHandleForWriting.closeFile()
+    secretPipe.fileHandleForReading.closeFile()
+    secretPipe.fileHandleForWriting.write(Data(secrets.map { $0 + "\n" }.joined().utf8))
+    secretPipe.fileHandleForWriting.closeFile()
     let message = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
       .trimmingCharacters(in: .whitespacesAndNewlines)
     if message == readyLine { return }
@@ -31,6 +36,12 @@ enum Daemon {
     }
     child.waitUntilExit()
     throw BitsError(.invalidArgument, "the mount daemon exited (status \(child.terminationStatus)) before mounting")
+  }
+
+  /// In the child: the lines the parent passed on standard input.
+  static func receiveSecrets() -> [String] {
+    let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    return text.split(separator: "\n").map(String.init)
   }
 
   /// In the child, once mounted: tell the parent, detach from its session and terminal.

@@ -44,7 +44,7 @@ struct FetchCommand: ParsableCommand {
     let directory = URL(fileURLWithPath: localName).deletingLastPathComponent()
     // The job's partial data lives beside the destination, so finishing is a rename.
     let jobDirectory = directory.appendingPathComponent(".\(URL(fileURLWithPath: localName).lastPathComponent).bitsfs")
-    let client = HTTPClient(configuration: transfer.httpConfiguration())
+    let client = HTTPClient(configuration: try transfer.httpConfiguration())
     let job = DownloadJob(
       displayName: "fetch \(url)", cacheDirectory: jobDirectory, client: client,
       configuration: try transfer.jobConfiguration())

@@ -47,15 +47,20 @@ struct MountCommand: ParsableCommand {
     guard arguments.count >= 2 else { throw ValidationError("give at least one URL and a mount point") }
   }
 
-  func run() throws {
+  mutating func run() throws {
     do throws(BitsError) {
+      // Headers often carry credentials: the daemon gets them through a pipe, never in its
+      // command line, which any user can read in /proc.
+      if daemonChild { transfer.headerLines = Daemon.receiveSecrets() }
       let configuration = try mountConfiguration()
       if foreground {
         try serve(configuration, ready: {})
       } else if daemonChild {
         try serveAsDaemonChild(configuration)
       } else {
-        try Daemon.start(arguments: CommandLine.arguments + ["--daemon-child"])
+        try Daemon.start(
+          arguments: TransferOptions.removingHeaders(from: CommandLine.arguments) + ["--daemon-child"],
+          secrets: transfer.headerLines)
       }
     } catch {
       if daemonChild { Daemon.reportFailure(error) }
@@ -71,7 +76,7 @@ struct MountCommand: ParsableCommand {
       urls: Array(arguments.dropLast()), mountPoint: arguments[arguments.count - 1],
       cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultCacheDirectory)
     configuration.fuseOptions = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
-    configuration.http = transfer.httpConfiguration()
+    configuration.http = try transfer.httpConfiguration()
     if debug {
       configuration.http.trace = { line in FileHandle.standardError.write(Data("bitsfs: \(line)\n".utf8)) }
     }

@@ -20,6 +20,8 @@ public struct ServedRequest: Sendable, Equatable {
 public final class NginxServer {
   public let root: URL
   public let baseURL: String
+  /// The self-signed certificate of a TLS server, for clients told to trust it.
+  public var certificatePath: String { prefix.appendingPathComponent("cert.pem").path }
   private let prefix: URL
   private let port: UInt16
   private var process: Process
@@ -34,6 +36,7 @@ public final class NginxServer {
         "/usr/bin/openssl",
         [
           "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+          "-addext", "subjectAltName=IP:127.0.0.1",
           "-keyout", prefix.appendingPathComponent("key.pem").path,
           "-out", prefix.appendingPathComponent("cert.pem").path,
         ])

@@ -12,6 +12,8 @@ public struct HTTPConfiguration: Sendable {
   public var maxConnectionsPerHost = 16
   /// Verify TLS certificates and host names. Off only for explicit testing against self-signed hosts.
   public var verifiesTLS = true
+  /// A PEM file of certificate authorities to trust instead of the system's.
+  public var certificateAuthorityPath: String?
   public var userAgent = "bitsfs/0.1"
   /// Receives one line per finished request (URL, range, status, bytes, time, outcome) for
   /// debugging. Header values, which may be credentials, are never part of it.
@@ -253,6 +255,7 @@ private final class Transfer {
     _ = bitsfs_easy_set_long(easy, CURLOPT_LOW_SPEED_TIME, max(1, Int(configuration.stallTimeout.milliseconds / 1000)))
     _ = bitsfs_easy_set_long(easy, CURLOPT_SSL_VERIFYPEER, configuration.verifiesTLS ? 1 : 0)
     _ = bitsfs_easy_set_long(easy, CURLOPT_SSL_VERIFYHOST, configuration.verifiesTLS ? 2 : 0)
+    if let path = configuration.certificateAuthorityPath { _ = bitsfs_easy_set_string(easy, CURLOPT_CAINFO, path) }
     _ = bitsfs_easy_set_string(easy, CURLOPT_USERAGENT, configuration.userAgent)
     _ = bitsfs_easy_set_pointer(easy, CURLOPT_PRIVATE, context)
     if let range = request.range {
@@ -350,7 +353,9 @@ private final class Transfer {
     case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
       return BitsError(.invalidArgument, "unsupported or malformed URL: \(reason)", url: url)
     case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR:
-      return BitsError(.certificateInvalid, "TLS verification failed: \(reason)", url: url)
+      return BitsError(
+        .certificateInvalid,
+        "TLS verification failed: \(reason) (trust its certificate authority with --ca-cert FILE)", url: url)
     case CURLE_TOO_MANY_REDIRECTS:
       return BitsError(.invalidServerResponse, "too many redirects", url: url)
     default:

@@ -10,12 +10,18 @@ public struct HTTPHeader: Hashable, Sendable, CustomStringConvertible {
     self.value = value
   }
 
-  /// Parses `Name: value`; `nil` when there is no colon or the name is empty or has spaces.
+  /// Parses `Name: value`; `nil` unless the name is an HTTP token and the value holds no control
+  /// characters: a CR or LF would let one header smuggle in others.
   public init?(line: String) {
     guard let colon = line.firstIndex(of: ":") else { return nil }
     let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-    guard !name.isEmpty, !name.contains(where: { $0.isWhitespace }) else { return nil }
-    self.init(name: name, value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    let tokenSymbols = Set("!#$%&'*+-.^_`|~".unicodeScalars)
+    guard !name.isEmpty,
+      name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || tokenSymbols.contains($0)) }),
+      value.unicodeScalars.allSatisfy({ $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) })
+    else { return nil }
+    self.init(name: name, value: value)
   }
 
   /// Shows the name only: values are often credentials.

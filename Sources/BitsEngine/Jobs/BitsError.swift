@@ -102,7 +102,7 @@ public struct BitsError: Error, Hashable, Sendable, CustomStringConvertible {
 
 extension BitsError {
   /// An error of the local file system, mapped to the code BITS would report.
-  static func localFile(errno code: Int32, _ message: String, path: String) -> BitsError {
+  public static func localFile(errno code: Int32, _ message: String, path: String) -> BitsError {
     let reason = String(cString: strerror(code))
     switch code {
     case ENOSPC, EDQUOT: return BitsError(.diskFull, "\(message): \(reason)", url: path)
