@@ -67,11 +67,11 @@ final class CacheEntryTests: XCTestCase {
       }
     }
     let before = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as! Int
-    XCTAssertEqual(before, 200 * 16)
+    XCTAssertEqual(before, 200 * FilledJournal.recordSize)
     let (_, filled) = try CacheEntry(directory: directory).open(url: url, version: version)
     XCTAssertEqual(filled.intervals, [0..<200_000])
     let after = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as! Int
-    XCTAssertEqual(after, 16)
+    XCTAssertEqual(after, FilledJournal.recordSize)
     XCTAssertEqual(try CacheEntry(directory: directory).open(url: url, version: version).1.intervals, [0..<200_000])
   }
 
@@ -82,5 +82,72 @@ final class CacheEntryTests: XCTestCase {
       try entry.commit([(1 << 20) - 10..<(1 << 20) + 10], data: data)
     }
     XCTAssertTrue(try CacheEntry(directory: directory).open(url: url, version: version).1.isEmpty)
+  }
+
+  // MARK: Damage
+
+  /// Commits two ranges, damages the entry with `damage`, and returns what a reopen trusts.
+  private func reopenAfter(_ damage: () throws -> Void) throws -> ByteRangeSet {
+    do {
+      let entry = try CacheEntry(directory: directory)
+      let (data, _) = try entry.open(url: url, version: version)
+      try entry.commit([0..<100, 200..<300], data: data)
+    }
+    try damage()
+    return try CacheEntry(directory: directory).open(url: url, version: version).1
+  }
+
+  private func flipByte(at offset: UInt64, of file: URL) throws {
+    let handle = try FileHandle(forUpdating: file)
+    defer { try? handle.close() }
+    try handle.seek(toOffset: offset)
+    let byte = try XCTUnwrap(handle.readData(ofLength: 1).first)
+    try handle.seek(toOffset: offset)
+    try handle.write(contentsOf: Data([byte ^ 0x01]))
+  }
+
+  func testUndamagedEntryIsTrusted() throws {
+    XCTAssertEqual(try reopenAfter {}.intervals, [0..<100, 200..<300])
+  }
+
+  func testAnyFlippedBitInTheJournalDropsTheWholeEntry() throws {
+    for offset in [0, 9, 16, 23, 24, 47] as [UInt64] {
+      let filled = try reopenAfter { try flipByte(at: offset, of: journal) }
+      XCTAssertTrue(filled.isEmpty, "byte \(offset) damaged, yet \(filled.intervals) trusted")
+      try? FileManager.default.removeItem(at: directory)
+    }
+  }
+
+  func testJournalOfAnEarlierLayoutIsNotMisread() throws {
+    // 16-byte records without a check, as an earlier layout wrote them.
+    let filled = try reopenAfter {
+      var old = Data()
+      for value: UInt64 in [0, 100, 200, 100] { withUnsafeBytes(of: value.littleEndian) { old.append(contentsOf: $0) } }
+      try old.write(to: journal)
+    }
+    XCTAssertTrue(filled.isEmpty)
+  }
+
+  func testDamagedOrForeignMetadataDropsTheEntry() throws {
+    let metadata = directory.appendingPathComponent("meta.json")
+    let truncated = try reopenAfter {
+      let bytes = try Data(contentsOf: metadata)
+      try bytes.prefix(bytes.count / 2).write(to: metadata)
+    }
+    XCTAssertTrue(truncated.isEmpty)
+    try FileManager.default.removeItem(at: directory)
+    let otherFormat = try reopenAfter {
+      let text = try String(contentsOf: metadata, encoding: .utf8)
+      try text.replacingOccurrences(of: "\"format\":\(CacheEntry.format)", with: "\"format\":1")
+        .write(to: metadata, atomically: true, encoding: .utf8)
+    }
+    XCTAssertTrue(otherFormat.isEmpty)
+  }
+
+  func testTruncatedDataFileDropsTheEntry() throws {
+    let filled = try reopenAfter { XCTAssertEqual(truncate(directory.appendingPathComponent("data").path, 150), 0) }
+    XCTAssertTrue(filled.isEmpty)
+    let data = try CacheEntry(directory: directory).open(url: url, version: version).0
+    XCTAssertEqual(data.size, version.size, "the reset entry is sized for the version again")
   }
 }

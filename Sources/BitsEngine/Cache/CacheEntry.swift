@@ -10,9 +10,13 @@ import Glibc
 /// that are not on disk or that belong to another version.
 public final class CacheEntry: Sendable {
   public struct Metadata: Codable, Hashable, Sendable {
+    /// The layout of the entry's files; an entry of another layout is dropped, not misread.
+    public var format = CacheEntry.format
     public var url: String
     public var version: RemoteVersion
   }
+
+  static let format = 2
 
   public let directory: URL
   private var dataPath: String { directory.appendingPathComponent("data").path }
@@ -50,12 +54,15 @@ public final class CacheEntry: Sendable {
   }
 
   /// What the entry holds for `url` at `version`: the filled ranges and the data file, or an
-  /// emptied entry ready for that version when it held nothing, another URL or another version.
+  /// emptied entry ready for that version when it held nothing, another URL or another version,
+  /// or anything damaged (unreadable metadata, a journal record failing its check or pointing
+  /// past the file, a data file of the wrong size).
   public func open(url: String, version: RemoteVersion) throws(BitsError) -> (DataFile, ByteRangeSet) {
     if let metadata = readMetadata(), metadata == Metadata(url: url, version: version),
-      let data = try? DataFile(path: dataPath, create: false)
+      let data = try? DataFile(path: dataPath, create: false), data.size == version.size,
+      let records = FilledJournal.read(path: journalPath),
+      records.allSatisfy({ $0.upperBound <= version.size })
     {
-      let records = FilledJournal.read(path: journalPath).filter { $0.upperBound <= version.size }
       let filled = ByteRangeSet(records)
       // Appends accumulate records that merged long ago: rewrite the journal as the merged set
       // when that saves most of it.
@@ -150,6 +157,12 @@ public final class DataFile: Sendable {
     close(descriptor)
   }
 
+  /// The file's size on disk, or `nil` if it cannot be read.
+  var size: UInt64? {
+    var info = stat()
+    return fstat(descriptor, &info) == 0 ? UInt64(info.st_size) : nil
+  }
+
   func setSize(_ size: UInt64) throws(BitsError) {
     guard ftruncate(descriptor, off_t(size)) == 0 else {
       throw BitsError.localFile(errno: errno, "cannot size the cache data file", path: path)
@@ -194,24 +207,31 @@ public final class DataFile: Sendable {
   }
 }
 
-/// The append-only journal of filled ranges: 16-byte little-endian (offset, length) records.
-/// A torn last record from a crash is ignored.
+/// The append-only journal of filled ranges: 24-byte little-endian records of offset, length
+/// and a check (FNV-1a of the first 16 bytes). A torn last record from a crash is ignored; a
+/// complete record failing its check means the journal was damaged.
 enum FilledJournal {
-  static func read(path: String) -> [Range<UInt64>] {
+  static let recordSize = 24
+
+  /// The recorded ranges, or `nil` when a record is damaged (then none of them can be trusted).
+  static func read(path: String) -> [Range<UInt64>]? {
     guard let bytes = FileManager.default.contents(atPath: path) else { return [] }
     var ranges: [Range<UInt64>] = []
-    ranges.reserveCapacity(bytes.count / 16)
-    bytes.withUnsafeBytes { raw in
+    ranges.reserveCapacity(bytes.count / recordSize)
+    let intact = bytes.withUnsafeBytes { raw in
       var position = 0
-      while position + 16 <= raw.count {
+      while position + recordSize <= raw.count {
         let offset = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
         let length = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self))
+        let check = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position + 16, as: UInt64.self))
         let (end, overflow) = offset.addingReportingOverflow(length)
-        if !overflow, length > 0 { ranges.append(offset..<end) }
-        position += 16
+        guard check == FNV1a.hash(raw[position..<position + 16]), !overflow else { return false }
+        if length > 0 { ranges.append(offset..<end) }
+        position += recordSize
       }
+      return true
     }
-    return ranges
+    return intact ? ranges : nil
   }
 
   static func append(_ ranges: [Range<UInt64>], path: String) throws(BitsError) {
@@ -237,10 +257,13 @@ enum FilledJournal {
   }
 
   private static func encode(_ ranges: [Range<UInt64>]) -> Data {
-    var bytes = Data(capacity: ranges.count * 16)
+    var bytes = Data(capacity: ranges.count * recordSize)
     for range in ranges {
-      withUnsafeBytes(of: range.lowerBound.littleEndian) { bytes.append(contentsOf: $0) }
-      withUnsafeBytes(of: UInt64(range.count).littleEndian) { bytes.append(contentsOf: $0) }
+      var record = Data(capacity: recordSize)
+      withUnsafeBytes(of: range.lowerBound.littleEndian) { record.append(contentsOf: $0) }
+      withUnsafeBytes(of: UInt64(range.count).littleEndian) { record.append(contentsOf: $0) }
+      withUnsafeBytes(of: FNV1a.hash(record).littleEndian) { record.append(contentsOf: $0) }
+      bytes.append(record)
     }
     return bytes
   }
