@@ -79,37 +79,54 @@ final class MountFaultTests: MountTestCase {
   }
 }
 
-/// A file that changes on the server while mounted: readers of the old version get EIO, never
-/// bytes of the new one; a new open reads the new version whole.
+/// A file that changes on the server while mounted: a reader of the old version gets old bytes
+/// then EIO, never bytes of the new one; a new open reads the new version whole. The same with a
+/// change of size, and with a server that validates by date only (no ETag).
 final class MountVersionChangeTests: MountTestCase {
-  func testChangeWhileMountedNeverMixesVersions() throws {
+  func testChangeOfContentDuringASequentialRead() throws {
+    try assertSequentialReaderNeverMixesVersions(fault: "change-after/3")
+  }
+
+  func testChangeOfSizeDuringASequentialRead() throws {
+    try assertSequentialReaderNeverMixesVersions(fault: "change-after/3/grow")
+  }
+
+  func testChangeSeenByDateOnlyDuringASequentialRead() throws {
+    try assertSequentialReaderNeverMixesVersions(fault: "change-after/3/no-etag")
+  }
+
+  private func assertSequentialReaderNeverMixesVersions(fault: String) throws {
     let root = workDirectory.appendingPathComponent("www")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     let original = try TestData.write(count: 8 << 20, seed: 6, to: root.appendingPathComponent("f.bin"))
-    let changed = original.map { $0 ^ 0x5A }
+    var changed = original.map { $0 ^ 0x5A }
+    if fault.contains("grow") { changed += changed[0..<65536] }
     let server = try FaultServer(root: root)
     defer { server.stop() }
-    // The server switches to the second version after its third request for the file.
-    let mountPoint = try mount([server.url("change-after/3", "f.bin")], options: ["--block-size", "65536"])
+    let mountPoint = try mount([server.url(fault, "f.bin")], options: ["--block-size", "65536"])
     let path = mountPoint + "/f.bin"
 
+    // One open, read front to back: every byte it gets is of the old version, until an EIO.
     let fd = open(path, O_RDONLY)
     XCTAssertGreaterThanOrEqual(fd, 0)
+    var offset = 0
     var sawError = false
-    for block in 0..<16 {
-      let offset = block * (512 << 10)
-      var buffer = [UInt8](repeating: 0, count: 4096)
-      let count = pread(fd, &buffer, 4096, off_t(offset))
+    var buffer = [UInt8](repeating: 0, count: 128 << 10)
+    while offset < original.count {
+      let count = pread(fd, &buffer, buffer.count, off_t(offset))
       if count < 0 {
         XCTAssertEqual(errno, EIO)
         sawError = true
         break
       }
-      XCTAssertEqual(
-        buffer, Array(original[offset..<offset + 4096]), "an old-version reader got other bytes at \(offset)")
+      guard count > 0 else { break }
+      XCTAssertTrue(
+        buffer[0..<count].elementsEqual(original[offset..<offset + count]),
+        "an old-version reader got other bytes at \(offset)")
+      offset += count
     }
     close(fd)
-    XCTAssertTrue(sawError, "the change was noticed")
+    XCTAssertTrue(sawError, "the change was noticed before the end (read \(offset) bytes)")
 
     // A new open sees the new version, all of it.
     XCTAssertTrue(
