@@ -133,14 +133,7 @@ final class MountVersionChangeTests: MountTestCase {
       waitUntil(timeout: 10) {
         (try? readBytes(path, offset: 0, count: 4096)) == Array(changed[0..<4096])
       })
-    XCTAssertEqual(try TestData.sha256(of: path), try Self.sha256(of: changed))
+    XCTAssertEqual(try TestData.sha256(of: path), try TestData.sha256(of: changed))
     try unmount(mountPoint)
-  }
-
-  private static func sha256(of bytes: [UInt8]) throws -> String {
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-sha-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: file) }
-    try Data(bytes).write(to: file)
-    return try TestData.sha256(of: file.path)
   }
 }

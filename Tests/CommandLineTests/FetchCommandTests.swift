@@ -136,7 +136,8 @@ final class FetchCommandTests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: tiny + "/big.bin"))
   }
 
-  /// Bytes recorded in the fetch's cache journal(s) under `directory`: 16 bytes per range.
+  /// Bytes recorded in the fetch's cache journal(s) under `directory`: 24-byte records of
+  /// offset, length and check.
   static func journalledBytes(under directory: URL) -> Int {
     guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else {
       return 0
@@ -145,9 +146,9 @@ final class FetchCommandTests: XCTestCase {
     for case let url as URL in enumerator where url.lastPathComponent == "filled" {
       guard let data = try? Data(contentsOf: url) else { continue }
       var offset = 0
-      while offset + 16 <= data.count {
+      while offset + 24 <= data.count {
         total += Int(data[offset + 8..<offset + 16].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
-        offset += 16
+        offset += 24
       }
     }
     return total

@@ -34,6 +34,14 @@ public enum TestData {
     let output = try runCommand("/usr/bin/sha256sum", [path]).output
     return String(output.prefix(64))
   }
+
+  /// The SHA-256 of `bytes`, in the form `sha256(of:)` gives for a file.
+  public static func sha256(of bytes: [UInt8]) throws -> String {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-sha-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try Data(bytes).write(to: file)
+    return try sha256(of: file.path)
+  }
 }
 
 /// Polls `condition` until it holds or `timeout` seconds pass; whether it held.
