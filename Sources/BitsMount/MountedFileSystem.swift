@@ -240,18 +240,3 @@ public final class MountedFileSystem: FileSystemOperations {
     request.replyStatfs(blockSize: 4096, blocks: (total + 4095) / 4096, files: UInt64(entries.count + 1))
   }
 }
-
-/// Dates of `Last-Modified` (RFC 9110 IMF-fixdate, and the obsolete forms servers still send).
-enum HTTPDate {
-  static func parse(_ text: String) -> Date? {
-    let formats = ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"]
-    for format in formats {
-      let formatter = DateFormatter()
-      formatter.locale = Locale(identifier: "en_US_POSIX")
-      formatter.timeZone = TimeZone(identifier: "GMT")
-      formatter.dateFormat = format
-      if let date = formatter.date(from: text) { return date }
-    }
-    return nil
-  }
-}

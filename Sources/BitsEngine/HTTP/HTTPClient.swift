@@ -217,9 +217,8 @@ private final class Transfer {
   let receiver: any HTTPTransferReceiver
   private(set) var easy: UnsafeMutableRawPointer?
   private var headerList: UnsafeMutablePointer<curl_slist>?
-  private var status = 0
+  private var head = HTTPResponseHead(status: 0, headers: [:])
   private let started = ContinuousClock.now
-  private var headers: [String: String] = [:]
   private var headDelivered = false
   private var bodyOffset: UInt64 = 0
   private var abortReason: BitsError?
@@ -269,7 +268,7 @@ private final class Transfer {
     _ = bitsfs_easy_set_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
       guard let data, let context else { return 0 }
       let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
-      transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
+      transfer.head.add(line: UnsafeRawBufferPointer(start: data, count: size * count))
       return size * count
     }
     _ = bitsfs_easy_set_pointer(easy, CURLOPT_WRITEDATA, context)
@@ -283,24 +282,10 @@ private final class Transfer {
     return easy
   }
 
-  private func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
-    let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    if line.hasPrefix("HTTP/") {
-      // A new response begins (after a redirect or a 1xx): forget the previous one's headers.
-      headers.removeAll()
-      let parts = line.split(separator: " ", maxSplits: 2)
-      status = parts.count >= 2 ? Int(parts[1]) ?? 0 : 0
-      return
-    }
-    guard let colon = line.firstIndex(of: ":") else { return }
-    let name = line[..<colon].lowercased()
-    headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-  }
-
   private func deliverHeadIfNeeded() -> Bool {
     guard !headDelivered else { return abortReason == nil }
     headDelivered = true
-    if case .abort(let error) = receiver.transferDidReceiveHead(HTTPResponseHead(status: status, headers: headers)) {
+    if case .abort(let error) = receiver.transferDidReceiveHead(head) {
       abortReason = error
       return false
     }
@@ -338,7 +323,7 @@ private final class Transfer {
       case .success: result = "ok"
       case .failure(let error): result = error.code.name
       }
-      trace("GET \(request.url) bytes=\(range) status=\(status) received=\(bodyOffset) \(milliseconds)ms \(result)")
+      trace("GET \(request.url) bytes=\(range) status=\(head.status) received=\(bodyOffset) \(milliseconds)ms \(result)")
     }
     receiver.transferDidFinish(outcome)
   }

@@ -85,6 +85,22 @@ public struct HTTPResponseHead: Sendable {
 
   public subscript(name: String) -> String? { headers[name.lowercased()] }
 
+  /// Folds one raw line of a response head in: a status line starts a new response (after a
+  /// redirect or a 1xx) and forgets the previous one's headers; `Name: value` sets a header;
+  /// anything else is ignored.
+  public mutating func add(line bytes: UnsafeRawBufferPointer) {
+    let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    if line.hasPrefix("HTTP/") {
+      headers.removeAll()
+      let parts = line.split(separator: " ", maxSplits: 2)
+      status = parts.count >= 2 ? Int(parts[1]) ?? 0 : 0
+      return
+    }
+    guard let colon = line.firstIndex(of: ":") else { return }
+    let name = line[..<colon].lowercased()
+    headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+  }
+
   public var contentRange: ContentRange? { self["content-range"].flatMap(ContentRange.init) }
   public var contentLength: UInt64? {
     self["content-length"].flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
