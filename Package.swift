@@ -33,6 +33,9 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "bitsfs-bench", dependencies: ["BitsEngine", "TestSupport"]),
+    // The parsers of outside input under libFuzzer (scripts/fuzz.sh); plainly built, a replayer.
+    .systemLibrary(name: "CFuzzer"),
+    .executableTarget(name: "bitsfs-fuzz", dependencies: ["BitsEngine", "CFuzzer"]),
 
     // Test servers and deterministic data, for the tests and the benchmarks.
     .target(name: "TestSupport", path: "Tests/TestSupport"),

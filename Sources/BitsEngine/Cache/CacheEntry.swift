@@ -109,7 +109,7 @@ public final class CacheEntry: Sendable {
   }
 
   public func readMetadata() -> Metadata? {
-    guard let bytes = FileManager.default.contents(atPath: metadataPath) else { return nil }
+    guard let bytes = readWholeFile(metadataPath) else { return nil }
     return try? JSONDecoder().decode(Metadata.self, from: bytes)
   }
 
@@ -120,6 +120,23 @@ public final class CacheEntry: Sendable {
       throw BitsError(.invalidArgument, "cannot encode cache metadata")
     }
     try writeDurably(bytes, to: metadataPath)
+  }
+}
+
+/// The contents of a small file, or `nil` if it cannot be read. (Plain system calls: Foundation's
+/// `FileManager.contents(atPath:)` leaks a buffer for every empty file it reads.)
+func readWholeFile(_ path: String) -> Data? {
+  let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { return nil }
+  defer { close(fd) }
+  var bytes = Data()
+  var chunk = [UInt8](repeating: 0, count: 64 << 10)
+  while true {
+    let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+    if count < 0, errno == EINTR { continue }
+    guard count >= 0 else { return nil }
+    if count == 0 { return bytes }
+    bytes.append(contentsOf: chunk[0..<count])
   }
 }
 
@@ -215,7 +232,7 @@ enum FilledJournal {
 
   /// The recorded ranges, or `nil` when a record is damaged (then none of them can be trusted).
   static func read(path: String) -> [Range<UInt64>]? {
-    guard let bytes = FileManager.default.contents(atPath: path) else { return [] }
+    guard let bytes = readWholeFile(path) else { return [] }
     var ranges: [Range<UInt64>] = []
     ranges.reserveCapacity(bytes.count / recordSize)
     let intact = bytes.withUnsafeBytes { raw in

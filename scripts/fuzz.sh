@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every parser of outside input:
+# response heads, Content-Range, HTTP dates, user-given headers, damaged cache files.
+# Bounded: FUZZ_SECONDS (default 60) in all. Prints libFuzzer's figures; exits non-zero on a
+# crash, leaving the input in .build-fuzz/crashes/ (replay it: .build/debug/bitsfs-fuzz FILE).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-60}
+build=.build-fuzz
+swift build --product bitsfs-fuzz --build-path "$build" \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >/dev/null
+binary=$build/debug/bitsfs-fuzz
+
+# Seeds: one well-formed input per parser (the first byte picks the parser).
+corpus=$build/corpus
+mkdir -p "$corpus" "$build/crashes"
+seed() { printf "$2" > "$corpus/seed-$1"; }
+seed head '\x00HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-99/1000\r\nContent-Length: 100\r\nETag: "a"\r\n\r\n'
+seed date '\x01Sun, 06 Nov 1994 08:49:37 GMT'
+seed date850 '\x01Sunday, 06-Nov-94 08:49:37 GMT'
+seed dateasc '\x01Sun Nov  6 08:49:37 1994'
+seed header '\x02Authorization: Bearer abc'
+seed journal '\x03\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08'
+seed meta '\x04{"format":2,"url":"http://127.0.0.1/fuzz.bin","version":{"size":1048576}}'
+
+# Inputs that once crashed are replayed first, and seed the corpus.
+regressions=Tests/fixtures/fuzz-regressions
+"$binary" -runs=0 "$regressions"/* >/dev/null 2>"$build/regressions.log" || {
+  echo "fuzz: a regression input fails again:" >&2
+  tail -n 30 "$build/regressions.log" >&2
+  exit 1
+}
+cp "$regressions"/* "$corpus/"
+
+status=0
+"$binary" "$corpus" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix="$build/crashes/" -print_final_stats=1 2>"$build/fuzz.log" || status=$?
+grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|INFO: Loaded|.*cov: )' "$build/fuzz.log" | tail -n 4
+rm -rf "/tmp/bitsfs-fuzz-"*
+if [ "$status" -ne 0 ]; then
+  echo "fuzz: a crash; input saved in $build/crashes/:" >&2
+  ls "$build/crashes" >&2
+  tail -n 30 "$build/fuzz.log" >&2
+  exit 1
+fi
+echo "fuzz: no crash in ${seconds}s"
