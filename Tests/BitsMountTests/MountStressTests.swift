@@ -81,6 +81,10 @@ final class MountStressTests: MountTestCase {
     }
     XCTAssertTrue(sawError, "8 MiB did not fit in a 2 MiB cache, yet every read succeeded")
     XCTAssertEqual(try read(path, offset: 0, count: 256 << 10), Array(bytes[0..<(256 << 10)]), "cached bytes still serve")
+
+    // Once the disk has room, the same mount reads the whole file.
+    XCTAssertEqual(try runCommand("/bin/mount", ["-o", "remount,size=16m", cacheDirectory.path]).status, 0)
+    XCTAssertEqual(try read(path, offset: 0, count: bytes.count), bytes)
     try unmount(mountPoint)
 
     // The cache is consistent afterwards: a new mount trusts only bytes that are right.
