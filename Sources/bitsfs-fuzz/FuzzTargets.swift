@@ -42,7 +42,8 @@ enum FuzzTargets {
   }
 
   private static let url = "http://127.0.0.1/fuzz.bin"
-  private static let version = RemoteVersion(size: 1 << 20, lastModified: "Tue, 24 Nov 2026 10:00:00 GMT", etag: "\"f\"")
+  private static let version = RemoteVersion(
+    size: 1 << 20, lastModified: "Tue, 24 Nov 2026 10:00:00 GMT", etag: "\"f\"")
   private static let directory = FileManager.default.temporaryDirectory
     .appendingPathComponent("bitsfs-fuzz-\(getpid())")
 

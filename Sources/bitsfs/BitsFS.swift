@@ -47,7 +47,9 @@ struct TransferOptions: ParsableArguments {
   @Option(help: "Largest number of ranges accepted per file (BITS MaxRangesPerFile).")
   var maxRanges: Int = RangeValidation.defaultMaximumRangeCount
 
-  @Option(help: ArgumentHelp("Trust the certificate authorities in this PEM file instead of the system's.", valueName: "file"))
+  @Option(
+    help: ArgumentHelp("Trust the certificate authorities in this PEM file instead of the system's.", valueName: "file")
+  )
   var caCert: String?
 
   @Flag(help: "Do not verify TLS certificates (testing only).")

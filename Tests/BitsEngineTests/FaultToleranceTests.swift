@@ -142,7 +142,8 @@ final class FaultToleranceTests: EngineTestCase {
     let job = try fetch("long-body/5000", ranges: [FileRange(offset: 1000, length: 100)])
     XCTAssertEqual(job.currentState, .error)
     XCTAssertEqual(job.error?.code, .invalidServerResponse)
-    XCTAssertTrue(job.files.first?.filledRanges.allSatisfy { $0.offset >= 1000 && $0.offset + $0.length <= 1100 } ?? false)
+    XCTAssertTrue(
+      job.files.first?.filledRanges.allSatisfy { $0.offset >= 1000 && $0.offset + $0.length <= 1100 } ?? false)
   }
 
   func testHugeContentLengthIsRefusedBeforeAnyByteIsWritten() throws {
@@ -155,9 +156,11 @@ final class FaultToleranceTests: EngineTestCase {
     // Every answer stops after 300 bytes: each retry asks only for what is still missing.
     let job = try fetch("short-body/300", ranges: [FileRange(offset: 0, length: 1000)])
     try assertDelivered(job, Array(bytes[0..<1000]))
-    XCTAssertEqual(server.requests().filter { $0.range != nil }.map(\.range), [
-      "bytes=0-0", "bytes=0-999", "bytes=300-999", "bytes=600-999", "bytes=900-999",
-    ])
+    XCTAssertEqual(
+      server.requests().filter { $0.range != nil }.map(\.range),
+      [
+        "bytes=0-0", "bytes=0-999", "bytes=300-999", "bytes=600-999", "bytes=900-999",
+      ])
   }
 
   func testFileSizeBeyondWhatTheDiskCanHoldIsAClearLocalError() throws {

@@ -3,7 +3,8 @@ import XCTest
 
 final class HTTPHeaderTests: XCTestCase {
   func testWellFormedHeadersParse() {
-    XCTAssertEqual(HTTPHeader(line: "Authorization: Bearer a.b/c=="), HTTPHeader(name: "Authorization", value: "Bearer a.b/c=="))
+    XCTAssertEqual(
+      HTTPHeader(line: "Authorization: Bearer a.b/c=="), HTTPHeader(name: "Authorization", value: "Bearer a.b/c=="))
     XCTAssertEqual(HTTPHeader(line: "X-Token:v\tw "), HTTPHeader(name: "X-Token", value: "v\tw"))
     XCTAssertEqual(HTTPHeader(line: "X-Empty:"), HTTPHeader(name: "X-Empty", value: ""))
   }

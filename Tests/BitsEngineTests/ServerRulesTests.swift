@@ -36,7 +36,8 @@ final class ServerRulesTests: XCTestCase {
 
   func testContentLengthContradictingContentRangeIsAnInvalidServerResponse() {
     let head = ["content-range": "bytes 100-199/1000"]
-    XCTAssertEqual(verdict(206, head.merging(["content-length": "101"]) { $1 }, asked: 100..<200), .invalidServerResponse)
+    XCTAssertEqual(
+      verdict(206, head.merging(["content-length": "101"]) { $1 }, asked: 100..<200), .invalidServerResponse)
     XCTAssertEqual(
       verdict(206, head.merging(["content-length": "\(1 << 50)"]) { $1 }, asked: 100..<200), .invalidServerResponse)
     XCTAssertNil(verdict(206, head.merging(["content-length": "100"]) { $1 }, asked: 100..<200))

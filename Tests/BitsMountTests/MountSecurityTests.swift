@@ -25,10 +25,12 @@ final class MountSecurityTests: MountTestCase {
     let bytes = try serve("s.bin", count: 3 << 20)
     let mountPoint = try mount(
       [nginx.url("auth/s.bin")], options: ["--header", "Authorization: Bearer \(secret)", "--debug"])
-    XCTAssertEqual(try read(mountPoint + "/s.bin", offset: 1 << 20, count: 4096), Array(bytes[(1 << 20)..<(1 << 20) + 4096]))
+    XCTAssertEqual(
+      try read(mountPoint + "/s.bin", offset: 1 << 20, count: 4096), Array(bytes[(1 << 20)..<(1 << 20) + 4096]))
 
     let pid = try XCTUnwrap(ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint))
-    let commandLine = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")), as: UTF8.self)
+    let commandLine = try String(
+      decoding: Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")), as: UTF8.self)
     XCTAssertTrue(commandLine.contains("auth/s.bin"))
     XCTAssertFalse(commandLine.contains(secret), "the daemon's command line shows the header: \(commandLine)")
     let status = try bitsfs(["status", mountPoint])

@@ -51,14 +51,16 @@ final class MountStressTests: MountTestCase {
     XCTAssertGreaterThan(recovered, 0, "some progress survived the kills")
     nginx.clearLog()
     XCTAssertEqual(try TestData.sha256(of: path), try TestData.sha256(of: bytes))
-    XCTAssertLessThanOrEqual(fetchedBytes(), bytes.count - recovered + (1 << 20), "recovered bytes are not fetched again")
+    XCTAssertLessThanOrEqual(
+      fetchedBytes(), bytes.count - recovered + (1 << 20), "recovered bytes are not fetched again")
     try unmount(mountPoint)
   }
 
   func testFullCacheDiskGivesEIOAndNeverWrongBytes() throws {
     guard getuid() == 0 else { throw XCTSkip("mounting a small tmpfs needs root") }
     try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
-    XCTAssertEqual(try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", cacheDirectory.path]).status, 0)
+    XCTAssertEqual(
+      try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", cacheDirectory.path]).status, 0)
     defer { _ = try? runCommand("/bin/umount", ["-l", cacheDirectory.path]) }
     let bytes = try serve("f.bin", count: 8 << 20)
     let mountPoint = try mount([nginx.url("f.bin")])
@@ -80,7 +82,8 @@ final class MountStressTests: MountTestCase {
       }
     }
     XCTAssertTrue(sawError, "8 MiB did not fit in a 2 MiB cache, yet every read succeeded")
-    XCTAssertEqual(try read(path, offset: 0, count: 256 << 10), Array(bytes[0..<(256 << 10)]), "cached bytes still serve")
+    XCTAssertEqual(
+      try read(path, offset: 0, count: 256 << 10), Array(bytes[0..<(256 << 10)]), "cached bytes still serve")
 
     // Once the disk has room, the same mount reads the whole file.
     XCTAssertEqual(try runCommand("/bin/mount", ["-o", "remount,size=16m", cacheDirectory.path]).status, 0)
@@ -112,7 +115,9 @@ final class MountStressTests: MountTestCase {
   }
 
   func testManyConcurrentReadersGetTheOriginalBytes() throws {
-    let files = try (0..<4).map { index in try serve("c\(index).bin", count: (6 + index) << 20, seed: UInt64(40 + index)) }
+    let files = try (0..<4).map { index in
+      try serve("c\(index).bin", count: (6 + index) << 20, seed: UInt64(40 + index))
+    }
     let mountPoint = try mount((0..<4).map { nginx.url("c\($0).bin") })
     let mismatches = Mutex<[String]>([])
     let failures = Mutex<[String]>([])
@@ -143,7 +148,8 @@ final class MountStressTests: MountTestCase {
     XCTAssertEqual(mismatches.withLock { $0 }, [])
     XCTAssertEqual(failures.withLock { $0 }, [])
     let status = try String(contentsOfFile: "/proc/\(try daemonPID(mountPoint))/status", encoding: .utf8)
-    let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM") }
+    let peakKiB =
+      status.split(separator: "\n").first { $0.hasPrefix("VmHWM") }
       .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) } ?? 0
     XCTAssertGreaterThan(peakKiB, 0)
     XCTAssertLessThan(peakKiB, 160 << 10, "the daemon's memory stays bounded under load")

@@ -323,7 +323,8 @@ private final class Transfer {
       case .success: result = "ok"
       case .failure(let error): result = error.code.name
       }
-      trace("GET \(request.url) bytes=\(range) status=\(head.status) received=\(bodyOffset) \(milliseconds)ms \(result)")
+      trace(
+        "GET \(request.url) bytes=\(range) status=\(head.status) received=\(bodyOffset) \(milliseconds)ms \(result)")
     }
     receiver.transferDidFinish(outcome)
   }

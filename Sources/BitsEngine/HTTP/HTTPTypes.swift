@@ -18,7 +18,9 @@ public struct HTTPHeader: Hashable, Sendable, CustomStringConvertible {
     let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     let tokenSymbols = Set("!#$%&'*+-.^_`|~".unicodeScalars)
     guard !name.isEmpty,
-      name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || tokenSymbols.contains($0)) }),
+      name.unicodeScalars.allSatisfy({
+        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || tokenSymbols.contains($0))
+      }),
       value.unicodeScalars.allSatisfy({ $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) })
     else { return nil }
     self.init(name: name, value: value)
