@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mount a file that needs an Authorization header. The header is sent with every request and
 # never written to disk or to the log. serve.sh protects /private/ with "Bearer demo-token".
-#   ./mount-examples/auth-header.sh      (after ./scripts/setup.sh and swift build -c release)
+#   ./mount-examples/auth-header.sh      (after ./scripts/setup.sh and swift build -c release --static-swift-stdlib)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/bitsfs-auth.XXXXXX)

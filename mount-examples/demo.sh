@@ -15,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building bitsfs (release)"
-swift build -c release --product bitsfs 2>&1 | tail -1
+swift build -c release --static-swift-stdlib --product bitsfs 2>&1 | tail -1
 bitsfs=.build/release/bitsfs
 
 echo "== serving a 256 MiB file on 127.0.0.1:$port"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mount several URLs in one mount point: each appears under its last path segment.
-#   ./mount-examples/several-urls.sh     (after ./scripts/setup.sh and swift build -c release)
+#   ./mount-examples/several-urls.sh     (after ./scripts/setup.sh and swift build -c release --static-swift-stdlib)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/bitsfs-several.XXXXXX)

@@ -6,7 +6,7 @@ import Synchronization
 /// How the mount serves reads.
 public struct MountOptions: Sendable {
   /// Missing bytes are fetched in blocks of this size, aligned to it.
-  public var blockSize: UInt64 = 256 << 10
+  public var blockSize: UInt64 = 64 << 10
   /// Sequential readers get a read-ahead window that starts at this size and doubles…
   public var initialReadAhead: UInt64 = 1 << 20
   /// …up to this size.

@@ -36,7 +36,7 @@ struct MountCommand: ParsableCommand {
   var revalidate: Double = 60
 
   @Option(help: "Bytes fetched at least per missing block (aligned).")
-  var blockSize: UInt64 = 256 << 10
+  var blockSize: UInt64 = 64 << 10
 
   @OptionGroup var transfer: TransferOptions
 

@@ -280,10 +280,18 @@ public final class DownloadFile: Sendable {
     }
   }
 
-  /// Fetches `range` in the background if it is not filled or asked for already (read-ahead).
+  /// Read-ahead: fetches what `range` lacks in the background, unless already asked for.
   public func prefetch(_ range: Range<UInt64>) {
     guard let size = version?.size else { return }
-    fetch([range.clamped(to: 0..<size)], priority: .background)
+    let range = range.clamped(to: 0..<size)
+    fetch([range], priority: .background)
+    // What is cached already is read ahead from disk, so a sequential reader of a warm cache
+    // does not wait for the disk block by block.
+    let (cached, data) = state.withLock { ($0.filled.intersection(with: range), $0.data) }
+    guard let data else { return }
+    for part in cached {
+      _ = posix_fadvise(data.descriptor, off_t(part.lowerBound), off_t(part.count), POSIX_FADV_WILLNEED)
+    }
   }
 
   private func failWaiter(_ id: UInt64, _ error: BitsError) {
