@@ -65,22 +65,6 @@ struct TransferOptions: ParsableArguments {
     }
   }
 
-  /// `arguments` without the `--header` options and their values.
-  static func removingHeaders(from arguments: [String]) -> [String] {
-    var kept: [String] = []
-    var skipsNext = false
-    for argument in arguments {
-      if skipsNext {
-        skipsNext = false
-      } else if argument == "--header" {
-        skipsNext = true
-      } else if !argument.hasPrefix("--header=") {
-        kept.append(argument)
-      }
-    }
-    return kept
-  }
-
   func httpConfiguration() throws(BitsError) -> HTTPConfiguration {
     var configuration = HTTPConfiguration()
     configuration.stallTimeout = .milliseconds(Int64(stallTimeout * 1000))

@@ -1,61 +1,96 @@
 import BitsEngine
 import Foundation
 
-/// Runs the mount in a detached child and returns only once the child reports that the mount
-/// answers, or reports why it failed. The child tells the parent through its standard output,
-/// then lets go of the terminal.
-enum Daemon {
+/// Detaches the mount into a background process that returns the user's prompt only once the
+/// mount answers, or with the reason it failed. The process forks before it has started any
+/// thread, so the daemon is this very program, without a second start-up; parent and daemon
+/// talk through a pipe.
+struct Daemon {
   private static let readyLine = "ready"
   private static let failurePrefix = "failed "
 
-  /// `secrets` (lines without newlines) reach the child on its standard input.
-  static func start(arguments: [String], secrets: [String]) throws(BitsError) {
-    let child = Process()
-    child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-    child.arguments = Array(arguments.dropFirst())
-    let pipe = Pipe()
-    let secretPipe = Pipe()
-    child.standardOutput = pipe
-    child.standardInput = secretPipe
-    do {
-      try child.run()
-    } catch {
-      throw BitsError(.invalidArgument, "cannot start the mount daemon: \(error)")
+  /// The daemon's end of the pipe to the waiting parent.
+  private let channel: Int32
+
+  /// Forks. In the parent, waits for the daemon's word and exits with the status it reports;
+  /// only the daemon returns.
+  static func detach() throws(BitsError) -> Daemon {
+    var ends: [Int32] = [0, 0]
+    guard pipe(&ends) == 0 else {
+      throw BitsError.localFile(errno: errno, "cannot create a pipe to the mount daemon", path: "pipe")
     }
-    pipe.fileHandleForWriting.closeFile()
-    secretPipe.fileHandleForReading.closeFile()
-    secretPipe.fileHandleForWriting.write(Data(secrets.map { $0 + "\n" }.joined().utf8))
-    secretPipe.fileHandleForWriting.closeFile()
-    let message = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      .trimmingCharacters(in: .whitespacesAndNewlines)
-    if message == readyLine { return }
-    if message.hasPrefix(failurePrefix) {
-      // The child already printed its error on the shared standard error.
-      let status = Int32(message.dropFirst(failurePrefix.count)) ?? ExitStatus.transferFailed
-      exit(status)
+    let child = fork()
+    guard child >= 0 else {
+      throw BitsError.localFile(errno: errno, "cannot start the mount daemon", path: "fork")
     }
-    child.waitUntilExit()
-    throw BitsError(.invalidArgument, "the mount daemon exited (status \(child.terminationStatus)) before mounting")
+    if child == 0 {
+      // The daemon outlives its caller: it keeps none of the caller's descriptors besides the
+      // standard ones (until it is ready), or a caller waiting for them to close would wait
+      // as long as the mount lives.
+      let channel = dup2(ends[1], 3)
+      _ = fcntl(channel, F_SETFD, FD_CLOEXEC)
+      let inherited = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+      for descriptor in inherited.compactMap(Int32.init) where descriptor > channel {
+        close(descriptor)
+      }
+      return Daemon(channel: channel)
+    }
+    close(ends[1])
+    waitForWord(from: ends[0])
   }
 
-  /// In the child: the lines the parent passed on standard input.
-  static func receiveSecrets() -> [String] {
-    let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-    return text.split(separator: "\n").map(String.init)
+  private static func waitForWord(from descriptor: Int32) -> Never {
+    var message: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 64)
+    while true {
+      let count = read(descriptor, &buffer, buffer.count)
+      if count < 0, errno == EINTR { continue }
+      guard count > 0 else { break }
+      message += buffer[0..<count]
+    }
+    let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    if text == readyLine { exit(0) }
+    // The daemon already printed its error on the shared standard error.
+    if text.hasPrefix(failurePrefix) { exit(Int32(text.dropFirst(failurePrefix.count)) ?? ExitStatus.transferFailed) }
+    fail(with: BitsError(.invalidArgument, "the mount daemon exited before mounting"))
   }
 
-  /// In the child, once mounted: tell the parent, detach from its session and terminal.
-  static func reportReady(logPath: String) {
+  /// Blanks the values of `--header` options in this process's command line, which any user can
+  /// read in /proc: headers often carry credentials.
+  static func hideHeaderValues() {
+    let arguments = CommandLine.unsafeArgv
+    var hidesNext = false
+    for index in 1..<Int(CommandLine.argc) {
+      guard let argument = arguments[index] else { continue }
+      let text = String(cString: argument)
+      if hidesNext {
+        memset(argument, 0, strlen(argument))
+      } else if text.hasPrefix("--header=") {
+        let prefix = "--header=".utf8.count
+        memset(argument + prefix, 0, strlen(argument) - prefix)
+      }
+      hidesNext = text == "--header"
+    }
+  }
+
+  /// Once mounted: tell the parent, leave its session and terminal, log to `logPath`.
+  func reportReady(logPath: String) {
     setsid()
-    FileHandle.standardOutput.write(Data("\(readyLine)\n".utf8))
     let null = open("/dev/null", O_RDWR)
-    let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
     dup2(null, STDIN_FILENO)
     dup2(null, STDOUT_FILENO)
     dup2(log >= 0 ? log : null, STDERR_FILENO)
+    tell(Self.readyLine)
   }
 
-  static func reportFailure(_ error: BitsError) {
-    FileHandle.standardOutput.write(Data("\(failurePrefix)\(ExitStatus.for(error))\n".utf8))
+  func reportFailure(_ error: BitsError) {
+    tell("\(Self.failurePrefix)\(ExitStatus.for(error))")
+  }
+
+  private func tell(_ line: String) {
+    let bytes = Array("\(line)\n".utf8)
+    _ = bytes.withUnsafeBytes { write(channel, $0.baseAddress, $0.count) }
+    close(channel)
   }
 }

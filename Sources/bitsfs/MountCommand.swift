@@ -40,30 +40,24 @@ struct MountCommand: ParsableCommand {
 
   @OptionGroup var transfer: TransferOptions
 
-  @Flag(help: .hidden)
-  var daemonChild = false
-
   func validate() throws {
     guard arguments.count >= 2 else { throw ValidationError("give at least one URL and a mount point") }
   }
 
-  mutating func run() throws {
+  func run() throws {
     do throws(BitsError) {
-      // Headers often carry credentials: the daemon gets them through a pipe, never in its
-      // command line, which any user can read in /proc.
-      if daemonChild { transfer.headerLines = Daemon.receiveSecrets() }
       let configuration = try mountConfiguration()
-      if foreground {
-        try serve(configuration, ready: {})
-      } else if daemonChild {
-        try serveAsDaemonChild(configuration)
-      } else {
-        try Daemon.start(
-          arguments: TransferOptions.removingHeaders(from: CommandLine.arguments) + ["--daemon-child"],
-          secrets: transfer.headerLines)
+      if foreground { return try serve(configuration, ready: {}) }
+      let daemon = try Daemon.detach()
+      Daemon.hideHeaderValues()
+      let logPath = debug ? configuration.cacheDirectory.appendingPathComponent("bitsfs.log").path : "/dev/null"
+      do {
+        try serve(configuration) { daemon.reportReady(logPath: logPath) }
+      } catch {
+        daemon.reportFailure(error)
+        fail(with: error)
       }
     } catch {
-      if daemonChild { Daemon.reportFailure(error) }
       fail(with: error)
     }
   }
@@ -109,13 +103,6 @@ struct MountCommand: ParsableCommand {
     }
     try mount.run(ready: ready)
     withExtendedLifetime(signals) {}
-  }
-
-  private func serveAsDaemonChild(_ configuration: MountConfiguration) throws(BitsError) {
-    let logPath = debug ? configuration.cacheDirectory.appendingPathComponent("bitsfs.log").path : "/dev/null"
-    try serve(configuration) {
-      Daemon.reportReady(logPath: logPath)
-    }
   }
 }
 
