@@ -235,6 +235,8 @@ step_sequential() {
   t=$(seconds timeout 600 dd if="$mnt/big.bin" of=/dev/null bs=1M status=none) || return 1
   record "$tool" cold_s "$t"
   record "$tool" rss_kib "$(awk '/^VmHWM/ { print $2 }' "/proc/${PID[$tool]}/status")"
+  # CPU time (user + system) of the daemon so far: mostly the cold read.
+  record "$tool" cpu_s "$(awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/${PID[$tool]}/stat")"
   t=$(seconds timeout 300 dd if="$mnt/big.bin" of=/dev/null bs=1M status=none) || return 1
   record "$tool" warm_s "$t"
 }
@@ -322,8 +324,10 @@ step_sqlite() {
 
 baselines() {
   local t mark start end
-  t=$(seconds timeout 300 curl -s --max-time 300 -o /dev/null "$URL") || return 1
-  record curl cold_s "$t"
+  local TIMEFORMAT='%R %U %S' times
+  times=$({ time timeout 300 curl -s --max-time 300 -o /dev/null "$URL" >/dev/null; } 2>&1) || return 1
+  record curl cold_s "$(echo "$times" | awk '{ print $1 }')"
+  record curl cpu_s "$(echo "$times" | awk '{ print $2 + $3 }')"
   start=$(now_ns)
   record curl first_byte_s "$(timeout 30 curl -s --max-time 30 -o /dev/null -r 0-0 -w '%{time_starttransfer}' "$URL")"
   end=$(now_ns)
@@ -450,15 +454,16 @@ rows = [("curl -o /dev/null", "curl"), ("bitsfs", "bitsfs"), ("httpdirfs", "http
         ("bitsfs cache data file, dd after drop_caches", "cachefile")]
 
 out = []
-out.append("| | cold seq MB/s | × curl | warm MB/s | re-read after remount MB/s | server bytes, remount re-read | mount → first byte ms | peak RSS MiB | sha256 |")
-out.append("|---|---|---|---|---|---|---|---|---|")
+out.append("| | cold seq MB/s | × curl | CPU s, cold read | warm MB/s | re-read after remount MB/s | server bytes, remount re-read | mount → first byte ms | peak RSS MiB | sha256 |")
+out.append("|---|---|---|---|---|---|---|---|---|---|")
 for label, tool in rows:
     ratio = cold_ratios(tool) if tool not in ("curl",) else []
     shas = values.get((tool, "sha256"), [])
-    out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         label,
         cell(mbps(tool, "cold_s"), integer),
         "1" if tool == "curl" and values.get(("curl", "cold_s")) else cell(ratio, two),
+        cell(numbers(tool, "cpu_s"), lambda x: "%.1f" % x),
         cell(mbps(tool, "warm_s"), integer),
         cell(mbps(tool, "remount_s"), integer),
         cell(numbers(tool, "remount_bytes"), human_bytes),
@@ -560,7 +565,8 @@ PY
   cat "$WORK/results.md"
   echo
   echo "Columns: MB/s are 10^6 bytes per second through \`dd bs=1M\`. *× curl*: cold throughput over"
-  echo "\`curl -o /dev/null\` of the same file in the same round. *warm*: a second dd on the same mount."
+  echo "\`curl -o /dev/null\` of the same file in the same round. *CPU s*: user + system time of the"
+  echo "daemon (of curl) up to the end of the cold read. *warm*: a second dd on the same mount."
   echo "*re-read after remount*: unmount, drop_caches, mount again on the same cache, dd. *server bytes*:"
   echo "body bytes nginx logged during the step. fio: $FIO_IOS random 4 KiB psync reads, iodepth 1,"
   echo "buffered, fixed seed; latency is fio's completion latency. *one 4 KiB read*: dd of 4 KiB in the"
