@@ -27,8 +27,9 @@
 # Environment: SIZE_MIB (big file, default 1024; the zip and the database scale with it: 500 and
 # 300 MiB at 1024), RUNS (3), FIO_IOS (random reads per fio run, 300), PORT (8096),
 # TIME_LIMIT (seconds, default 1140: a round does not start when it would end after that),
-# RESULTS (output file, default bench/RESULTS.md, relative to the repository), KEEP (a directory to
-# copy nginx's log, the raw figures and each step's part of the log into). Needs root: drop_caches and FUSE mounts.
+# RESULTS (output file, default bench/RESULTS.md, relative to the repository), KEEP (a directory
+# to copy nginx's log, the raw figures and each step's part of the log into).
+# Needs root: drop_caches and FUSE mounts. About 5 minutes on 2 cores.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 script_start=$(date +%s)
