@@ -21,7 +21,7 @@ mount_fresh() {
 }
 daemon_pid() { getfattr --absolute-names --only-values -n user.bitsfs.pid "$mountpoint"; }
 
-cat "$WORK/www/big.bin" >/dev/null
+cat "$WWW/big.bin" >/dev/null
 curl_time=$(seconds curl -s -o /dev/null "$URL")
 # A client that keeps what it downloads writes it to disk too, as the mount's cache does.
 curl_file_time=$(seconds curl -s -o "$WORK/out/curl.bin" "$URL")
@@ -30,7 +30,7 @@ mount_fresh
 cold_time=$(seconds dd if="$mountpoint/big.bin" of=/dev/null bs=1M status=none)
 warm_time=$(seconds dd if="$mountpoint/big.bin" of=/dev/null bs=1M status=none)
 sum_mount=$(sha256sum < "$mountpoint/big.bin")
-sum_origin=$(sha256sum < "$WORK/www/big.bin")
+sum_origin=$(sha256sum < "$WWW/big.bin")
 [ "$sum_mount" = "$sum_origin" ] || { echo "the mount gave different bytes" >&2; exit 1; }
 peak_sequential=$(awk '/VmHWM/ { print $2 }' "/proc/$(daemon_pid)/status")
 

@@ -1,27 +1,28 @@
 # Shared by the benchmark scripts: a release build, a private nginx on loopback, a test file.
+# BENCH_WWW=DIR serves the files from DIR instead of $WORK/www (compare.sh uses tmpfs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 swift build -c release --product bitsfs >/dev/null
-swift build -c release --product bitsfs-bench >/dev/null
 BITSFS=$PWD/.build/release/bitsfs
 WORK=$(mktemp -d /tmp/bitsfs-bench.XXXXXX)
+WWW=${BENCH_WWW:-$WORK/www}
 SIZE_MIB=${SIZE_MIB:-1024}
-mkdir -p "$WORK/www" "$WORK/out"
-BASE=$(./mount-examples/serve.sh start "$WORK/www" "${PORT:-8095}" "$WORK/nginx")
+mkdir -p "$WWW" "$WORK/out"
+BASE=$(./mount-examples/serve.sh start "$WWW" "${PORT:-8095}" "$WORK/nginx")
 cleanup_common() {
   ./mount-examples/serve.sh stop "$WORK/nginx"
-  rm -rf "$WORK"
+  rm -rf "$WORK" "$WWW"
 }
 trap cleanup_common EXIT
-head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/www/big.bin"
+head -c $((SIZE_MIB << 20)) /dev/urandom > "$WWW/big.bin"
 sync  # no writeback of the test file competes with the measurements
 URL=$BASE/big.bin
 
-# seconds COMMAND...: wall time of a command, in seconds with milliseconds.
+# seconds COMMAND...: wall time of a command, in seconds with milliseconds; fails if it fails.
 seconds() {
   local start end
   start=$(date +%s.%N)
-  "$@" >/dev/null
+  "$@" >/dev/null || return
   end=$(date +%s.%N)
   awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
 }
