@@ -2,7 +2,7 @@
 # BENCH_WWW=DIR serves the files from DIR instead of $WORK/www (compare.sh uses tmpfs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-swift build -c release --product bitsfs >/dev/null
+swift build -c release --static-swift-stdlib --product bitsfs >/dev/null
 BITSFS=$PWD/.build/release/bitsfs
 WORK=$(mktemp -d /tmp/bitsfs-bench.XXXXXX)
 WWW=${BENCH_WWW:-$WORK/www}

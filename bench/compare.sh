@@ -534,7 +534,12 @@ sq = med(numbers("bitsfs", "sqlite_bytes"))
 check("sqlite query fetches ≤ 512 KiB", sq is not None and human_bytes(sq), "512 KiB",
       sq is not None and sq <= 512 * 1024)
 fb, cfb = med(numbers("bitsfs", "first_byte_s")), med(numbers("curl", "first_byte_s"))
-check("mount → first byte ≤ 1.5× curl + 20 ms", fb and "%.1f ms" % (fb * 1000),
+ccmd = med(numbers("curl", "first_byte_command_s"))
+# Both sides start a process: the mount command against the whole curl command. Against curl's
+# time_starttransfer alone (a process already running), the stricter reading follows.
+check("mount → first byte ≤ 1.5× curl command + 20 ms", fb and "%.1f ms" % (fb * 1000),
+      ccmd and "%.1f ms" % ((1.5 * ccmd + 0.020) * 1000), fb and ccmd and fb <= 1.5 * ccmd + 0.020)
+check("mount → first byte ≤ 1.5× curl time_starttransfer + 20 ms", fb and "%.1f ms" % (fb * 1000),
       cfb and "%.1f ms" % ((1.5 * cfb + 0.020) * 1000), fb and cfb and fb <= 1.5 * cfb + 0.020)
 rss = med(numbers("bitsfs", "rss_kib"))
 check("peak RSS ≤ 48 MiB", rss and "%.0f MiB" % (rss / 1024), "48 MiB", rss and rss <= 48 * 1024)
