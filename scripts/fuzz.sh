@@ -20,8 +20,19 @@ seed date '\x01Sun, 06 Nov 1994 08:49:37 GMT'
 seed date850 '\x01Sunday, 06-Nov-94 08:49:37 GMT'
 seed dateasc '\x01Sun Nov  6 08:49:37 1994'
 seed header '\x02Authorization: Bearer abc'
-seed journal '\x03\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08'
-seed meta '\x04{"format":2,"url":"http://127.0.0.1/fuzz.bin","version":{"size":1048576}}'
+# A journal: a header record (offset 2^64-1, the epoch) and one range record, checks included.
+python3 - "$corpus/seed-journal" <<'PY'
+import struct, sys
+def fnv(b):
+    h = 0xcbf29ce484222325
+    for x in b: h = ((h ^ x) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+def record(offset, length):
+    body = struct.pack('<QQ', offset, length)
+    return body + struct.pack('<Q', fnv(body))
+open(sys.argv[1], 'wb').write(b'\x03' + record(2**64 - 1, 7) + record(0, 4096))
+PY
+seed meta '\x04{"epoch":7,"format":3,"url":"http://127.0.0.1/fuzz.bin","version":{"size":1048576}}'
 
 # Inputs that once crashed are replayed first, and seed the corpus.
 regressions=Tests/fixtures/fuzz-regressions

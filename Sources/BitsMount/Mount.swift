@@ -46,17 +46,27 @@ public final class Mount: Sendable {
     jobConfiguration.isOnDemand = true
     let relay = ChangeRelay()
     client = HTTPClient(configuration: configuration.http)
-    job = DownloadJob(
+    let job = DownloadJob(
       displayName: "mount \(configuration.mountPoint)", cacheDirectory: configuration.cacheDirectory,
       client: client, configuration: jobConfiguration,
       callbacks: JobCallbacks(fileChanged: { _, file in relay.fileChanged(file) }))
-    var files: [(name: String, file: DownloadFile)] = []
-    for (url, name) in zip(configuration.urls, names) {
-      let file = try job.addFile(remoteURL: url, localName: nil)
-      try file.connect()
-      files.append((name, file))
+    self.job = job
+    let added = try configuration.urls.map { url throws(BitsError) in try job.addFile(remoteURL: url, localName: nil) }
+    // Every URL is checked at once: the mount waits for the slowest server, not for their sum.
+    let failures = Mutex<[Int: BitsError]>([:])
+    let checks = DispatchGroup()
+    for (index, file) in added.enumerated() {
+      DispatchQueue.global().async(group: checks) {
+        do throws(BitsError) {
+          try file.connect()
+        } catch {
+          failures.withLock { $0[index] = error }
+        }
+      }
     }
-    fileSystem = MountedFileSystem(files: files, options: configuration.reads)
+    checks.wait()
+    if let first = failures.withLock({ $0.min { $0.key < $1.key } }) { throw first.value }
+    fileSystem = MountedFileSystem(files: Array(zip(names, added)), options: configuration.reads)
     relay.attach(self)
     try job.resume()
   }

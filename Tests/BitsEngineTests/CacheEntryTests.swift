@@ -67,11 +67,11 @@ final class CacheEntryTests: XCTestCase {
       }
     }
     let before = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as! Int
-    XCTAssertEqual(before, 200 * FilledJournal.recordSize)
+    XCTAssertEqual(before, 201 * FilledJournal.recordSize, "a header and 200 records")
     let (_, filled) = try CacheEntry(directory: directory).open(url: url, version: version)
     XCTAssertEqual(filled.intervals, [0..<200_000])
     let after = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as! Int
-    XCTAssertEqual(after, FilledJournal.recordSize)
+    XCTAssertEqual(after, 2 * FilledJournal.recordSize)
     XCTAssertEqual(try CacheEntry(directory: directory).open(url: url, version: version).1.intervals, [0..<200_000])
   }
 
@@ -116,6 +116,25 @@ final class CacheEntryTests: XCTestCase {
       XCTAssertTrue(filled.isEmpty, "byte \(offset) damaged, yet \(filled.intervals) trusted")
       try? FileManager.default.removeItem(at: directory)
     }
+  }
+
+  func testJournalOfAnotherEpochIsNotTrusted() throws {
+    // A crash after a reset can leave the previous journal beside the new metadata (nothing
+    // of a reset is flushed): its epoch differs, so none of its ranges are trusted.
+    let filled = try reopenAfter {
+      let previous = try Data(contentsOf: journal)
+      _ = try CacheEntry(directory: directory).reset(url: url, version: version)
+      try previous.write(to: journal)
+    }
+    XCTAssertTrue(filled.isEmpty)
+  }
+
+  func testJournalWithoutItsHeaderIsNotTrusted() throws {
+    let filled = try reopenAfter {
+      let records = try Data(contentsOf: journal).dropFirst(FilledJournal.recordSize)
+      try Data(records).write(to: journal)
+    }
+    XCTAssertTrue(filled.isEmpty)
   }
 
   func testJournalOfAnEarlierLayoutIsNotMisread() throws {

@@ -51,6 +51,20 @@ final class MountFaultTests: MountTestCase {
     try unmount(mountPoint)
   }
 
+  func testTricklingServerGivesEIOInBoundedTimeAndOtherFilesKeepWorking() throws {
+    // 200 bytes a second: never silent long enough to count as a stall, far too slow for a read.
+    try TestData.write(count: 4 << 20, seed: 5, to: faultRoot.appendingPathComponent("trickle.bin"))
+    let healthy = try TestData.write(count: 1 << 20, seed: 9, to: faultRoot.appendingPathComponent("healthy.bin"))
+    let mountPoint = try mount(
+      [faultServer.url("slow/200", "trickle.bin"), faultServer.url("plain", "healthy.bin")],
+      options: ["--read-timeout", "2"])
+    let (error, elapsed) = timedRead(mountPoint + "/trickle.bin", offset: 2 << 20)
+    XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
+    XCTAssertLessThan(elapsed, 8)
+    XCTAssertEqual(try read(mountPoint + "/healthy.bin", offset: 0, count: 1 << 20), healthy)
+    try unmount(mountPoint)
+  }
+
   func testStalledServerGivesEIOInBoundedTime() throws {
     try TestData.write(count: 4 << 20, seed: 5, to: faultRoot.appendingPathComponent("slow.bin"))
     // A server that stalls even the version check cannot be mounted: a clear, bounded failure.

@@ -61,6 +61,9 @@ final class MountSecurityTests: MountTestCase {
     try serve("p.bin", count: 1 << 20)
     let mountPoint = try mount([nginx.url("p.bin")])
     _ = try read(mountPoint + "/p.bin", offset: 0, count: 4096)
+    let table = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
+    let line = try XCTUnwrap(table.split(separator: "\n").first { $0.contains(" \(mountPoint) ") })
+    XCTAssertFalse(line.contains("allow_other"), "other users are kept out unless asked: \(line)")
     try unmount(mountPoint)
     let entries = contents(of: cacheDirectory)
     for url in entries {

@@ -137,7 +137,7 @@ final class FetchCommandTests: XCTestCase {
   }
 
   /// Bytes recorded in the fetch's cache journal(s) under `directory`: 24-byte records of
-  /// offset, length and check.
+  /// offset, length and check, after a header record.
   static func journalledBytes(under directory: URL) -> Int {
     guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else {
       return 0
@@ -145,7 +145,7 @@ final class FetchCommandTests: XCTestCase {
     var total = 0
     for case let url as URL in enumerator where url.lastPathComponent == "filled" {
       guard let data = try? Data(contentsOf: url) else { continue }
-      var offset = 0
+      var offset = 24
       while offset + 24 <= data.count {
         total += Int(data[offset + 8..<offset + 16].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
         offset += 24

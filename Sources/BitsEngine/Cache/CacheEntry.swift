@@ -1,22 +1,28 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// One remote file's bytes on local disk: a sparse `data` file indexed by remote offset, a
 /// journal of the ranges known to be on disk (`filled`), and `meta.json` naming the URL and
 /// version those bytes belong to.
 ///
-/// Durability order: data is synced before a range is journalled, and the journal is emptied
-/// before a new version's metadata is written, so after a crash the journal never claims bytes
-/// that are not on disk or that belong to another version.
+/// Every reset draws a random epoch, written both in the metadata and at the head of the
+/// journal; ranges are trusted only when the two agree. So a reset needs no flush to disk (a
+/// crash at any point leaves epochs that disagree, or agree on an empty journal), and a new
+/// entry costs no waiting on the disk. Data is synced before its ranges are journalled, and the
+/// entry's directory once before the first ranges of an epoch, so after a crash the journal
+/// never claims bytes that are not on disk or that belong to another version.
 public final class CacheEntry: Sendable {
   public struct Metadata: Codable, Hashable, Sendable {
     /// The layout of the entry's files; an entry of another layout is dropped, not misread.
     public var format = CacheEntry.format
     public var url: String
     public var version: RemoteVersion
+    /// Ties the metadata to the journal written with it.
+    public var epoch: UInt64
   }
 
-  static let format = 2
+  static let format = 3
 
   public let directory: URL
   private var dataPath: String { directory.appendingPathComponent("data").path }
@@ -24,6 +30,9 @@ public final class CacheEntry: Sendable {
   private var metadataPath: String { directory.appendingPathComponent("meta.json").path }
 
   /// Creates the directory (mode 0700) if needed. Nothing is read yet.
+  /// Whether the directory must be synced before the next journal append: a reset renamed
+  /// files in it.
+  private let directoryNeedsSync = Mutex(true)
   /// A record lock held for the entry's life: one process at a time, or two would reset each
   /// other's bytes. (Record locks are per process; within one, jobs share entries knowingly.)
   private let lockDescriptor: Int32
@@ -58,16 +67,17 @@ public final class CacheEntry: Sendable {
   /// or anything damaged (unreadable metadata, a journal record failing its check or pointing
   /// past the file, a data file of the wrong size).
   public func open(url: String, version: RemoteVersion) throws(BitsError) -> (DataFile, ByteRangeSet) {
-    if let metadata = readMetadata(), metadata == Metadata(url: url, version: version),
+    if let metadata = readMetadata(), metadata.format == Self.format, metadata.url == url,
+      metadata.version == version,
       let data = try? DataFile(path: dataPath, create: false), data.size == version.size,
-      let records = FilledJournal.read(path: journalPath),
-      records.allSatisfy({ $0.upperBound <= version.size })
+      let journal = FilledJournal.read(path: journalPath), journal.epoch == metadata.epoch,
+      journal.ranges.allSatisfy({ $0.upperBound <= version.size })
     {
-      let filled = ByteRangeSet(records)
+      let filled = ByteRangeSet(journal.ranges)
       // Appends accumulate records that merged long ago: rewrite the journal as the merged set
       // when that saves most of it.
-      if records.count > 2 * filled.count + 64 {
-        try FilledJournal.rewrite(filled.intervals, path: journalPath)
+      if journal.ranges.count > 2 * filled.count + 64 {
+        try FilledJournal.rewrite(filled.intervals, epoch: metadata.epoch, path: journalPath)
       }
       return (data, filled)
     }
@@ -77,14 +87,16 @@ public final class CacheEntry: Sendable {
   /// Drops every byte held and prepares an empty data file of `version.size` bytes. Readers of
   /// the previous data file keep their own descriptor and see the old bytes, never a mix.
   public func reset(url: String, version: RemoteVersion) throws(BitsError) -> DataFile {
-    try FilledJournal.truncate(path: journalPath)
+    let epoch = UInt64.random(in: 1...UInt64.max)
+    try FilledJournal.start(epoch: epoch, path: journalPath)
     let scratchPath = dataPath + ".new"
     let data = try DataFile(path: scratchPath, create: true)
     try data.setSize(version.size)
     guard rename(scratchPath, dataPath) == 0 else {
       throw BitsError.localFile(errno: errno, "cannot replace the cache data file", path: dataPath)
     }
-    try writeMetadata(Metadata(url: url, version: version))
+    try writeMetadata(Metadata(url: url, version: version, epoch: epoch))
+    directoryNeedsSync.withLock { $0 = true }
     return data
   }
 
@@ -92,12 +104,18 @@ public final class CacheEntry: Sendable {
   public func commit(_ ranges: [Range<UInt64>], data: DataFile) throws(BitsError) {
     guard !ranges.isEmpty else { return }
     try data.synchronize()
+    if directoryNeedsSync.withLock({ $0 }) {
+      // The renames of the reset (data file, metadata) must be on disk before ranges point
+      // into them.
+      try synchronize(directory.path)
+      directoryNeedsSync.withLock { $0 = false }
+    }
     try FilledJournal.append(ranges, path: journalPath)
   }
 
   /// Moves the data file to `path` (same file system), leaving the entry empty.
   public func moveData(to path: String) throws(BitsError) {
-    try FilledJournal.truncate(path: journalPath)
+    try FilledJournal.start(epoch: nil, path: journalPath)
     guard rename(dataPath, path) == 0 else {
       throw BitsError.localFile(errno: errno, "cannot move the downloaded file into place", path: path)
     }
@@ -119,8 +137,16 @@ public final class CacheEntry: Sendable {
     guard let bytes = try? encoder.encode(metadata) else {
       throw BitsError(.invalidArgument, "cannot encode cache metadata")
     }
-    try writeDurably(bytes, to: metadataPath)
+    try writeReplacing(bytes, to: metadataPath, durably: false)
   }
+}
+
+/// Makes the directory entries of `path` (a directory) durable.
+func synchronize(_ path: String) throws(BitsError) {
+  let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+  guard fd >= 0 else { throw BitsError.localFile(errno: errno, "cannot open", path: path) }
+  defer { close(fd) }
+  guard fsync(fd) == 0 else { throw BitsError.localFile(errno: errno, "cannot flush", path: path) }
 }
 
 /// The contents of a small file, or `nil` if it cannot be read. (Plain system calls: Foundation's
@@ -140,15 +166,15 @@ func readWholeFile(_ path: String) -> Data? {
   }
 }
 
-/// Writes `bytes` to `path` through a synced temporary file and a rename, so readers see the old
-/// or the new content, never a torn one.
-func writeDurably(_ bytes: Data, to path: String) throws(BitsError) {
+/// Writes `bytes` to `path` through a temporary file and a rename, so readers see the old or
+/// the new content, never a torn one; `durably` syncs the content before the rename.
+func writeReplacing(_ bytes: Data, to path: String, durably: Bool) throws(BitsError) {
   let scratch = path + ".tmp"
   let fd = Glibc.open(scratch, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
   guard fd >= 0 else { throw BitsError.localFile(errno: errno, "cannot write", path: scratch) }
   defer { close(fd) }
   let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-  guard written == bytes.count, fsync(fd) == 0 else {
+  guard written == bytes.count, !durably || fsync(fd) == 0 else {
     throw BitsError.localFile(errno: errno, "cannot write", path: scratch)
   }
   guard rename(scratch, path) == 0 else {
@@ -225,14 +251,18 @@ public final class DataFile: Sendable {
 }
 
 /// The append-only journal of filled ranges: 24-byte little-endian records of offset, length
-/// and a check (FNV-1a of the first 16 bytes). A torn last record from a crash is ignored; a
-/// complete record failing its check means the journal was damaged.
+/// and a check (FNV-1a of the first 16 bytes). The first record is a header holding the
+/// entry's epoch (offset `UInt64.max`). A torn last record from a crash is ignored; a complete
+/// record failing its check means the journal was damaged.
 enum FilledJournal {
   static let recordSize = 24
+  private static let headerOffset = UInt64.max
 
-  /// The recorded ranges, or `nil` when a record is damaged (then none of them can be trusted).
-  static func read(path: String) -> [Range<UInt64>]? {
-    guard let bytes = readWholeFile(path) else { return [] }
+  /// The epoch and recorded ranges, or `nil` when a record is damaged (then none of them can
+  /// be trusted). The epoch is `nil` for a journal without a header.
+  static func read(path: String) -> (epoch: UInt64?, ranges: [Range<UInt64>])? {
+    guard let bytes = readWholeFile(path) else { return (nil, []) }
+    var epoch: UInt64?
     var ranges: [Range<UInt64>] = []
     ranges.reserveCapacity(bytes.count / recordSize)
     let intact = bytes.withUnsafeBytes { raw in
@@ -241,14 +271,33 @@ enum FilledJournal {
         let offset = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
         let length = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self))
         let check = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position + 16, as: UInt64.self))
-        let (end, overflow) = offset.addingReportingOverflow(length)
-        guard check == FNV1a.hash(raw[position..<position + 16]), !overflow else { return false }
-        if length > 0 { ranges.append(offset..<end) }
+        guard check == FNV1a.hash(raw[position..<position + 16]) else { return false }
+        if position == 0, offset == headerOffset {
+          epoch = length
+        } else {
+          let (end, overflow) = offset.addingReportingOverflow(length)
+          guard !overflow, offset != headerOffset else { return false }
+          if length > 0 { ranges.append(offset..<end) }
+        }
         position += recordSize
       }
       return true
     }
-    return intact ? ranges : nil
+    return intact ? (epoch, ranges) : nil
+  }
+
+  /// Empties the journal and heads it with `epoch` (none: an empty journal, trusted by no one).
+  /// Not synced: until the entry's first commit, a journal that did not reach the disk holds
+  /// an epoch no metadata agrees with, or none.
+  static func start(epoch: UInt64?, path: String) throws(BitsError) {
+    let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw BitsError.localFile(errno: errno, "cannot reset the cache journal", path: path) }
+    defer { close(fd) }
+    guard let epoch else { return }
+    let header = encode(offset: headerOffset, length: epoch)
+    guard header.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == header.count else {
+      throw BitsError.localFile(errno: errno, "cannot write the cache journal", path: path)
+    }
   }
 
   static func append(_ ranges: [Range<UInt64>], path: String) throws(BitsError) {
@@ -262,26 +311,25 @@ enum FilledJournal {
     }
   }
 
-  static func rewrite(_ ranges: [Range<UInt64>], path: String) throws(BitsError) {
-    try writeDurably(encode(ranges), to: path)
-  }
-
-  static func truncate(path: String) throws(BitsError) {
-    let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw BitsError.localFile(errno: errno, "cannot reset the cache journal", path: path) }
-    defer { close(fd) }
-    guard fsync(fd) == 0 else { throw BitsError.localFile(errno: errno, "cannot reset the cache journal", path: path) }
+  static func rewrite(_ ranges: [Range<UInt64>], epoch: UInt64, path: String) throws(BitsError) {
+    var bytes = encode(offset: headerOffset, length: epoch)
+    bytes.append(encode(ranges))
+    try writeReplacing(bytes, to: path, durably: true)
   }
 
   private static func encode(_ ranges: [Range<UInt64>]) -> Data {
     var bytes = Data(capacity: ranges.count * recordSize)
     for range in ranges {
-      var record = Data(capacity: recordSize)
-      withUnsafeBytes(of: range.lowerBound.littleEndian) { record.append(contentsOf: $0) }
-      withUnsafeBytes(of: UInt64(range.count).littleEndian) { record.append(contentsOf: $0) }
-      withUnsafeBytes(of: FNV1a.hash(record).littleEndian) { record.append(contentsOf: $0) }
-      bytes.append(record)
+      bytes.append(encode(offset: range.lowerBound, length: UInt64(range.count)))
     }
     return bytes
+  }
+
+  private static func encode(offset: UInt64, length: UInt64) -> Data {
+    var record = Data(capacity: recordSize)
+    withUnsafeBytes(of: offset.littleEndian) { record.append(contentsOf: $0) }
+    withUnsafeBytes(of: length.littleEndian) { record.append(contentsOf: $0) }
+    withUnsafeBytes(of: FNV1a.hash(record).littleEndian) { record.append(contentsOf: $0) }
+    return record
   }
 }
