@@ -134,7 +134,7 @@ start_mount() {
   mkdir -p "$mnt" "$cache"
   case $tool in
     bitsfs)
-      # Defaults: 256 KiB blocks, sequential read-ahead 1 -> 64 MiB, persistent cache.
+      # Defaults: 64 KiB blocks, sequential read-ahead 1 -> 64 MiB, persistent cache.
       # The command daemonizes and returns once the mount answers.
       timeout 60 "$BITSFS" mount "$BASE/big.bin" "$BASE/data.zip" "$BASE/db.sqlite" "$mnt" \
         --cache-dir "$cache" >>"$WORK/$tool.log" 2>&1 || return 1

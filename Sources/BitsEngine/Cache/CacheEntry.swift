@@ -29,7 +29,6 @@ public final class CacheEntry: Sendable {
   private var journalPath: String { directory.appendingPathComponent("filled").path }
   private var metadataPath: String { directory.appendingPathComponent("meta.json").path }
 
-  /// Creates the directory (mode 0700) if needed. Nothing is read yet.
   /// Whether the directory must be synced before the next journal append: a reset renamed
   /// files in it.
   private let directoryNeedsSync = Mutex(true)
@@ -126,7 +125,7 @@ public final class CacheEntry: Sendable {
     try? FileManager.default.removeItem(at: directory)
   }
 
-  public func readMetadata() -> Metadata? {
+  private func readMetadata() -> Metadata? {
     guard let bytes = readWholeFile(metadataPath) else { return nil }
     return try? JSONDecoder().decode(Metadata.self, from: bytes)
   }
