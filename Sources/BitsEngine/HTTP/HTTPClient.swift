@@ -169,6 +169,7 @@ private struct TransferLoop {
       var running: Int32 = 0
       curl_multi_perform(multi, &running)
       collectFinished()
+      deliverReceivedBodies()
       curl_multi_poll(multi, nil, 0, 1000, nil)
     }
   }
@@ -197,7 +198,18 @@ private struct TransferLoop {
       }
       guard let context else { continue }
       let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+      // Bytes that arrived before a failure are as good as any: the receiver keeps them.
+      _ = transfer.deliverReceivedBody()
       finish(transfer.id, outcome: transfer.outcome(for: code))
+    }
+  }
+
+  /// Hands each transfer's batched body bytes to its receiver once per pass, so no byte waits
+  /// longer than one pass of the loop.
+  private mutating func deliverReceivedBodies() {
+    let refused = active.values.filter { !$0.deliverReceivedBody() }
+    for transfer in refused {
+      finish(transfer.id, outcome: transfer.outcome(for: CURLE_WRITE_ERROR))
     }
   }
 
@@ -220,7 +232,13 @@ private final class Transfer {
   private var head = HTTPResponseHead(status: 0, headers: [:])
   private let started = ContinuousClock.now
   private var headDelivered = false
+  /// Body bytes delivered to the receiver so far.
   private var bodyOffset: UInt64 = 0
+  /// libcurl hands over the body in pieces of at most 16 KiB (`CURL_MAX_WRITE_SIZE`); they are
+  /// batched here up to one receive buffer, so a receiver writing them to disk makes one system
+  /// call per socket read, not one per 16 KiB.
+  private var batch: UnsafeMutableRawBufferPointer?
+  private var batchCount = 0
   private var abortReason: BitsError?
   private var reported = false
 
@@ -233,6 +251,7 @@ private final class Transfer {
   deinit {
     if let easy { curl_easy_cleanup(easy) }
     curl_slist_free_all(headerList)
+    batch?.deallocate()
   }
 
   func makeEasyHandle(configuration: HTTPConfiguration) -> UnsafeMutableRawPointer? {
@@ -247,7 +266,7 @@ private final class Transfer {
     _ = bitsfs_easy_set_long(easy, CURLOPT_MAXREDIRS, 10)
     _ = bitsfs_easy_set_long(easy, CURLOPT_NOSIGNAL, 1)
     _ = bitsfs_easy_set_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
-    _ = bitsfs_easy_set_long(easy, CURLOPT_BUFFERSIZE, 512 * 1024)
+    _ = bitsfs_easy_set_long(easy, CURLOPT_BUFFERSIZE, Self.receiveBufferSize)
     _ = bitsfs_easy_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
     // libcurl's stall detection: fewer than 1 byte/s for the whole stall window aborts.
     _ = bitsfs_easy_set_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1)
@@ -292,8 +311,31 @@ private final class Transfer {
     return true
   }
 
+  private static let receiveBufferSize = 512 * 1024
+
   private func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
     guard deliverHeadIfNeeded() else { return false }
+    if batchCount + bytes.count > Self.receiveBufferSize {
+      guard deliverReceivedBody() else { return false }
+    }
+    if bytes.count >= Self.receiveBufferSize { return deliver(bytes) }
+    let batch = batch ?? .allocate(byteCount: Self.receiveBufferSize, alignment: 16)
+    self.batch = batch
+    UnsafeMutableRawBufferPointer(rebasing: batch[batchCount...]).copyMemory(from: bytes)
+    batchCount += bytes.count
+    return true
+  }
+
+  /// Hands the batched body bytes to the receiver; `false` once the receiver refused bytes.
+  func deliverReceivedBody() -> Bool {
+    guard abortReason == nil else { return false }
+    guard let batch, batchCount > 0 else { return true }
+    let count = batchCount
+    batchCount = 0
+    return deliver(UnsafeRawBufferPointer(rebasing: batch[..<count]))
+  }
+
+  private func deliver(_ bytes: UnsafeRawBufferPointer) -> Bool {
     if case .abort(let error) = receiver.transferDidReceive(bytes, bodyOffset: bodyOffset) {
       abortReason = error
       return false

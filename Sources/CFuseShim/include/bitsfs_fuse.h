@@ -53,7 +53,7 @@ int bitsfs_reply_entry(fuse_req_t req, uint64_t ino, const struct stat *attribut
 int bitsfs_reply_attr(fuse_req_t req, const struct stat *attributes, double timeout);
 int bitsfs_reply_open(fuse_req_t req, uint64_t handle, int keep_cache, int direct_io);
 int bitsfs_reply_buf(fuse_req_t req, const void *bytes, size_t size);
-/// Replies with `size` bytes read from `fd` at `offset`.
+/// Replies with `size` bytes of the file `fd` at `offset`, which must lie within the file.
 int bitsfs_reply_fd(fuse_req_t req, int fd, uint64_t offset, size_t size);
 int bitsfs_reply_xattr(fuse_req_t req, size_t size);
 int bitsfs_reply_statfs(fuse_req_t req, const struct statvfs *stats);
