@@ -1,5 +1,7 @@
 import CFuseShim
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// Reads the `user.bitsfs.*` attributes a mount publishes for each file.
 public enum ExtendedAttributes {

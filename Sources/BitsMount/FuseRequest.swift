@@ -1,5 +1,6 @@
 import CFuseShim
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Glibc
 
 /// The attributes of a file or directory as the kernel sees them.

@@ -1,5 +1,7 @@
+import BitsEngine
 import CFuseShim
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Glibc
 import Synchronization
 
@@ -96,7 +98,7 @@ public final class FuseSession: Sendable {
     bitsfs_session_loop(handle.pointer, 16)
     afterLoop()
     if bitsfs_session_wait_idle(handle.pointer, 60_000) == 0 {
-      FileHandle.standardError.write(Data("bitsfs: some requests were still unanswered at unmount\n".utf8))
+      writeToStandardError("bitsfs: some requests were still unanswered at unmount\n")
     }
     bitsfs_session_destroy(handle.pointer)
   }
@@ -105,12 +107,7 @@ public final class FuseSession: Sendable {
   public func stop() {
     guard !isStopping.exchange(true, ordering: .relaxed) else { return }
     bitsfs_session_exit(handle.pointer)
-    let unmount = Process()
-    unmount.executableURL = URL(fileURLWithPath: "/usr/bin/fusermount3")
-    unmount.arguments = ["-u", "-z", mountPoint]
-    unmount.standardError = FileHandle.nullDevice
-    try? unmount.run()
-    unmount.waitUntilExit()
+    _ = runQuietly("/usr/bin/fusermount3", ["-u", "-z", mountPoint])
   }
 
   /// Drops the kernel's cached pages of `inode`, whose remote version changed.

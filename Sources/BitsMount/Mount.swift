@@ -1,5 +1,6 @@
 import BitsEngine
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Glibc
 import Synchronization
 
@@ -83,10 +84,10 @@ public final class Mount: Sendable {
     self.session.withLock { $0 = session }
     let mountPoint = configuration.mountPoint
     // The mount answers only once the loop runs, so it is checked from another thread.
-    Thread.detachNewThread {
+    startThread(named: "bitsfs-ready") {
       // A stat of the root goes through the kernel to the loop: it answers once we serve.
       if FileManager.default.fileExists(atPath: mountPoint) {
-        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 1024)
+        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 4096)
         ready()
       } else {
         session.stop()
@@ -118,7 +119,7 @@ public final class Mount: Sendable {
       throw BitsError(.invalidArgument, "not a valid URL", url: url)
     }
     let segment = components.percentEncodedPath.split(separator: "/").last.map(String.init) ?? ""
-    let name = segment.removingPercentEncoding ?? segment
+    let name = percentDecoded(segment) ?? segment
     guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
       throw BitsError(.invalidArgument, "the URL does not end in a file name", url: url)
     }
@@ -127,11 +128,10 @@ public final class Mount: Sendable {
 
   /// The mount point must be an existing, empty directory that is not mounted on already.
   public static func checkMountPoint(_ path: String) throws(BitsError) {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+    guard FileManager.default.fileExists(atPath: path) else {
       throw BitsError(.invalidArgument, "mount point \(path) does not exist")
     }
-    guard isDirectory.boolValue else { throw BitsError(.invalidArgument, "mount point \(path) is not a directory") }
+    guard isDirectory(path) else { throw BitsError(.invalidArgument, "mount point \(path) is not a directory") }
     if MountTable.isMountPoint(path) {
       throw BitsError(.invalidArgument, "something is already mounted at \(path)")
     }

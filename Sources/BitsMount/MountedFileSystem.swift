@@ -1,5 +1,6 @@
 import BitsEngine
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Glibc
 import Synchronization
 

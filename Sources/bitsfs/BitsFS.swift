@@ -1,6 +1,8 @@
 import ArgumentParser
 import BitsEngine
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 @main
 struct BitsFS: ParsableCommand {
@@ -27,7 +29,7 @@ enum ExitStatus {
 
 /// Prints `bitsfs: <error>` on standard error and exits with the status the error deserves.
 func fail(with error: BitsError) -> Never {
-  FileHandle.standardError.write(Data("bitsfs: \(error)\n".utf8))
+  writeToStandardError("bitsfs: \(error)\n")
   exit(ExitStatus.for(error))
 }
 

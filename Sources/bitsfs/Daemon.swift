@@ -1,5 +1,7 @@
 import BitsEngine
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// Detaches the mount into a background process that returns the user's prompt only once the
 /// mount answers, or with the reason it failed. The process forks before it has started any
@@ -48,7 +50,7 @@ struct Daemon {
       guard count > 0 else { break }
       message += buffer[0..<count]
     }
-    let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    let text = String(decoding: message, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
     if text == readyLine { exit(0) }
     // The daemon already printed its error on the shared standard error.
     if text.hasPrefix(failurePrefix) { exit(Int32(text.dropFirst(failurePrefix.count)) ?? ExitStatus.transferFailed) }

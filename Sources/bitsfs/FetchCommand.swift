@@ -1,6 +1,8 @@
 import ArgumentParser
 import BitsEngine
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 struct FetchCommand: ParsableCommand {
@@ -73,7 +75,7 @@ struct FetchCommand: ParsableCommand {
         try? job.cancel()
         try? FileManager.default.removeItem(at: jobDirectory)
       } else if !quiet {
-        FileHandle.standardError.write(Data("bitsfs: the bytes fetched so far are kept; run again to resume\n".utf8))
+        writeToStandardError("bitsfs: the bytes fetched so far are kept; run again to resume\n")
       }
       throw error
     default:
@@ -122,7 +124,7 @@ final class Interruption {
   func exitIfInterrupted() {
     let signalNumber = received.number.load(ordering: .sequentiallyConsistent)
     guard signalNumber != 0 else { return }
-    FileHandle.standardError.write(Data("\nbitsfs: interrupted; run the same command again to resume\n".utf8))
+    writeToStandardError("\nbitsfs: interrupted; run the same command again to resume\n")
     exit(128 + signalNumber)
   }
 }

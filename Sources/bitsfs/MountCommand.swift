@@ -1,7 +1,9 @@
 import ArgumentParser
 import BitsEngine
 import BitsMount
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 struct MountCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -72,7 +74,7 @@ struct MountCommand: ParsableCommand {
     configuration.fuseOptions = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
     configuration.http = try transfer.httpConfiguration()
     if debug {
-      configuration.http.trace = { line in FileHandle.standardError.write(Data("bitsfs: \(line)\n".utf8)) }
+      configuration.http.trace = { line in writeToStandardError("bitsfs: \(line)\n") }
     }
     configuration.job = try transfer.jobConfiguration()
     configuration.reads.readTimeout = .milliseconds(Int64(readTimeout * 1000))
@@ -88,7 +90,8 @@ struct MountCommand: ParsableCommand {
     let environment = ProcessInfo.processInfo.environment
     let base =
       environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
-      ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache")
+      ?? URL(fileURLWithPath: environment["HOME"] ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/")
+      .appendingPathComponent(".cache")
     return base.appendingPathComponent("bitsfs")
   }
 
@@ -127,13 +130,9 @@ struct UnmountCommand: ParsableCommand {
   }
 
   private static func fusermount(_ arguments: [String]) -> Bool {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/fusermount3")
-    process.arguments = arguments
-    guard (try? process.run()) != nil else {
+    guard access("/usr/bin/fusermount3", X_OK) == 0 else {
       fail(with: BitsError(.invalidArgument, "cannot run /usr/bin/fusermount3; is the fuse3 package installed?"))
     }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
+    return runQuietly("/usr/bin/fusermount3", arguments) == 0
   }
 }

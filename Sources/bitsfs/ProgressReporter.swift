@@ -1,5 +1,7 @@
 import BitsEngine
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// Shows a job's progress: a redrawn bar on a terminal, a plain line every few seconds otherwise.
 final class ProgressReporter {
@@ -32,18 +34,18 @@ final class ProgressReporter {
       let width = 30
       let filled = Int((percent ?? 0) / 100 * Double(width))
       let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-      let line = String(format: "[%@] %5.1f%%  %@  ETA %@  %@", bar, percent ?? 0, amounts, eta ?? "--", state.rawValue)
-      FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
+      let line = "[\(bar)] \(Self.percent(percent ?? 0))  \(amounts)  ETA \(eta ?? "--")  \(state.rawValue)"
+      writeToStandardError("\r\(line)\u{1B}[K")
       drewBar = true
     } else if now - lastLine >= .seconds(2) || state.isSettled {
       lastLine = now
-      let line = String(format: "%5.1f%%  %@  ETA %@  %@", percent ?? 0, amounts, eta ?? "--", state.rawValue)
-      FileHandle.standardError.write(Data((line + "\n").utf8))
+      let line = "\(Self.percent(percent ?? 0))  \(amounts)  ETA \(eta ?? "--")  \(state.rawValue)"
+      writeToStandardError(line + "\n")
     }
   }
 
   func finish() {
-    if drewBar { FileHandle.standardError.write(Data("\n".utf8)) }
+    if drewBar { writeToStandardError("\n") }
   }
 
   private func currentRate() -> Double {
@@ -59,12 +61,25 @@ final class ProgressReporter {
       value /= 1024
       unit += 1
     }
-    return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    return unit == 0 ? "\(count) B" : "\(oneDecimal(value)) \(units[unit])"
   }
 
   static func duration(_ seconds: Double) -> String {
     let total = Int(seconds.rounded())
-    return String(format: "%d:%02d", total / 60, total % 60)
+    let seconds = total % 60
+    return "\(total / 60):\(seconds < 10 ? "0" : "")\(seconds)"
+  }
+
+  /// A non-negative `value` rounded to one decimal, e.g. `12.5`.
+  static func oneDecimal(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+  }
+
+  /// A percentage right-aligned in 6 columns, e.g. ` 42.0%`.
+  static func percent(_ value: Double) -> String {
+    let text = oneDecimal(value) + "%"
+    return String(repeating: " ", count: max(0, 6 - text.count)) + text
   }
 }
 

@@ -1,7 +1,9 @@
 import ArgumentParser
 import BitsEngine
 import BitsMount
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 struct StatusCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -14,15 +16,13 @@ struct StatusCommand: ParsableCommand {
   var width = 64
 
   func run() throws {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+    guard FileManager.default.fileExists(atPath: path) else {
       fail(with: BitsError(.invalidArgument, "\(path) does not exist"))
     }
     let files =
-      isDirectory.boolValue
-      ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map {
-        (path as NSString).appendingPathComponent($0)
-      } : [path]
+      isDirectory(path)
+      ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { "\(path)/\($0)" }
+      : [path]
     for file in files {
       guard let stats = ExtendedAttributes.value("user.bitsfs.stats", of: file),
         let filled = ExtendedAttributes.value("user.bitsfs.filled", of: file)
@@ -44,8 +44,8 @@ struct StatusCommand: ParsableCommand {
       let filledBytes = fields["filled"] ?? 0
       let percent = size == 0 ? 100 : Double(filledBytes) * 100 / Double(size)
       print(
-        "\((file as NSString).lastPathComponent)  size \(ProgressReporter.bytes(size))  "
-          + "filled \(ProgressReporter.bytes(filledBytes)) (\(String(format: "%.1f", percent))%) in "
+        "\(file.split(separator: "/").last ?? "")  size \(ProgressReporter.bytes(size))  "
+          + "filled \(ProgressReporter.bytes(filledBytes)) (\(ProgressReporter.oneDecimal(percent))%) in "
           + "\(fields["ranges"] ?? 0) ranges  fetched \(ProgressReporter.bytes(fields["fetched"] ?? 0)) "
           + "in \(fields["requests"] ?? 0) requests")
       print("  [\(Self.picture(of: ranges, size: size, width: max(8, width)))]")

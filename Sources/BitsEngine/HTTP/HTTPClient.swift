@@ -1,5 +1,7 @@
 import CCurl
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// Settings shared by every transfer of one client.
@@ -72,13 +74,11 @@ public final class HTTPClient: Sendable {
     multi = MultiHandle(pointer: pointer)
     _ = bitsfs_multi_set_long(pointer, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
     _ = bitsfs_multi_set_long(pointer, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
-    let thread = Thread { [self] in
+    startThread(named: "bitsfs-http") { [self] in
       var loop = TransferLoop(multi: multi.pointer, configuration: configuration)
       loop.run(client: self)
       finished.signal()
     }
-    thread.name = "bitsfs-http"
-    thread.start()
   }
 
   /// `curl_global_init` must run once, before any other libcurl call and before threads use it.

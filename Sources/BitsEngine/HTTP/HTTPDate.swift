@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Glibc
 
 /// Dates in HTTP headers such as `Last-Modified` (RFC 9110 §5.6.7): the IMF-fixdate servers

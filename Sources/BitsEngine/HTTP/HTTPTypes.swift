@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// A request header set per job, such as `Authorization`. Its value is never logged or stored.
 public struct HTTPHeader: Hashable, Sendable, CustomStringConvertible {
@@ -14,8 +16,8 @@ public struct HTTPHeader: Hashable, Sendable, CustomStringConvertible {
   /// characters: a CR or LF would let one header smuggle in others.
   public init?(line: String) {
     guard let colon = line.firstIndex(of: ":") else { return nil }
-    let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    let name = line[..<colon].trimmingHTTPWhitespace()
+    let value = line[line.index(after: colon)...].trimmingHTTPWhitespace()
     let tokenSymbols = Set("!#$%&'*+-.^_`|~".unicodeScalars)
     guard !name.isEmpty,
       name.unicodeScalars.allSatisfy({
@@ -51,9 +53,9 @@ public struct ContentRange: Hashable, Sendable {
   public var completeLength: UInt64?
 
   public init?(_ value: String) {
-    let trimmed = value.trimmingCharacters(in: .whitespaces)
+    let trimmed = value.trimmingHTTPWhitespace()
     guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }
-    let spec = trimmed.dropFirst("bytes ".count).trimmingCharacters(in: .whitespaces)
+    let spec = trimmed.dropFirst("bytes ".count).trimmingHTTPWhitespace()
     let halves = spec.split(separator: "/", maxSplits: 1).map(String.init)
     guard halves.count == 2 else { return nil }
     if halves[1] == "*" {
@@ -91,7 +93,7 @@ public struct HTTPResponseHead: Sendable {
   /// redirect or a 1xx) and forgets the previous one's headers; `Name: value` sets a header;
   /// anything else is ignored.
   public mutating func add(line bytes: UnsafeRawBufferPointer) {
-    let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    let line = String(decoding: bytes, as: UTF8.self).trimmingHTTPWhitespace()
     if line.hasPrefix("HTTP/") {
       headers.removeAll()
       let parts = line.split(separator: " ", maxSplits: 2)
@@ -100,11 +102,23 @@ public struct HTTPResponseHead: Sendable {
     }
     guard let colon = line.firstIndex(of: ":") else { return }
     let name = line[..<colon].lowercased()
-    headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    headers[name] = line[line.index(after: colon)...].trimmingHTTPWhitespace()
   }
 
   public var contentRange: ContentRange? { self["content-range"].flatMap(ContentRange.init) }
   public var contentLength: UInt64? {
-    self["content-length"].flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+    self["content-length"].flatMap { UInt64($0.trimmingHTTPWhitespace()) }
+  }
+}
+
+extension StringProtocol {
+  /// Without leading and trailing spaces, tabs, CRs and LFs (HTTP's optional whitespace and
+  /// line ends).
+  func trimmingHTTPWhitespace() -> String {
+    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
+    guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+      return ""
+    }
+    return String(self[first...last])
   }
 }

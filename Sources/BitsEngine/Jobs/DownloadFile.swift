@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// What a file tells its job.
@@ -50,7 +52,7 @@ public final class DownloadFile: Sendable {
   private let cache: CacheEntry
   private let notify: @Sendable (DownloadFile, FileEvent) -> Void
   private let state = Mutex(State())
-  private let connecting = NSLock()
+  private let connecting = Mutex(())
   /// Serializes everything that touches the cache journal and metadata, so a commit of one
   /// version can never land after the reset for the next.
   private let persistQueue = DispatchQueue(label: "bitsfs.cache-commit")
@@ -134,23 +136,23 @@ public final class DownloadFile: Sendable {
   @discardableResult
   public func connect() throws(BitsError) -> RemoteVersion {
     // One connection attempt at a time: two would each reset the cache entry.
-    connecting.lock()
-    defer { connecting.unlock() }
-    if let version = self.version { return version }
-    let version = try probe(retryPeriod: configuration.retryPeriod)
-    let opened = persistQueue.sync { () -> Result<(DataFile, ByteRangeSet), BitsError> in
-      Result { () throws(BitsError) in try cache.open(url: remoteURL, version: version) }
+    try connecting.withLock { _ throws(BitsError) -> RemoteVersion in
+      if let version = self.version { return version }
+      let version = try probe(retryPeriod: configuration.retryPeriod)
+      let opened = persistQueue.sync { () -> Result<(DataFile, ByteRangeSet), BitsError> in
+        Result { () throws(BitsError) in try cache.open(url: remoteURL, version: version) }
+      }
+      let (data, filled) = try opened.get()
+      state.withLock { state in
+        state.version = version
+        state.lastKnownVersion = version
+        state.lastValidated = .now
+        state.data = data
+        state.filled = filled
+        state.generation += 1
+      }
+      return version
     }
-    let (data, filled) = try opened.get()
-    state.withLock { state in
-      state.version = version
-      state.lastKnownVersion = version
-      state.lastValidated = .now
-      state.data = data
-      state.filled = filled
-      state.generation += 1
-    }
-    return version
   }
 
   /// Asks the server for the current version with a one-byte range request, retrying transient
@@ -167,7 +169,7 @@ public final class DownloadFile: Sendable {
       guard case .failure(let error) = result else { return try result.get() }
       guard error.code.isTransient, clock.now - start + delay < retryPeriod else { throw error }
       notify(self, .retrying(error))
-      Thread.sleep(forTimeInterval: delay.seconds)
+      sleep(for: delay)
       delay = min(delay * 2, configuration.maximumRetryDelay)
     }
   }
@@ -657,7 +659,7 @@ public final class DownloadFile: Sendable {
     let mask = umask(0)
     umask(mask)
     chmod(from, 0o666 & ~mask)
-    guard Foundation.rename(from, to) == 0 else {
+    guard Glibc.rename(from, to) == 0 else {
       throw BitsError.localFile(errno: errno, "cannot put the file in place", path: to)
     }
   }

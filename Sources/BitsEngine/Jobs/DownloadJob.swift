@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// `BG_JOB_STATE`.
@@ -309,37 +311,12 @@ public final class DownloadJob: Sendable {
     guard localName.hasPrefix("/"), !localName.hasSuffix("/"), !localName.contains("\0") else {
       throw BitsError(.invalidArgument, "the local name must be an absolute path to a file", url: localName)
     }
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: localName, isDirectory: &isDirectory), isDirectory.boolValue {
+    if isDirectory(localName) {
       throw BitsError(.invalidArgument, "the local name is a directory", url: localName)
     }
-    let parent = (localName as NSString).deletingLastPathComponent
-    guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+    let parent = String(localName[..<localName.lastIndex(of: "/")!])
+    guard isDirectory(parent.isEmpty ? "/" : parent) else {
       throw BitsError(.invalidArgument, "the directory of the local name does not exist", url: localName)
     }
-  }
-}
-
-/// A condition to wait on with a deadline, re-checking a predicate.
-final class Condition: Sendable {
-  private let condition = NSCondition()
-
-  func broadcast() {
-    condition.lock()
-    condition.broadcast()
-    condition.unlock()
-  }
-
-  /// Whether `predicate` held before `deadline`. State changes are followed by `broadcast()`,
-  /// which takes this lock, so a change between the check and the wait is not missed.
-  func wait(until deadline: ContinuousClock.Instant, _ predicate: () -> Bool) -> Bool {
-    condition.lock()
-    defer { condition.unlock() }
-    while !predicate() {
-      let remaining = deadline - ContinuousClock.now
-      guard remaining > .zero else { return false }
-      _ = condition.wait(until: Date().addingTimeInterval(remaining.seconds))
-    }
-    return true
   }
 }

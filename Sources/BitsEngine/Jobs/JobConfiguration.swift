@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// How a job transfers: limits, timing and the headers sent with every request.
 public struct JobConfiguration: Sendable {

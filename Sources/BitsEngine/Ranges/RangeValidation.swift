@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 /// The checks `AddFileWithRanges` and `RequestFileRanges` make on a range list before accepting it.
 public enum RangeValidation {

@@ -1,0 +1,62 @@
+import Glibc
+
+/// Whether `path` names a directory (following symbolic links).
+public func isDirectory(_ path: String) -> Bool {
+  var info = stat()
+  return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+}
+
+/// Runs the program at `path` with `arguments`, its output and errors discarded, and returns
+/// its exit status (`nil` if it could not start or was killed).
+public func runQuietly(_ path: String, _ arguments: [String]) -> Int32? {
+  var actions = posix_spawn_file_actions_t()
+  posix_spawn_file_actions_init(&actions)
+  defer { posix_spawn_file_actions_destroy(&actions) }
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+  let argv = ([path] + arguments).map { strdup($0) } + [nil]
+  defer { argv.forEach { free($0) } }
+  var pid = pid_t()
+  guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return nil }
+  var status: Int32 = 0
+  while waitpid(pid, &status, 0) < 0 {
+    guard errno == EINTR else { return nil }
+  }
+  // WIFEXITED / WEXITSTATUS, which Swift cannot import as macros.
+  return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
+}
+
+/// `text` with `%XX` escapes decoded; `nil` if an escape is malformed or the result is not UTF-8.
+public func percentDecoded(_ text: some StringProtocol) -> String? {
+  var bytes: [UInt8] = []
+  var iterator = text.utf8.makeIterator()
+  while let byte = iterator.next() {
+    guard byte == UInt8(ascii: "%") else {
+      bytes.append(byte)
+      continue
+    }
+    guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+    bytes.append(high << 4 | low)
+  }
+  return String(validating: bytes, as: UTF8.self)
+}
+
+private func hexValue(_ digit: UInt8) -> UInt8? {
+  switch digit {
+  case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+  case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+  case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+  default: nil
+  }
+}
+
+/// Writes `text` to standard error, unbuffered.
+public func writeToStandardError(_ text: String) {
+  var bytes = Array(text.utf8)[...]
+  while !bytes.isEmpty {
+    let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    if written < 0 && errno == EINTR { continue }
+    guard written > 0 else { return }
+    bytes = bytes.dropFirst(written)
+  }
+}
