@@ -90,9 +90,12 @@ struct MountCommand: ParsableCommand {
     let environment = ProcessInfo.processInfo.environment
     let base =
       environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
-      ?? URL(fileURLWithPath: environment["HOME"] ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/")
-      .appendingPathComponent(".cache")
+      ?? URL(fileURLWithPath: environment["HOME"] ?? homeDirectory).appendingPathComponent(".cache")
     return base.appendingPathComponent("bitsfs")
+  }
+
+  private static var homeDirectory: String {
+    getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/"
   }
 
   private func serve(_ configuration: MountConfiguration, ready: @Sendable @escaping () -> Void) throws(BitsError) {
