@@ -364,6 +364,8 @@ public final class DownloadFile: Sendable {
 
   // MARK: Transfer events (network thread)
 
+  private static let inlineAnswerLimit: UInt64 = 256 << 10
+
   fileprivate func didFill(_ range: Range<UInt64>, generation: UInt64) {
     let (ready, report) = state.withLock { state -> ([(Waiter, FilledBytes)], [FileRange]?) in
       guard generation == state.generation, let data = state.data else { return ([], nil) }
@@ -384,7 +386,12 @@ public final class DownloadFile: Sendable {
       state.unreported.insert(range)
       return (ready, takeReport(&state))
     }
-    if !ready.isEmpty {
+    // Small answers go out from this thread at once, which saves a thread hop on the latency of
+    // random reads; large ones would hold up the network thread, so another thread sends them.
+    let readyBytes = ready.reduce(0) { $0 + $1.1.range.count }
+    if readyBytes <= Self.inlineAnswerLimit {
+      for (waiter, bytes) in ready { waiter.completion(.success(bytes)) }
+    } else {
       callbackQueue.async {
         for (waiter, bytes) in ready { waiter.completion(.success(bytes)) }
       }
