@@ -51,6 +51,27 @@ final class MountFaultTests: MountTestCase {
     try unmount(mountPoint)
   }
 
+  /// A cache data file cut short behind the mount's back (the cache lock keeps other bitsfs
+  /// processes out, not other programs) makes reads of the lost part fail, never hang.
+  func testCacheFileCutShortGivesEIONotAHang() throws {
+    let bytes = try serve("f.bin", count: 1 << 20)
+    let mountPoint = try mount([nginx.url("f.bin")])
+    XCTAssertEqual(try read(mountPoint + "/f.bin", offset: 0, count: bytes.count), bytes)
+    let entries = try FileManager.default.contentsOfDirectory(atPath: cacheDirectory.path).filter {
+      FileManager.default.fileExists(atPath: cacheDirectory.appendingPathComponent("\($0)/data").path)
+    }
+    XCTAssertEqual(entries.count, 1)
+    XCTAssertEqual(truncate(cacheDirectory.appendingPathComponent("\(entries[0])/data").path, 4096), 0)
+    // The kernel's own copy of the pages would hide the cache file.
+    try "1\n".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)
+
+    XCTAssertEqual(try read(mountPoint + "/f.bin", offset: 0, count: 4096), Array(bytes[0..<4096]))
+    let (error, elapsed) = timedRead(mountPoint + "/f.bin", offset: 512 << 10)
+    XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
+    XCTAssertLessThan(elapsed, 10)
+    try unmount(mountPoint)
+  }
+
   func testTricklingServerGivesEIOInBoundedTimeAndOtherFilesKeepWorking() throws {
     // 200 bytes a second: never silent long enough to count as a stall, far too slow for a read.
     try TestData.write(count: 4 << 20, seed: 5, to: faultRoot.appendingPathComponent("trickle.bin"))
