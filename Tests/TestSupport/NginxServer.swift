@@ -95,7 +95,11 @@ public final class NginxServer {
 
   public func url(_ name: String) -> String { "\(baseURL)/\(name)" }
 
+  /// The requests logged so far. nginx writes a request's line just after sending its answer, so
+  /// a client can act on an answer before its line exists; one request to nginx's single worker
+  /// first makes the worker finish whatever it was doing, logging included.
   public func requests() -> [ServedRequest] {
+    waitForTheWorker()
     let text = (try? String(contentsOf: prefix.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""
     return text.split(separator: "\n").compactMap { line in
       let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -105,6 +109,28 @@ public final class NginxServer {
         method: fields[0], path: fields[1], range: header(fields[2]), ifRange: header(fields[3]), status: status,
         bodyBytes: bytes, protocolVersion: fields[6])
     }
+  }
+
+  /// Sends one unlogged request over a Unix socket and reads the answer; does nothing when nginx
+  /// is not running.
+  private func waitForTheWorker() {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let path = Array(prefix.appendingPathComponent("worker.sock").path.utf8CString)
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.map { UInt8(bitPattern: $0) }) }
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard connected == 0 else { return }
+    let request = Array("GET / HTTP/1.0\r\n\r\n".utf8)
+    guard write(fd, request, request.count) == request.count else { return }
+    var buffer = [UInt8](repeating: 0, count: 512)
+    while read(fd, &buffer, buffer.count) > 0 {}
   }
 
   /// Forgets the requests logged so far.
@@ -146,6 +172,11 @@ public final class NginxServer {
           if ($http_authorization != "Bearer sekrit") { return 401; }
           alias \(root)/;
         }
+      }
+      server {
+        listen unix:\(prefix)/worker.sock;
+        access_log off;
+        location / { return 204; }
       }
     }
     """
