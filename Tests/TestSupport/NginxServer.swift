@@ -123,8 +123,9 @@ public final class NginxServer {
     address.sun_family = sa_family_t(AF_UNIX)
     let path = Array(prefix.appendingPathComponent("worker.sock").path.utf8CString)
     withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.map { UInt8(bitPattern: $0) }) }
+    let length = socklen_t(MemoryLayout<sockaddr_un>.size)
     let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
     }
     guard connected == 0 else { return }
     let request = Array("GET / HTTP/1.0\r\n\r\n".utf8)
