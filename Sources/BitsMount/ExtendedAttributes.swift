@@ -1,7 +1,5 @@
 import CFuseShim
-import Dispatch
 import FoundationEssentials
-import Glibc
 
 /// Reads the `user.bitsfs.*` attributes a mount publishes for each file.
 public enum ExtendedAttributes {

@@ -1,5 +1,4 @@
 import CFuseShim
-import Dispatch
 import FoundationEssentials
 import Glibc
 

@@ -1,6 +1,5 @@
 import BitsEngine
 import CFuseShim
-import Dispatch
 import FoundationEssentials
 import Glibc
 import Synchronization

@@ -1,6 +1,5 @@
 import ArgumentParser
 import BitsEngine
-import Dispatch
 import FoundationEssentials
 import Glibc
 

@@ -1,5 +1,4 @@
 import BitsEngine
-import Dispatch
 import FoundationEssentials
 import Glibc
 

@@ -1,9 +1,7 @@
 import ArgumentParser
 import BitsEngine
 import BitsMount
-import Dispatch
 import FoundationEssentials
-import Glibc
 
 struct StatusCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

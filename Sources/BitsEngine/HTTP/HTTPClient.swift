@@ -1,7 +1,6 @@
 import CCurl
 import Dispatch
 import FoundationEssentials
-import Glibc
 import Synchronization
 
 /// Settings shared by every transfer of one client.

@@ -1,6 +1,4 @@
-import Dispatch
 import FoundationEssentials
-import Glibc
 
 /// A request header set per job, such as `Authorization`. Its value is never logged or stored.
 public struct HTTPHeader: Hashable, Sendable, CustomStringConvertible {

@@ -1,6 +1,4 @@
-import Dispatch
 import FoundationEssentials
-import Glibc
 
 /// The server requirements BITS checks on every answer, as pure functions of the response head.
 enum ServerRules {

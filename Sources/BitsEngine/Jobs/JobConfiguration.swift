@@ -1,6 +1,5 @@
 import Dispatch
 import FoundationEssentials
-import Glibc
 
 /// How a job transfers: limits, timing and the headers sent with every request.
 public struct JobConfiguration: Sendable {

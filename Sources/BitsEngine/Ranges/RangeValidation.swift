@@ -1,6 +1,4 @@
-import Dispatch
 import FoundationEssentials
-import Glibc
 
 /// The checks `AddFileWithRanges` and `RequestFileRanges` make on a range list before accepting it.
 public enum RangeValidation {

@@ -1,8 +1,8 @@
 import Glibc
 
-/// Threads and waiting on plain POSIX primitives: the engine and the daemon use no part of
-/// Foundation beyond FoundationEssentials, which keeps the static binary small and quick to
-/// start from a cold page cache.
+// Threads and waiting on plain POSIX primitives: the engine and the daemon use no part of
+// Foundation beyond FoundationEssentials, which keeps the static binary small and quick to
+// start from a cold page cache.
 
 /// Runs `body` on a new detached thread named `name` (as `top -H` and `perf` show it).
 public func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
