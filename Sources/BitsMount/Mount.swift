@@ -87,7 +87,7 @@ public final class Mount: Sendable {
     startThread(named: "bitsfs-ready") {
       // A stat of the root goes through the kernel to the loop: it answers once we serve.
       if FileManager.default.fileExists(atPath: mountPoint) {
-        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 4096)
+        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 1024)
         ready()
       } else {
         session.stop()
