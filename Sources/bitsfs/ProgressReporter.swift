@@ -81,10 +81,3 @@ final class ProgressReporter {
     return String(repeating: " ", count: max(0, 6 - text.count)) + text
   }
 }
-
-extension Duration {
-  var seconds: Double {
-    let (seconds, attoseconds) = components
-    return Double(seconds) + Double(attoseconds) * 1e-18
-  }
-}

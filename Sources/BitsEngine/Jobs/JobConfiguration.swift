@@ -35,7 +35,8 @@ public enum TransferPriority: Sendable {
 }
 
 extension Duration {
-  var seconds: Double {
+  /// The duration in seconds, as a floating-point number.
+  public var seconds: Double {
     let (seconds, attoseconds) = components
     return Double(seconds) + Double(attoseconds) * 1e-18
   }
