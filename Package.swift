@@ -16,9 +16,11 @@ let package = Package(
     .systemLibrary(
       name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
     .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+    // Linux calls that the Glibc module leaves out.
+    .systemLibrary(name: "CLinux"),
 
     // The download-job engine: ranges, HTTP over libcurl, the persistent cache, BITS-style jobs.
-    .target(name: "BitsEngine", dependencies: ["CCurl"]),
+    .target(name: "BitsEngine", dependencies: ["CCurl", "CLinux"]),
 
     // libfuse low-level callbacks bridged to a table of Swift functions.
     .target(name: "CFuseShim", dependencies: ["CFuse3"]),

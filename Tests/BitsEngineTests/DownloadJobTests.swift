@@ -259,6 +259,31 @@ final class DownloadJobTests: EngineTestCase {
     XCTAssertEqual(fetchedBodyBytes(), (4 << 20) + 1, "only the missing 4 MiB (and the probe byte)")
   }
 
+  func testFullCacheDiskFailsARequestBeforeCachingAnyOfIt() throws {
+    guard getuid() == 0 else { throw XCTSkip("mounting a small tmpfs needs root") }
+    let cache = directory.appendingPathComponent("cache")
+    try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+    XCTAssertEqual(try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", cache.path]).status, 0)
+    defer { _ = try? runCommand("/bin/umount", ["-l", cache.path]) }
+    _ = try serve("wide.bin", count: 4 << 20)
+    let job = makeJob(onDemand: true)
+    let file = try job.addFile(remoteURL: nginx.url("wide.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred)
+
+    let outcome = Mutex<Result<FilledBytes, BitsError>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    file.read(0..<4 << 20, alignment: 4096, timeout: .seconds(10)) { result in
+      outcome.withLock { $0 = result }
+      done.signal()
+    }
+    XCTAssertEqual(done.wait(timeout: .now() + 15), .success)
+    outcome.withLock { outcome in
+      guard case .failure(let error) = outcome else { return XCTFail("4 MiB read through a 1 MiB cache: \(outcome as Any)") }
+      XCTAssertEqual(error.code, .diskFull, "\(error)")
+    }
+    XCTAssertEqual(file.filledRanges, [], "the space is reserved before any byte is written")
+  }
+
   private func readSync(_ file: DownloadFile, _ range: Range<UInt64>) -> FilledBytes? {
     let result = Mutex<FilledBytes?>(nil)
     let done = DispatchSemaphore(value: 0)

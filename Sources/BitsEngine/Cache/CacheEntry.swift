@@ -1,3 +1,4 @@
+import CLinux
 import FoundationEssentials
 import Glibc
 import Synchronization
@@ -208,6 +209,20 @@ public final class DataFile: Sendable {
   func setSize(_ size: UInt64) throws(BitsError) {
     guard ftruncate(descriptor, off_t(size)) == 0 else {
       throw BitsError.localFile(errno: errno, "cannot size the cache data file", path: path)
+    }
+  }
+
+  /// Allocates disk space for `range` before its bytes arrive. A full disk then fails a request
+  /// before it transfers anything, and writing into allocated space costs the file system about
+  /// half as much CPU as allocating while writing. Where `fallocate` is not supported, space is
+  /// allocated as bytes are written, as before.
+  func reserve(_ range: Range<UInt64>) throws(BitsError) {
+    while bitsfs_fallocate(descriptor, Int64(range.lowerBound), Int64(range.count)) != 0 {
+      switch errno {
+      case EINTR: continue
+      case EOPNOTSUPP: return
+      default: throw BitsError.localFile(errno: errno, "cannot allocate space in the cache", path: path)
+      }
     }
   }
 

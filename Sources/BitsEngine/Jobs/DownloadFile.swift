@@ -686,7 +686,14 @@ private struct PieceReceiver: HTTPTransferReceiver {
   let generation: UInt64
 
   func transferDidReceiveHead(_ head: HTTPResponseHead) -> TransferVerdict {
-    ServerRules.check(head, asked: range, version: version, url: file.remoteURL)
+    let verdict = ServerRules.check(head, asked: range, version: version, url: file.remoteURL)
+    guard case .proceed = verdict else { return verdict }
+    do {
+      try data.reserve(range)
+    } catch {
+      return .abort(error)
+    }
+    return .proceed
   }
 
   func transferDidReceive(_ bytes: UnsafeRawBufferPointer, bodyOffset: UInt64) -> TransferVerdict {

@@ -1,0 +1,15 @@
+#ifndef BITSFS_CLINUX_SHIM_H
+#define BITSFS_CLINUX_SHIM_H
+
+// Linux calls that Swift's Glibc module leaves out (declared only under _GNU_SOURCE).
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/// fallocate(2) in its default mode: allocates [offset, offset + length) without changing the
+/// file's size. Returns 0, or -1 with errno set.
+static inline int bitsfs_fallocate(int fd, int64_t offset, int64_t length) {
+  return (int)syscall(SYS_fallocate, fd, 0, (long)offset, (long)length);
+}
+
+#endif
