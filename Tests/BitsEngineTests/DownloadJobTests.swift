@@ -278,7 +278,9 @@ final class DownloadJobTests: EngineTestCase {
     }
     XCTAssertEqual(done.wait(timeout: .now() + 15), .success)
     outcome.withLock { outcome in
-      guard case .failure(let error) = outcome else { return XCTFail("4 MiB read through a 1 MiB cache: \(outcome as Any)") }
+      guard case .failure(let error) = outcome else {
+        return XCTFail("a 4 MiB read through a 1 MiB cache: \(outcome as Any)")
+      }
       XCTAssertEqual(error.code, .diskFull, "\(error)")
     }
     XCTAssertEqual(file.filledRanges, [], "the space is reserved before any byte is written")
