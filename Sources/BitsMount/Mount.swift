@@ -87,7 +87,8 @@ public final class Mount: Sendable {
     startThread(named: "bitsfs-ready") {
       // A stat of the root goes through the kernel to the loop: it answers once we serve.
       if FileManager.default.fileExists(atPath: mountPoint) {
-        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 1024)
+        // 512 KiB: replies up to that size are spliced (see bitsfs_reply_fd).
+        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 512)
         ready()
       } else {
         session.stop()

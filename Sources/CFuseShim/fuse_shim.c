@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <unistd.h>
-#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +30,11 @@ static int end(struct shim *shim, int result) {
 
 static void shim_init(void *userdata, struct fuse_conn_info *conn) {
   (void)userdata;
-  // Reads may arrive in parallel; a file whose size or date changes gets its pages dropped.
+  // Reads may arrive in parallel; a file whose size or date changes gets its pages dropped;
+  // file data is spliced into replies (bitsfs_reply_fd).
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+  if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
   conn->max_readahead = 1 << 20;
   conn->max_background = 64;
   conn->congestion_threshold = 48;
@@ -281,20 +283,21 @@ int bitsfs_reply_buf(fuse_req_t req, const void *bytes, size_t size) {
   return end(shim, fuse_reply_buf(req, bytes, size));
 }
 
-// File data goes to the kernel straight from a read-only mapping of the cache file: the reply
-// copies the page-cache pages once, where a pread into a buffer would copy them twice. The
-// window is unmapped at once, so the daemon's resident memory stays small.
+// File data goes to the kernel by splice: the cache file's pages enter a pipe by reference and
+// are copied once, into the reader's pages, with nothing mapped into this process. libfuse
+// splices a reply only if it fits in one pipe (1 MiB without privileges), which is why the mount
+// keeps kernel reads at 512 KiB; larger or tiny replies go through a buffer instead.
+// libfuse sends whatever the file holds, and the kernel takes a short reply as the end of the
+// file, so a cache file cut short behind the mount's back must be an error here.
 int bitsfs_reply_fd(fuse_req_t req, int fd, uint64_t offset, size_t size) {
+  struct stat info;
+  if (fstat(fd, &info) != 0 || (uint64_t)info.st_size < offset + size) return bitsfs_reply_err(req, EIO);
+  struct fuse_bufvec data = FUSE_BUFVEC_INIT(size);
+  data.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+  data.buf[0].fd = fd;
+  data.buf[0].pos = (off_t)offset;
   struct shim *shim = SHIM(req);
-  if (size == 0) return end(shim, fuse_reply_buf(req, NULL, 0));
-  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-  uint64_t start = offset & ~(page - 1);
-  size_t length = (size_t)(offset - start) + size;
-  char *map = mmap(NULL, length, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)start);
-  if (map == MAP_FAILED) return bitsfs_reply_err(req, EIO);
-  int result = fuse_reply_buf(req, map + (offset - start), size);
-  munmap(map, length);
-  return end(shim, result);
+  return end(shim, fuse_reply_data(req, &data, 0));
 }
 
 int bitsfs_reply_xattr(fuse_req_t req, size_t size) {
