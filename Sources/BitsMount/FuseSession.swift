@@ -114,8 +114,9 @@ public final class FuseSession: Sendable {
     _ = bitsfs_notify_inval_inode(handle.pointer, inode)
   }
 
-  /// Asks the kernel for reads of up to `kilobytes` by raising the mount's read-ahead. The
-  /// default, 128 KiB, caps FUSE reads; call only once the loop runs.
+  /// Raises the mount's read-ahead to `kilobytes`: the default, 128 KiB, caps FUSE reads at
+  /// 128 KiB, and a larger window keeps several reads (of up to 512 KiB, the shim's
+  /// `max_read`) in flight. Call only once the loop runs.
   @discardableResult
   public static func raiseReadAhead(mountPoint: String, kilobytes: Int) -> Bool {
     guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }

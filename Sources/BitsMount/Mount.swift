@@ -87,8 +87,7 @@ public final class Mount: Sendable {
     startThread(named: "bitsfs-ready") {
       // A stat of the root goes through the kernel to the loop: it answers once we serve.
       if FileManager.default.fileExists(atPath: mountPoint) {
-        // 512 KiB: replies up to that size are spliced (see bitsfs_reply_fd).
-        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 512)
+        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 4096)
         ready()
       } else {
         session.stop()

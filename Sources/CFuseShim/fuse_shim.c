@@ -28,6 +28,12 @@ static int end(struct shim *shim, int result) {
 #define OPS(req) (&shim_of(req)->operations)
 
 
+// The largest read the kernel sends. Replies up to this size are spliced (bitsfs_reply_fd); the
+// mount's read-ahead may be larger, to keep several such reads in flight.
+#define MAX_READ 524288  // 512 KiB, a literal for OPTION()
+#define STRING(x) #x
+#define OPTION(name, value) name "=" STRING(value)
+
 static void shim_init(void *userdata, struct fuse_conn_info *conn) {
   (void)userdata;
   // Reads may arrive in parallel; a file whose size or date changes gets its pages dropped;
@@ -36,6 +42,7 @@ static void shim_init(void *userdata, struct fuse_conn_info *conn) {
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
   conn->max_readahead = 1 << 20;
+  conn->max_read = MAX_READ;
   conn->max_background = 64;
   conn->congestion_threshold = 48;
 }
@@ -197,8 +204,9 @@ struct bitsfs_session *bitsfs_session_new(const char *options, const struct bits
   }
   shim->operations = *operations;
   atomic_init(&shim->in_flight, 0);
-  char *argv[] = {"bitsfs", "-o", (char *)options, NULL};
-  struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+  // libfuse wants max_read both here and in init.
+  char *argv[] = {"bitsfs", "-o", (char *)options, "-o", OPTION("max_read", MAX_READ), NULL};
+  struct fuse_args args = FUSE_ARGS_INIT(5, argv);
   session->shim = shim;
   session->fuse = fuse_session_new(&args, &shim_operations, sizeof shim_operations, shim);
   fuse_opt_free_args(&args);
@@ -285,8 +293,8 @@ int bitsfs_reply_buf(fuse_req_t req, const void *bytes, size_t size) {
 
 // File data goes to the kernel by splice: the cache file's pages enter a pipe by reference and
 // are copied once, into the reader's pages, with nothing mapped into this process. libfuse
-// splices a reply only if it fits in one pipe (1 MiB without privileges), which is why the mount
-// keeps kernel reads at 512 KiB; larger or tiny replies go through a buffer instead.
+// splices a reply only if it fits in one pipe (1 MiB without privileges), which is why reads are
+// capped at MAX_READ; tiny replies go through a buffer instead.
 // libfuse sends whatever the file holds, and the kernel takes a short reply as the end of the
 // file, so a cache file cut short behind the mount's back must be an error here.
 int bitsfs_reply_fd(fuse_req_t req, int fd, uint64_t offset, size_t size) {
