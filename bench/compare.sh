@@ -5,7 +5,7 @@
 # Per tool, each on a fresh mount with an empty cache unless said otherwise:
 #   - cold sequential read of the big file (dd bs=1M, after drop_caches), and its ratio to
 #     `curl -o /dev/null` of the same file in the same round;
-#   - warm re-read on the same mount;
+#   - warm re-read on the same mount, twice: the first re-read, and the next in the steady state;
 #   - re-read after unmount + drop_caches + remount on the same cache (from the tool's disk cache);
 #   - random 4 KiB reads with fio: IOPS, p50/p99 completion latency, server bytes per byte read;
 #   - server bytes for one 4 KiB read in the middle of the big file;
@@ -248,6 +248,10 @@ step_sequential() {
   record "$tool" cpu_s "$(awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/${PID[$tool]}/stat")"
   t=$(seconds timeout 300 dd if="$mnt/big.bin" of=/dev/null bs=1M status=none) || return 1
   record "$tool" warm_s "$t"
+  # The first re-read of freshly read pages also moves them to the kernel's active list, on any
+  # file system; the next one shows the steady state that the page-cache cat is measured in.
+  t=$(seconds timeout 300 dd if="$mnt/big.bin" of=/dev/null bs=1M status=none) || return 1
+  record "$tool" warm_steady_s "$t"
 }
 
 # Follows step_sequential: the cache holds the whole big file.
@@ -468,17 +472,18 @@ rows = [("curl -o /dev/null", "curl"), ("bitsfs", "bitsfs"), ("httpdirfs", "http
         ("bitsfs cache data file, dd after drop_caches", "cachefile")]
 
 out = []
-out.append("| | cold seq MB/s | × curl | CPU s, cold read | warm MB/s | re-read after remount MB/s | server bytes, remount re-read | mount → first byte ms | peak RSS MiB | sha256 |")
-out.append("|---|---|---|---|---|---|---|---|---|---|")
+out.append("| | cold seq MB/s | × curl | CPU s, cold read | warm MB/s | warm, steady MB/s | re-read after remount MB/s | server bytes, remount re-read | mount → first byte ms | peak RSS MiB | sha256 |")
+out.append("|---|---|---|---|---|---|---|---|---|---|---|")
 for label, tool in rows:
     ratio = cold_ratios(tool) if tool not in ("curl",) else []
     shas = values.get((tool, "sha256"), [])
-    out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         label,
         cell(mbps(tool, "cold_s"), integer),
         "1" if tool == "curl" and values.get(("curl", "cold_s")) else cell(ratio, two),
         cell(numbers(tool, "cpu_s"), lambda x: "%.1f" % x),
         cell(mbps(tool, "warm_s"), integer),
+        cell(mbps(tool, "warm_steady_s" if tool != "pagecache" else "warm_s"), integer),
         cell(mbps(tool, "remount_s"), integer),
         cell(numbers(tool, "remount_bytes"), human_bytes),
         (cell([x * 1000 for x in numbers(tool, "first_byte_s")], ms)
@@ -528,9 +533,12 @@ best_other_cold = max([med(mbps(t, "cold_s")) or 0 for t in others])
 check("cold seq ≥ 0.9× curl", b_ratio and "%.2f×" % b_ratio, "0.90×", b_ratio and b_ratio >= 0.9)
 check("cold seq ≥ 2× the better of httpdirfs/rclone", b_cold and "%.0f MB/s" % b_cold,
       "%.0f MB/s" % (2 * best_other_cold), b_cold and b_cold >= 2 * best_other_cold)
-b_warm, cat = med(mbps("bitsfs", "warm_s")), med(mbps("pagecache", "warm_s"))
-check("warm ≥ 0.8× page-cache cat", b_warm and "%.0f MB/s" % b_warm, cat and "%.0f MB/s" % (0.8 * cat),
+b_warm, cat = med(mbps("bitsfs", "warm_steady_s")), med(mbps("pagecache", "warm_s"))
+check("warm (steady) ≥ 0.8× page-cache cat", b_warm and "%.0f MB/s" % b_warm, cat and "%.0f MB/s" % (0.8 * cat),
       b_warm and cat and b_warm >= 0.8 * cat)
+b_first = med(mbps("bitsfs", "warm_s"))
+check("the same for the first re-read", b_first and "%.0f MB/s" % b_first, cat and "%.0f MB/s" % (0.8 * cat),
+      b_first and cat and b_first >= 0.8 * cat)
 b_re, direct = med(mbps("bitsfs", "remount_s")), med(mbps("cachefile", "remount_s"))
 check("remount re-read ≥ 0.8× direct cache-file read", b_re and "%.0f MB/s" % b_re,
       direct and "%.0f MB/s" % (0.8 * direct), b_re and direct and b_re >= 0.8 * direct)
@@ -595,7 +603,9 @@ PY
   echo
   echo "Columns: MB/s are 10^6 bytes per second through \`dd bs=1M\`. *× curl*: cold throughput over"
   echo "\`curl -o /dev/null\` of the same file in the same round. *CPU s*: user + system time of the"
-  echo "daemon (of curl) up to the end of the cold read. *warm*: a second dd on the same mount."
+  echo "daemon (of curl) up to the end of the cold read. *warm*: a second dd on the same mount, the"
+  echo "first re-read, which also moves the pages to the kernel's active list (on any file system);"
+  echo "*warm, steady*: a third dd, in the state the page-cache cat of the origin file is measured in."
   echo "*re-read after remount*: unmount, drop_caches, mount again on the same cache, dd. *server bytes*:"
   echo "body bytes nginx logged during the step. fio: $FIO_IOS random 4 KiB psync reads, iodepth 1,"
   echo "buffered, fixed seed; latency is fio's completion latency. *one 4 KiB read*: dd of 4 KiB in the"

@@ -11,6 +11,8 @@ public struct ServedRequest: Sendable, Equatable {
   public var bodyBytes: Int
   /// `HTTP/1.1`, `HTTP/2.0`; empty where the server does not log it.
   public var protocolVersion = ""
+  /// The serial number of the connection the request came on; 0 where the server does not log it.
+  public var connection = 0
 }
 
 /// A private nginx on 127.0.0.1 serving a fresh temporary directory, started and stopped by the
@@ -103,11 +105,11 @@ public final class NginxServer {
     let text = (try? String(contentsOf: prefix.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""
     return text.split(separator: "\n").compactMap { line in
       let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-      guard fields.count == 7, let status = Int(fields[4]), let bytes = Int(fields[5]) else { return nil }
+      guard fields.count == 8, let status = Int(fields[4]), let bytes = Int(fields[5]) else { return nil }
       func header(_ value: String) -> String? { value == "-" || value.isEmpty ? nil : value }
       return ServedRequest(
         method: fields[0], path: fields[1], range: header(fields[2]), ifRange: header(fields[3]), status: status,
-        bodyBytes: bytes, protocolVersion: fields[6])
+        bodyBytes: bytes, protocolVersion: fields[6], connection: Int(fields[7]) ?? 0)
     }
   }
 
@@ -154,7 +156,7 @@ public final class NginxServer {
     error_log \(prefix)/error.log warn;
     events { worker_connections 512; }
     http {
-      log_format ranges "$request_method\\t$uri\\t$http_range\\t$http_if_range\\t$status\\t$body_bytes_sent\\t$server_protocol";
+      log_format ranges "$request_method\\t$uri\\t$http_range\\t$http_if_range\\t$status\\t$body_bytes_sent\\t$server_protocol\\t$connection";
       access_log \(prefix)/access.log ranges;
       client_body_temp_path \(prefix)/tmp;
       proxy_temp_path \(prefix)/tmp;

@@ -11,6 +11,8 @@ public struct HTTPConfiguration: Sendable {
   public var stallTimeout: Duration = .seconds(15)
   /// Connections kept open to one host; requests beyond this queue inside libcurl.
   public var maxConnectionsPerHost = 16
+  /// Threads receiving transfers; new transfers take turns among them.
+  public var networkThreads = 2
   /// Verify TLS certificates and host names. Off only for explicit testing against self-signed hosts.
   public var verifiesTLS = true
   /// A PEM file of certificate authorities to trust instead of the system's.
@@ -41,13 +43,56 @@ public protocol HTTPTransferReceiver: Sendable {
 
 /// Identifies a started transfer, for cancelling it.
 public struct TransferID: Hashable, Sendable {
+  fileprivate let lane: Int
   fileprivate let value: UInt64
 }
 
-/// An HTTP client driving every transfer from one thread with libcurl's multi interface:
-/// connections are pooled and reused (HTTP/2 multiplexing where offered), and any number of
-/// transfers run concurrently without a thread each.
+/// An HTTP client driving transfers with libcurl's multi interface from a few network threads
+/// ("lanes"), each with its own multi handle and connection pool: connections are reused
+/// (HTTP/2 multiplexing where offered), any number of transfers run concurrently without a
+/// thread each, and the receive work of concurrent transfers (socket reads, cache writes)
+/// spreads over more than one core.
 public final class HTTPClient: Sendable {
+  private let lanes: [Lane]
+  public let configuration: HTTPConfiguration
+
+  public init(configuration: HTTPConfiguration = HTTPConfiguration()) {
+    Self.initializeLibcurl
+    self.configuration = configuration
+    lanes = (0..<max(1, configuration.networkThreads)).map { Lane(index: $0, configuration: configuration) }
+  }
+
+  /// `curl_global_init` must run once, before any other libcurl call and before threads use it.
+  private static let initializeLibcurl: Void = {
+    curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+  }()
+
+  deinit {
+    shutdown()
+  }
+
+  /// Starts `request`; `receiver` hears about it on one of the network threads.
+  @discardableResult
+  public func start(_ request: HTTPRequest, receiver: any HTTPTransferReceiver) -> TransferID {
+    // The least busy lane, the first on a tie: one request at a time keeps to the first lane
+    // and its open connections, while concurrent ones spread out.
+    let lane = lanes.min { $0.transferCount < $1.transferCount } ?? lanes[0]
+    return lane.start(request, receiver: receiver)
+  }
+
+  /// Stops a transfer; its receiver then finishes with `.cancelled` unless it already finished.
+  public func cancel(_ id: TransferID) {
+    lanes[id.lane].cancel(id)
+  }
+
+  /// Cancels every transfer and stops the network threads; waits until they have stopped.
+  public func shutdown() {
+    for lane in lanes { lane.shutdown() }
+  }
+}
+
+/// One network thread and its multi handle.
+private final class Lane: Sendable {
   private struct Inbox: ~Copyable {
     var nextID: UInt64 = 1
     var starts: [(TransferID, HTTPRequest, any HTTPTransferReceiver)] = []
@@ -61,60 +106,52 @@ public final class HTTPClient: Sendable {
     let pointer: UnsafeMutableRawPointer
   }
 
+  private let index: Int
+  private let activeTransfers = Atomic<Int>(0)
   private let inbox = Mutex(Inbox())
   private let multi: MultiHandle
   private let finished = DispatchSemaphore(value: 0)
-  public let configuration: HTTPConfiguration
 
-  public init(configuration: HTTPConfiguration = HTTPConfiguration()) {
-    Self.initializeLibcurl
-    self.configuration = configuration
+  init(index: Int, configuration: HTTPConfiguration) {
+    self.index = index
     guard let pointer = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
     multi = MultiHandle(pointer: pointer)
     _ = bitsfs_multi_set_long(pointer, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
     _ = bitsfs_multi_set_long(pointer, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
     startThread(named: "bitsfs-http") { [self] in
-      var loop = TransferLoop(multi: multi.pointer, configuration: configuration)
-      loop.run(client: self)
+      var loop = TransferLoop(lane: self, multi: multi.pointer, configuration: configuration)
+      loop.run()
       finished.signal()
     }
   }
 
-  /// `curl_global_init` must run once, before any other libcurl call and before threads use it.
-  private static let initializeLibcurl: Void = {
-    curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-  }()
+  /// Transfers started on this lane and not yet finished.
+  var transferCount: Int { activeTransfers.load(ordering: .relaxed) }
 
-  deinit {
-    shutdown()
-  }
-
-  /// Starts `request`; `receiver` hears about it on the network thread.
-  @discardableResult
-  public func start(_ request: HTTPRequest, receiver: any HTTPTransferReceiver) -> TransferID {
+  func start(_ request: HTTPRequest, receiver: any HTTPTransferReceiver) -> TransferID {
+    activeTransfers.add(1, ordering: .relaxed)
     let id = inbox.withLock { inbox -> TransferID? in
       guard !inbox.isShuttingDown else { return nil }
-      let id = TransferID(value: inbox.nextID)
+      let id = TransferID(lane: index, value: inbox.nextID)
       inbox.nextID += 1
       inbox.starts.append((id, request, receiver))
       return id
     }
     guard let id else {
+      activeTransfers.subtract(1, ordering: .relaxed)
       receiver.transferDidFinish(.failure(BitsError(.cancelled, "the HTTP client is shut down")))
-      return TransferID(value: 0)
+      return TransferID(lane: index, value: 0)
     }
     curl_multi_wakeup(multi.pointer)
     return id
   }
 
-  /// Stops a transfer; its receiver then finishes with `.cancelled` unless it already finished.
-  public func cancel(_ id: TransferID) {
+  func cancel(_ id: TransferID) {
     inbox.withLock { $0.cancellations.append(id) }
     curl_multi_wakeup(multi.pointer)
   }
 
-  /// Cancels every transfer and stops the network thread; waits until it has stopped.
-  public func shutdown() {
+  func shutdown() {
     let first = inbox.withLock { inbox in
       defer { inbox.isShuttingDown = true }
       return !inbox.isShuttingDown
@@ -123,6 +160,10 @@ public final class HTTPClient: Sendable {
     curl_multi_wakeup(multi.pointer)
     finished.wait()
     curl_multi_cleanup(multi.pointer)
+  }
+
+  fileprivate func transferEnded() {
+    activeTransfers.subtract(1, ordering: .relaxed)
   }
 
   fileprivate func takeInbox() -> (
@@ -141,18 +182,20 @@ public final class HTTPClient: Sendable {
 
 /// The state of the network thread; never leaves it.
 private struct TransferLoop {
+  let lane: Lane
   let multi: UnsafeMutableRawPointer
   let configuration: HTTPConfiguration
   var active: [TransferID: Transfer] = [:]
 
-  init(multi: UnsafeMutableRawPointer, configuration: HTTPConfiguration) {
+  init(lane: Lane, multi: UnsafeMutableRawPointer, configuration: HTTPConfiguration) {
+    self.lane = lane
     self.multi = multi
     self.configuration = configuration
   }
 
-  mutating func run(client: HTTPClient) {
+  mutating func run() {
     while true {
-      let inbox = client.takeInbox()
+      let inbox = lane.takeInbox()
       for (id, request, receiver) in inbox.starts {
         add(Transfer(id: id, request: request, receiver: receiver))
       }
@@ -175,6 +218,7 @@ private struct TransferLoop {
 
   private mutating func add(_ transfer: Transfer) {
     guard let easy = transfer.makeEasyHandle(configuration: configuration) else {
+      lane.transferEnded()
       transfer.report(
         .failure(BitsError(.invalidArgument, "libcurl refused the request", url: transfer.request.url)),
         trace: configuration.trace)
@@ -217,6 +261,7 @@ private struct TransferLoop {
     if let easy = transfer.easy {
       curl_multi_remove_handle(multi, easy)
     }
+    lane.transferEnded()
     transfer.report(outcome, trace: configuration.trace)
   }
 }
