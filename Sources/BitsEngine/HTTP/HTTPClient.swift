@@ -31,9 +31,10 @@ public enum TransferVerdict: Sendable {
   case abort(BitsError)
 }
 
-/// Receives the events of one transfer, on the client's network thread, in order:
+/// Receives the events of one transfer, all on one of the client's network threads, in order:
 /// the final response head once, body bytes in order, then the outcome. Implementations must
-/// return quickly: every transfer of the client shares that thread.
+/// return quickly: other transfers share that thread. Events of different transfers may come
+/// at the same time, from different threads.
 public protocol HTTPTransferReceiver: Sendable {
   func transferDidReceiveHead(_ head: HTTPResponseHead) -> TransferVerdict
   /// `bodyOffset` is the position of `bytes` within the response body.
@@ -180,7 +181,7 @@ private final class Lane: Sendable {
   }
 }
 
-/// The state of the network thread; never leaves it.
+/// The state of one network thread; never leaves it.
 private struct TransferLoop {
   let lane: Lane
   let multi: UnsafeMutableRawPointer
@@ -266,7 +267,7 @@ private struct TransferLoop {
   }
 }
 
-/// One easy handle and what its callbacks have seen. Lives on the network thread only.
+/// One easy handle and what its callbacks have seen. Lives on its network thread only.
 private final class Transfer {
   let id: TransferID
   let request: HTTPRequest

@@ -362,7 +362,7 @@ public final class DownloadFile: Sendable {
     }
   }
 
-  // MARK: Transfer events (network thread)
+  // MARK: Transfer events (network threads)
 
   private static let inlineAnswerLimit: UInt64 = 256 << 10
 
