@@ -213,9 +213,9 @@ public final class DataFile: Sendable {
   }
 
   /// Allocates disk space for `range` before its bytes arrive. A full disk then fails a request
-  /// before it transfers anything, and writing into allocated space costs the file system about
-  /// half as much CPU as allocating while writing. Where `fallocate` is not supported, space is
-  /// allocated as bytes are written, as before.
+  /// before it transfers anything, and writing into allocated space costs the file system less
+  /// CPU than allocating as it goes. Where `fallocate` is not supported, space is allocated as
+  /// bytes are written.
   func reserve(_ range: Range<UInt64>) throws(BitsError) {
     while bitsfs_fallocate(descriptor, Int64(range.lowerBound), Int64(range.count)) != 0 {
       switch errno {
