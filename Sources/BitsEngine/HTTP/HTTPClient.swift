@@ -9,9 +9,10 @@ public struct HTTPConfiguration: Sendable {
   public var connectTimeout: Duration = .seconds(10)
   /// A transfer that receives no byte for this long is abandoned (a stalled server).
   public var stallTimeout: Duration = .seconds(15)
-  /// Connections kept open to one host; requests beyond this queue inside libcurl.
+  /// Connections kept open to one host by each network thread; requests beyond this queue
+  /// inside libcurl.
   public var maxConnectionsPerHost = 16
-  /// Threads receiving transfers; new transfers take turns among them.
+  /// Threads receiving transfers; each new transfer goes to the least busy one.
   public var networkThreads = 2
   /// Verify TLS certificates and host names. Off only for explicit testing against self-signed hosts.
   public var verifiesTLS = true
