@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Paired cold reads of several builds of bitsfs, to tell a change from the noise of a shared
+# machine. Each round drops caches and reads the big file once with curl and once through a fresh
+# mount of each build, in turn. Prints, per build, the median time and its ratio to curl's, and
+# the medians of the daemon's CPU and of the whole machine's busy CPU during the read, then every
+# round's time, so that wins can be counted round by round.
+#
+#   bench/ab-cold.sh [OTHER-BUILD ...]     the current release build is always measured, last
+#
+# ROUNDS (default 7) and SIZE_MIB (default 1024) change the run. Needs root: drop_caches, FUSE.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+builds=()
+for build in "$@"; do builds+=("$(realpath "$build")"); done
+BENCH_WWW=$(mktemp -d /dev/shm/bitsfs-ab-www.XXXXXX)  # in tmpfs: drop_caches spares the origin
+trap 'rm -rf "$BENCH_WWW"' EXIT  # until common.sh's cleanup takes over
+source "$here/common.sh"  # cd to the repository; BITSFS, WORK, WWW, URL, big.bin, seconds, ratio
+builds+=("$BITSFS")
+mnt=$WORK/mnt
+mkdir -p "$mnt"
+trap 'mountpoint -q "$mnt" && fusermount3 -u -z "$mnt"; cleanup_common' EXIT
+
+busy_seconds() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8) / 100 }' /proc/stat; }
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+declare -A times daemon machine
+for round in $(seq 1 "${ROUNDS:-7}"); do
+  drop_caches
+  times[curl]+="$(seconds curl -s -o /dev/null "$URL") "
+  for i in "${!builds[@]}"; do
+    build=${builds[$i]}
+    rm -rf "$WORK/cache"
+    drop_caches
+    "$build" mount "$URL" "$mnt" --cache-dir "$WORK/cache"
+    pid=$(getfattr --absolute-names --only-values -n user.bitsfs.pid "$mnt")
+    before=$(busy_seconds)
+    times[$i]+="$(seconds dd if="$mnt/big.bin" of=/dev/null bs=1M status=none) "
+    machine[$i]+="$(awk -v a="$before" -v b="$(busy_seconds)" 'BEGIN { print b - a }') "
+    daemon[$i]+="$(awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$pid/stat") "
+    "$build" unmount "$mnt"
+  done
+done
+
+curl_median=$(echo "${times[curl]}" | median)
+echo "cold read of $SIZE_MIB MiB, ${ROUNDS:-7} rounds (medians; seconds per round in brackets)"
+echo "  curl -o /dev/null  $curl_median s  [${times[curl]% }]"
+for i in "${!builds[@]}"; do
+  m=$(echo "${times[$i]}" | median)
+  echo "  ${builds[$i]}"
+  echo "    $m s, $(ratio "$curl_median" "$m") of curl; daemon CPU $(echo "${daemon[$i]}" | median) s," \
+    "machine busy $(echo "${machine[$i]}" | median) CPU s  [${times[$i]% }]"
+done
