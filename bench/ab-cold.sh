@@ -14,14 +14,13 @@ builds=()
 for build in "$@"; do builds+=("$(realpath "$build")"); done
 BENCH_WWW=$(mktemp -d /dev/shm/bitsfs-ab-www.XXXXXX)  # in tmpfs: drop_caches spares the origin
 trap 'rm -rf "$BENCH_WWW"' EXIT  # until common.sh's cleanup takes over
-source "$here/common.sh"  # cd to the repository; BITSFS, WORK, WWW, URL, big.bin, seconds, ratio
+source "$here/common.sh"  # cd to the repository; BITSFS, WORK, WWW, URL, big.bin, helpers
 builds+=("$BITSFS")
 mnt=$WORK/mnt
 mkdir -p "$mnt"
 trap 'mountpoint -q "$mnt" && fusermount3 -u -z "$mnt"; cleanup_common' EXIT
 
 busy_seconds() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8) / 100 }' /proc/stat; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 declare -A times daemon machine
@@ -37,7 +36,7 @@ for round in $(seq 1 "${ROUNDS:-7}"); do
     before=$(busy_seconds)
     times[$i]+="$(seconds dd if="$mnt/big.bin" of=/dev/null bs=1M status=none) "
     machine[$i]+="$(awk -v a="$before" -v b="$(busy_seconds)" 'BEGIN { print b - a }') "
-    daemon[$i]+="$(awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$pid/stat") "
+    daemon[$i]+="$(cpu_seconds "$pid") "
     "$build" unmount "$mnt"
   done
 done

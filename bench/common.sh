@@ -27,5 +27,11 @@ seconds() {
   awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
 }
 
+# drop_caches: writes back dirty pages (bounded), then empties the page cache. Needs root.
+drop_caches() { timeout 120 sync || true; echo 3 > /proc/sys/vm/drop_caches; }
+
+# cpu_seconds PID: the user + system CPU time of a running process so far, in seconds.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+
 rate() { awk -v size="$SIZE_MIB" -v t="$1" 'BEGIN { printf "%.0f MiB/s", size / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

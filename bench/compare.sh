@@ -46,7 +46,7 @@ TIME_LIMIT=${TIME_LIMIT:-1140}
 PORT=${PORT:-8096}
 BENCH_WWW=$(mktemp -d /dev/shm/bitsfs-bench-www.XXXXXX)
 trap 'rm -rf "$BENCH_WWW"' EXIT  # until common.sh's cleanup takes over
-source "$here/common.sh"  # cd to the repository; BITSFS, WORK, WWW, BASE, URL, big.bin, seconds
+source "$here/common.sh"  # cd to the repository; BITSFS, WORK, WWW, BASE, URL, big.bin, helpers
 RESULTS=${RESULTS:-bench/RESULTS.md}
 LOG=$WORK/nginx/access.log
 RAW=$WORK/raw.tsv
@@ -113,7 +113,6 @@ say "data: big.bin $big_bytes B, data.zip $(stat -c %s "$WWW/data.zip") B, db.sq
 # --- Measuring -------------------------------------------------------------------------------
 record() { printf '%s\t%s\t%s\t%s\n' "$round" "$1" "$2" "$3" >> "$RAW"; }
 now_ns() { date +%s%N; }
-drop_caches() { timeout 120 sync || true; echo 3 > /proc/sys/vm/drop_caches; }
 log_mark() { stat -c %s "$LOG"; }
 # Body bytes of the log lines appended since MARK, once nginx has stopped appending.
 log_bytes_since() {
@@ -245,7 +244,7 @@ step_sequential() {
   record "$tool" cold_s "$t"
   record "$tool" rss_kib "$(awk '/^VmHWM/ { print $2 }' "/proc/${PID[$tool]}/status")"
   # CPU time (user + system) of the daemon so far: mostly the cold read.
-  record "$tool" cpu_s "$(awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/${PID[$tool]}/stat")"
+  record "$tool" cpu_s "$(cpu_seconds "${PID[$tool]}")"
   t=$(seconds timeout 300 dd if="$mnt/big.bin" of=/dev/null bs=1M status=none) || return 1
   record "$tool" warm_s "$t"
   # The first re-read of freshly read pages also moves them to the kernel's active list, on any
