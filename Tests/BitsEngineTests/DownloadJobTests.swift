@@ -287,6 +287,43 @@ final class DownloadJobTests: EngineTestCase {
     XCTAssertEqual(file.filledRanges, [], "the space is reserved before any byte is written")
   }
 
+  /// Filled ranges reach the journal soon after a file's transfers go quiet, not only at the
+  /// commit interval: the bytes of a burst survive a crash that follows it.
+  func testFilledRangesAreJournalledSoonAfterTransfersGoQuiet() throws {
+    _ = try serve("quiet.bin", count: 1 << 20)
+    let job = makeJob(onDemand: true) { $0.commitInterval = .seconds(600) }
+    let file = try job.addFile(remoteURL: nginx.url("quiet.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred)
+    XCTAssertNotNil(readSync(file, 0..<64 << 10))
+    let cache = directory.appendingPathComponent("cache")
+    XCTAssertTrue(waitUntil(timeout: 10) { CacheJournal.journalledBytes(under: cache) == 64 << 10 })
+  }
+
+  /// Each read fails at its own deadline: one given a shorter timeout after another is not
+  /// held to the other's.
+  func testEachReadTimesOutAtItsOwnDeadline() throws {
+    _ = try serve("late.bin", count: 1 << 20)
+    let job = makeJob(onDemand: true)
+    let file = try job.addFile(remoteURL: nginx.url("late.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred)
+    try job.suspend()  // nothing is fetched: every read waits for its deadline
+
+    let timedOut = Mutex<[String]>([])
+    let ended = (long: DispatchSemaphore(value: 0), short: DispatchSemaphore(value: 0))
+    for (name, offset, timeout, end) in [
+      ("long", UInt64(0), Duration.seconds(6), ended.long), ("short", 512 << 10, .milliseconds(200), ended.short),
+    ] {
+      file.read(offset..<offset + 4096, alignment: 4096, timeout: timeout) { result in
+        if case .failure(let error) = result, error.code == .timedOut { timedOut.withLock { $0.append(name) } }
+        end.signal()
+      }
+    }
+    XCTAssertEqual(ended.short.wait(timeout: .now() + 3), .success, "the short read ends long before the other")
+    XCTAssertEqual(timedOut.withLock { $0 }, ["short"])
+    XCTAssertEqual(ended.long.wait(timeout: .now() + 10), .success)
+    XCTAssertEqual(timedOut.withLock { $0 }, ["short", "long"])
+  }
+
   private func readSync(_ file: DownloadFile, _ range: Range<UInt64>) -> FilledBytes? {
     let result = Mutex<FilledBytes?>(nil)
     let done = DispatchSemaphore(value: 0)

@@ -102,14 +102,14 @@ final class FetchCommandTests: XCTestCase {
       process.standardError = FileHandle.nullDevice
       try process.run()
       // Wait until this run has journalled more filled ranges, then interrupt.
-      let before = Self.journalledBytes(under: journal)
-      XCTAssertTrue(waitUntil(timeout: 20) { Self.journalledBytes(under: journal) > before })
+      let before = CacheJournal.journalledBytes(under: journal)
+      XCTAssertTrue(waitUntil(timeout: 20) { CacheJournal.journalledBytes(under: journal) > before })
       kill(process.processIdentifier, signal)
       process.waitUntilExit()
       XCTAssertEqual(process.terminationStatus, signal == SIGKILL ? SIGKILL : 128 + SIGINT)
       XCTAssertFalse(FileManager.default.fileExists(atPath: path("resumed.bin")), "no partial destination")
     }
-    let kept = Self.journalledBytes(under: journal)
+    let kept = CacheJournal.journalledBytes(under: journal)
     XCTAssertGreaterThan(kept, 0)
     server.reset()
     let earlierRequests = server.requests().count
@@ -134,23 +134,5 @@ final class FetchCommandTests: XCTestCase {
     XCTAssertEqual(result.status, 1)
     XCTAssertTrue(result.error.contains("ERROR_DISK_FULL"), result.error)
     XCTAssertFalse(FileManager.default.fileExists(atPath: tiny + "/big.bin"))
-  }
-
-  /// Bytes recorded in the fetch's cache journal(s) under `directory`: 24-byte records of
-  /// offset, length and check, after a header record.
-  static func journalledBytes(under directory: URL) -> Int {
-    guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else {
-      return 0
-    }
-    var total = 0
-    for case let url as URL in enumerator where url.lastPathComponent == "filled" {
-      guard let data = try? Data(contentsOf: url) else { continue }
-      var offset = 24
-      while offset + 24 <= data.count {
-        total += Int(data[offset + 8..<offset + 16].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
-        offset += 24
-      }
-    }
-    return total
   }
 }

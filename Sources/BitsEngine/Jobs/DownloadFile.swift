@@ -69,6 +69,7 @@ public final class DownloadFile: Sendable {
 
   private struct Waiter {
     var range: Range<UInt64>
+    var deadline: ContinuousClock.Instant
     var completion: @Sendable (Result<FilledBytes, BitsError>) -> Void
   }
 
@@ -87,9 +88,13 @@ public final class DownloadFile: Sendable {
     var active: [UInt64: Piece] = [:]
     var retriesPending = 0
     var waiters: [UInt64: Waiter] = [:]
+    /// When the next check for waiters past their deadline runs: one check per file at a time,
+    /// not a timer per read.
+    var nextDeadlineCheck: ContinuousClock.Instant?
     var nextID: UInt64 = 1
     var uncommitted: [Range<UInt64>] = []
-    var commitScheduled = false
+    /// When the next scheduled commit runs.
+    var nextCommit: ContinuousClock.Instant?
     var unreported = ByteRangeSet()
     var lastReport: ContinuousClock.Instant?
     var reportScheduled = false
@@ -247,10 +252,10 @@ public final class DownloadFile: Sendable {
       if state.filled.contains(range) {
         return .success(FilledBytes(data: data, range: range, generation: state.generation))
       }
-      let id = state.makeID()
-      state.waiters[id] = Waiter(range: range, completion: completion)
-      callbackQueue.asyncAfter(deadline: .now() + timeout.dispatchInterval) { [weak self] in
-        self?.failWaiter(id, BitsError(.timedOut, "no answer from the server in time", url: self?.remoteURL))
+      let deadline = ContinuousClock.now + timeout
+      state.waiters[state.makeID()] = Waiter(range: range, deadline: deadline, completion: completion)
+      if state.nextDeadlineCheck.map({ deadline < $0 }) ?? true {
+        scheduleDeadlineCheck(at: deadline, &state)
       }
       return nil
     }
@@ -296,9 +301,29 @@ public final class DownloadFile: Sendable {
     }
   }
 
-  private func failWaiter(_ id: UInt64, _ error: BitsError) {
-    guard let waiter = state.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
-    waiter.completion(.failure(error))
+  private func scheduleDeadlineCheck(at instant: ContinuousClock.Instant, _ state: inout State) {
+    state.nextDeadlineCheck = instant
+    let delay = max(.zero, instant - .now)
+    callbackQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
+      self?.failWaitersPastDeadline(checkScheduledAt: instant)
+    }
+  }
+
+  /// Fails the readers whose deadline passed. The current check (not one superseded by an
+  /// earlier deadline) schedules the next, for the earliest deadline left.
+  private func failWaitersPastDeadline(checkScheduledAt instant: ContinuousClock.Instant) {
+    let now = ContinuousClock.now
+    let expired = state.withLock { state -> [Waiter] in
+      let ids = state.waiters.filter { $0.value.deadline <= now }.map(\.key)
+      let expired = ids.compactMap { state.waiters.removeValue(forKey: $0) }
+      if state.nextDeadlineCheck == instant {
+        state.nextDeadlineCheck = nil
+        if let next = state.waiters.values.map(\.deadline).min() { scheduleDeadlineCheck(at: next, &state) }
+      }
+      return expired
+    }
+    let error = BitsError(.timedOut, "no answer from the server in time", url: remoteURL)
+    for waiter in expired { waiter.completion(.failure(error)) }
   }
 
   // MARK: Scheduling
@@ -376,7 +401,7 @@ public final class DownloadFile: Sendable {
       } else {
         state.uncommitted.append(range)
       }
-      scheduleCommit(&state)
+      scheduleCommit(within: configuration.commitInterval, &state)
       var ready: [(Waiter, FilledBytes)] = []
       for (id, waiter) in state.waiters
       where waiter.range.overlaps(range) && state.filled.contains(waiter.range) {
@@ -466,6 +491,7 @@ public final class DownloadFile: Sendable {
         resumed = true
       }
       let idle = state.active.isEmpty && state.queue.isEmpty && state.retriesPending == 0
+      if idle { scheduleCommit(within: configuration.idleCommitDelay, &state) }
       return (next, idle, resumed)
     }
     switch next {
@@ -483,8 +509,6 @@ public final class DownloadFile: Sendable {
     if resumed { notify(self, .transferring) }
     startQueuedPieces()
     if becameIdle {
-      // Not waited for: a sync of the data file must not hold up the network thread.
-      persistQueue.async { [weak self] in self?.commitOnPersistQueue() }
       flushReport()
       notify(self, .idle)
     }
@@ -571,22 +595,27 @@ public final class DownloadFile: Sendable {
 
   // MARK: Durability and notifications
 
-  private func scheduleCommit(_ state: inout State) {
-    guard !state.commitScheduled else { return }
-    state.commitScheduled = true
-    persistQueue.asyncAfter(deadline: .now() + configuration.commitInterval.dispatchInterval) { [weak self] in
-      self?.commitOnPersistQueue()
+  /// Makes sure a commit runs within `delay`; commits already due sooner cover it.
+  private func scheduleCommit(within delay: Duration, _ state: inout State) {
+    let due = ContinuousClock.now + delay
+    guard state.nextCommit.map({ due < $0 }) ?? true else { return }
+    state.nextCommit = due
+    persistQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
+      self?.commitOnPersistQueue(scheduledFor: due)
     }
   }
 
   /// Makes every filled range durable in the journal now.
   func commitNow() {
-    persistQueue.sync { commitOnPersistQueue() }
+    persistQueue.sync { commitOnPersistQueue(scheduledFor: nil) }
   }
 
-  private func commitOnPersistQueue() {
+  /// Commits what is filled so far. Whatever fills after the scheduled commit has started
+  /// schedules one of its own; a commit superseded by an earlier one still runs, and finds less
+  /// or nothing to do.
+  private func commitOnPersistQueue(scheduledFor due: ContinuousClock.Instant?) {
     let (ranges, data) = state.withLock { state -> ([Range<UInt64>], DataFile?) in
-      state.commitScheduled = false
+      if let due, state.nextCommit == due { state.nextCommit = nil }
       defer { state.uncommitted.removeAll() }
       return (state.uncommitted, state.data)
     }

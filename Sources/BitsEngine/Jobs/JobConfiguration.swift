@@ -20,8 +20,12 @@ public struct JobConfiguration: Sendable {
   public var maximumRequestSize: UInt64 = 8 << 20
   /// Requests in flight at once per file.
   public var maximumConcurrentRequests = 6
-  /// How often filled ranges are made durable in the cache journal.
+  /// How often filled ranges are made durable in the cache journal while bytes arrive.
   public var commitInterval: Duration = .seconds(1)
+  /// How soon after a file's transfers go quiet its filled ranges are made durable: a burst's
+  /// bytes survive a crash soon after, while a reader making one request after another (each
+  /// going quiet in between) costs a disk flush per interval, not per request.
+  public var idleCommitDelay: Duration = .milliseconds(100)
   /// Request headers such as `Authorization`; kept in memory only.
   public var headers: [HTTPHeader] = []
 
@@ -41,5 +45,9 @@ extension Duration {
     return Double(seconds) + Double(attoseconds) * 1e-18
   }
 
-  var dispatchInterval: DispatchTimeInterval { .milliseconds(Int(milliseconds)) }
+  /// Rounded up to the microsecond, so that work scheduled for a deadline never runs before it.
+  var dispatchInterval: DispatchTimeInterval {
+    let (seconds, attoseconds) = components
+    return .microseconds(Int(seconds) * 1_000_000 + Int((attoseconds + 999_999_999_999) / 1_000_000_000_000))
+  }
 }
