@@ -16,7 +16,8 @@
 #     cache; against the whole `curl -r 0-0` command in the same two states, and against curl's
 #     time_starttransfer;
 #   - the daemon's peak RSS (VmHWM) after the sequential read; sha256 through the mount.
-# Baselines: curl; `cat` of the origin file from the page cache (for the warm re-read); the
+# Baselines: curl to /dev/null, and curl to a file on the caches' disk (what storing the bytes
+# costs by itself); `cat` of the origin file from the page cache (for the warm re-read); the
 # bitsfs cache data file read directly with dd after drop_caches (for the re-read after remount).
 #
 # "Server bytes" of a step are the body bytes ($body_bytes_sent) of the nginx log lines appended
@@ -337,9 +338,16 @@ step_sqlite() {
 baselines() {
   local t mark start end
   local TIMEFORMAT='%R %U %S' times
+  drop_caches
   times=$({ time timeout 300 curl -s --max-time 300 -o /dev/null "$URL" >/dev/null; } 2>&1) || return 1
   record curl cold_s "$(echo "$times" | awk '{ print $1 }')"
   record curl cpu_s "$(echo "$times" | awk '{ print $2 + $3 }')"
+  # The same download into a file on the disk the caches use: the cost of putting the bytes in
+  # a local file (its page cache), which any persistent cache pays and curl -o /dev/null does not.
+  drop_caches
+  t=$(seconds timeout 300 curl -s --max-time 300 -o "$WORK/curl-file.bin" "$URL") || return 1
+  rm -f "$WORK/curl-file.bin"
+  record curlfile cold_s "$t"
   drop_caches
   start=$(now_ns)
   timeout 30 curl -s --max-time 30 -o /dev/null -r 0-0 "$URL"
@@ -436,11 +444,11 @@ def numbers(tool, metric, convert=float):
 def mbps(tool, metric):
     return [size / t / 1e6 for t in numbers(tool, metric)]
 
-def cold_ratios(tool):
+def cold_ratios(tool, baseline="curl"):
     ratios = []
     for (run, name), metrics in by_round.items():
-        if name == tool and "cold_s" in metrics and "cold_s" in by_round.get((run, "curl"), {}):
-            ratios.append(float(by_round[(run, "curl")]["cold_s"]) / float(metrics["cold_s"]))
+        if name == tool and "cold_s" in metrics and "cold_s" in by_round.get((run, baseline), {}):
+            ratios.append(float(by_round[(run, baseline)]["cold_s"]) / float(metrics["cold_s"]))
     return ratios
 
 def human_bytes(n):
@@ -466,7 +474,8 @@ integer = lambda x: "%.0f" % x
 two = lambda x: "%.2f" % x
 ms = lambda x: ("%.1f" % x) if x < 100 else ("%.0f" % x)
 
-rows = [("curl -o /dev/null", "curl"), ("bitsfs", "bitsfs"), ("httpdirfs", "httpdirfs"),
+rows = [("curl -o /dev/null", "curl"), ("curl -o FILE (on the caches' disk)", "curlfile"),
+        ("bitsfs", "bitsfs"), ("httpdirfs", "httpdirfs"),
         ("rclone", "rclone"), ("cat of the origin file (page cache)", "pagecache"),
         ("bitsfs cache data file, dd after drop_caches", "cachefile")]
 
@@ -502,7 +511,7 @@ def per_byte(tool):
     return [float(m["fio_server_bytes"]) / float(m["fio_read_bytes"])
             for (run, name), m in by_round.items()
             if name == tool and "fio_server_bytes" in m and float(m.get("fio_read_bytes", 0)) > 0]
-for label, tool in rows[:4]:
+for label, tool in [row for row in rows if row[1] in ("curl", "bitsfs", "httpdirfs", "rclone")]:
     out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         label,
         cell(numbers(tool, "fio_iops"), integer),
@@ -581,6 +590,11 @@ print()
 print("| target | bitsfs | limit | |")
 print("|---|---|---|---|")
 print("\n".join(checks))
+to_file = med(cold_ratios("bitsfs", "curlfile"))
+if to_file:
+    print()
+    print("For scale: bitsfs's cold read ran at %.2f× the speed of `curl -o FILE` writing the same"
+          " bytes to the caches' disk in the same round (median)." % to_file)
 PY
 
 {
@@ -601,7 +615,8 @@ PY
   cat "$WORK/results.md"
   echo
   echo "Columns: MB/s are 10^6 bytes per second through \`dd bs=1M\`. *× curl*: cold throughput over"
-  echo "\`curl -o /dev/null\` of the same file in the same round. *CPU s*: user + system time of the"
+  echo "\`curl -o /dev/null\` of the same file in the same round; every cold figure, curl's too, starts"
+  echo "right after drop_caches. *CPU s*: user + system time of the"
   echo "daemon (of curl) up to the end of the cold read. *warm*: a second dd on the same mount, the"
   echo "first re-read, which also moves the pages to the kernel's active list (on any file system);"
   echo "*warm, steady*: a third dd, in the state the page-cache cat of the origin file is measured in."
