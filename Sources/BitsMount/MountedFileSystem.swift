@@ -99,10 +99,7 @@ public final class MountedFileSystem: FileSystemOperations {
   public func open(_ request: FuseRequest, inode: UInt64, flags: Int32) {
     guard let entry = entry(inode) else { return request.replyError(ENOENT) }
     guard flags & O_ACCMODE == O_RDONLY else { return request.replyError(EROFS) }
-    // Close-to-open consistency: an open confirms the version if it was last confirmed more
-    // than the revalidation interval ago. That may wait on the network, so not on this thread.
-    DispatchQueue.global().async { [self] in
-      entry.file.revalidate(ifOlderThan: options.revalidationInterval)
+    let finishOpen: @Sendable () -> Void = { [self] in
       let generation = entry.file.generation
       let handle = handles.withLock { table in
         defer { table.nextHandle += 1 }
@@ -112,6 +109,14 @@ public final class MountedFileSystem: FileSystemOperations {
       // The kernel may keep this file's pages across opens: when the remote version changes,
       // the mount invalidates them.
       request.replyOpen(handle: handle, keepCache: true, directIO: false)
+    }
+    // Close-to-open consistency: an open confirms the version if it was last confirmed more
+    // than the revalidation interval ago. That waits on the network, so not on this thread;
+    // an open within the interval is answered at once.
+    guard entry.file.needsRevalidation(ifOlderThan: options.revalidationInterval) else { return finishOpen() }
+    DispatchQueue.global().async {
+      entry.file.revalidate(ifOlderThan: self.options.revalidationInterval)
+      finishOpen()
     }
   }
 

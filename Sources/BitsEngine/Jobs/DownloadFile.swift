@@ -179,15 +179,21 @@ public final class DownloadFile: Sendable {
     }
   }
 
+  /// Whether `revalidate(ifOlderThan: interval)` would ask the server.
+  public func needsRevalidation(ifOlderThan interval: Duration) -> Bool {
+    state.withLock { state in
+      state.version != nil && state.lastValidated.map { ContinuousClock.now - $0 >= interval } ?? true
+    }
+  }
+
   /// Confirms the version with the server if that was last done more than `interval` ago: a
   /// changed file drops its filled ranges and moves to the new version. One attempt only; a
   /// server that cannot be reached leaves the known version in place, so cached bytes keep
   /// being served offline.
   public func revalidate(ifOlderThan interval: Duration) {
-    let due = state.withLock { state in
-      state.version != nil && state.lastValidated.map { ContinuousClock.now - $0 >= interval } ?? true
-    }
-    guard due, let current = version, let probed = try? probe(retryPeriod: .zero) else { return }
+    guard needsRevalidation(ifOlderThan: interval), let current = version,
+      let probed = try? probe(retryPeriod: .zero)
+    else { return }
     state.withLock { $0.lastValidated = .now }
     guard probed != current else { return }
     versionDidChange()
