@@ -4,7 +4,7 @@
 #
 # Per tool, each on a fresh mount with an empty cache unless said otherwise:
 #   - cold sequential read of the big file (dd bs=1M, after drop_caches), and its ratio to
-#     `curl -o /dev/null` of the same file in the same round;
+#     `curl -o /dev/null` of the same file run (also after drop_caches) just before it;
 #   - warm re-read on the same mount, twice: the first re-read, and the next in the steady state;
 #   - re-read after unmount + drop_caches + remount on the same cache (from the tool's disk cache);
 #   - random 4 KiB reads with fio: IOPS, p50/p99 completion latency, server bytes per byte read;
@@ -237,6 +237,11 @@ step_first_byte() {
 
 step_sequential() {
   local tool=$1 mnt=$WORK/mnt-$1 t
+  # curl's cold read of the same file just before: the ratio compares two moments of the same
+  # load on this shared machine, not the start of the round with minutes later.
+  drop_caches
+  t=$(seconds timeout 300 curl -s --max-time 300 -o /dev/null "$URL") || return 1
+  record "$tool" curl_cold_s "$t"
   empty_cache "$tool"
   drop_caches
   start_mount "$tool" || return 1
@@ -445,10 +450,18 @@ def mbps(tool, metric):
     return [size / t / 1e6 for t in numbers(tool, metric)]
 
 def cold_ratios(tool, baseline="curl"):
+    """Per round: the baseline's cold time over the tool's; against curl, the curl read made
+    just before the tool's own (curl_cold_s) where there is one."""
     ratios = []
     for (run, name), metrics in by_round.items():
-        if name == tool and "cold_s" in metrics and "cold_s" in by_round.get((run, baseline), {}):
-            ratios.append(float(by_round[(run, baseline)]["cold_s"]) / float(metrics["cold_s"]))
+        if name != tool or "cold_s" not in metrics:
+            continue
+        if baseline == "curl" and "curl_cold_s" in metrics:
+            reference = metrics["curl_cold_s"]
+        else:
+            reference = by_round.get((run, baseline), {}).get("cold_s")
+        if reference is not None:
+            ratios.append(float(reference) / float(metrics["cold_s"]))
     return ratios
 
 def human_bytes(n):
@@ -480,15 +493,16 @@ rows = [("curl -o /dev/null", "curl"), ("curl -o FILE (on the caches' disk)", "c
         ("bitsfs cache data file, dd after drop_caches", "cachefile")]
 
 out = []
-out.append("| | cold seq MB/s | × curl | CPU s, cold read | warm MB/s | warm, steady MB/s | re-read after remount MB/s | server bytes, remount re-read | mount → first byte ms | peak RSS MiB | sha256 |")
-out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+out.append("| | cold seq MB/s | × curl | curl just before, MB/s | CPU s, cold read | warm MB/s | warm, steady MB/s | re-read after remount MB/s | server bytes, remount re-read | mount → first byte ms | peak RSS MiB | sha256 |")
+out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for label, tool in rows:
     ratio = cold_ratios(tool) if tool not in ("curl",) else []
     shas = values.get((tool, "sha256"), [])
-    out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+    out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
         label,
         cell(mbps(tool, "cold_s"), integer),
         "1" if tool == "curl" and values.get(("curl", "cold_s")) else cell(ratio, two),
+        cell(mbps(tool, "curl_cold_s"), integer),
         cell(numbers(tool, "cpu_s"), lambda x: "%.1f" % x),
         cell(mbps(tool, "warm_s"), integer),
         cell(mbps(tool, "warm_steady_s" if tool != "pagecache" else "warm_s"), integer),
@@ -615,8 +629,9 @@ PY
   cat "$WORK/results.md"
   echo
   echo "Columns: MB/s are 10^6 bytes per second through \`dd bs=1M\`. *× curl*: cold throughput over"
-  echo "\`curl -o /dev/null\` of the same file in the same round; every cold figure, curl's too, starts"
-  echo "right after drop_caches. *CPU s*: user + system time of the"
+  echo "\`curl -o /dev/null\` of the same file run just before it (*curl just before*; the curl row is"
+  echo "its run at the start of the round); every cold figure, curl's too, starts right after"
+  echo "drop_caches. *CPU s*: user + system time of the"
   echo "daemon (of curl) up to the end of the cold read. *warm*: a second dd on the same mount, the"
   echo "first re-read, which also moves the pages to the kernel's active list (on any file system);"
   echo "*warm, steady*: a third dd, in the state the page-cache cat of the origin file is measured in."
