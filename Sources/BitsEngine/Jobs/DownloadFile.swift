@@ -88,13 +88,12 @@ public final class DownloadFile: Sendable {
     var active: [UInt64: Piece] = [:]
     var retriesPending = 0
     var waiters: [UInt64: Waiter] = [:]
-    /// When the next check for waiters past their deadline runs: one check per file at a time,
-    /// not a timer per read.
-    var nextDeadlineCheck: ContinuousClock.Instant?
+    /// The next check for waiters past their deadline: one per file, not a timer per read.
+    var deadlineCheck = EarliestRun()
     var nextID: UInt64 = 1
     var uncommitted: [Range<UInt64>] = []
-    /// When the next scheduled commit runs.
-    var nextCommit: ContinuousClock.Instant?
+    /// The next scheduled journal commit.
+    var commit = EarliestRun()
     var unreported = ByteRangeSet()
     var lastReport: ContinuousClock.Instant?
     var reportScheduled = false
@@ -260,9 +259,7 @@ public final class DownloadFile: Sendable {
       }
       let deadline = ContinuousClock.now + timeout
       state.waiters[state.makeID()] = Waiter(range: range, deadline: deadline, completion: completion)
-      if state.nextDeadlineCheck.map({ deadline < $0 }) ?? true {
-        scheduleDeadlineCheck(at: deadline, &state)
-      }
+      if state.deadlineCheck.claim(deadline) { scheduleDeadlineCheck(at: deadline) }
       return nil
     }
     if let outcome {
@@ -307,8 +304,7 @@ public final class DownloadFile: Sendable {
     }
   }
 
-  private func scheduleDeadlineCheck(at instant: ContinuousClock.Instant, _ state: inout State) {
-    state.nextDeadlineCheck = instant
+  private func scheduleDeadlineCheck(at instant: ContinuousClock.Instant) {
     let delay = max(.zero, instant - .now)
     callbackQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
       self?.failWaitersPastDeadline(checkScheduledAt: instant)
@@ -322,9 +318,10 @@ public final class DownloadFile: Sendable {
     let expired = state.withLock { state -> [Waiter] in
       let ids = state.waiters.filter { $0.value.deadline <= now }.map(\.key)
       let expired = ids.compactMap { state.waiters.removeValue(forKey: $0) }
-      if state.nextDeadlineCheck == instant {
-        state.nextDeadlineCheck = nil
-        if let next = state.waiters.values.map(\.deadline).min() { scheduleDeadlineCheck(at: next, &state) }
+      if state.deadlineCheck.finish(instant), let next = state.waiters.values.map(\.deadline).min(),
+        state.deadlineCheck.claim(next)
+      {
+        scheduleDeadlineCheck(at: next)
       }
       return expired
     }
@@ -604,8 +601,7 @@ public final class DownloadFile: Sendable {
   /// Makes sure a commit runs within `delay`; commits already due sooner cover it.
   private func scheduleCommit(within delay: Duration, _ state: inout State) {
     let due = ContinuousClock.now + delay
-    guard state.nextCommit.map({ due < $0 }) ?? true else { return }
-    state.nextCommit = due
+    guard state.commit.claim(due) else { return }
     persistQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
       self?.commitOnPersistQueue(scheduledFor: due)
     }
@@ -621,7 +617,7 @@ public final class DownloadFile: Sendable {
   /// or nothing to do.
   private func commitOnPersistQueue(scheduledFor due: ContinuousClock.Instant?) {
     let (ranges, data) = state.withLock { state -> ([Range<UInt64>], DataFile?) in
-      if let due, state.nextCommit == due { state.nextCommit = nil }
+      if let due { _ = state.commit.finish(due) }
       defer { state.uncommitted.removeAll() }
       return (state.uncommitted, state.data)
     }
