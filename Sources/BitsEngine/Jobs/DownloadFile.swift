@@ -612,16 +612,16 @@ public final class DownloadFile: Sendable {
     persistQueue.sync { commitOnPersistQueue(scheduledFor: nil) }
   }
 
-  /// Commits what is filled so far. Whatever fills after the scheduled commit has started
-  /// schedules one of its own; a commit superseded by an earlier one still runs, and finds less
-  /// or nothing to do.
+  /// Commits what is filled so far: now (`due` is `nil`), or as the run scheduled for `due`.
   private func commitOnPersistQueue(scheduledFor due: ContinuousClock.Instant?) {
-    let (ranges, data) = state.withLock { state -> ([Range<UInt64>], DataFile?) in
-      if let due { _ = state.commit.finish(due) }
+    let taken = state.withLock { state -> ([Range<UInt64>], DataFile?)? in
+      // A run superseded by an earlier one has nothing to do: that one took what had filled
+      // before it ran, and whatever filled since has a run of its own scheduled.
+      if let due, !state.commit.finish(due) { return nil }
       defer { state.uncommitted.removeAll() }
       return (state.uncommitted, state.data)
     }
-    guard let data, !ranges.isEmpty else { return }
+    guard let (ranges, data) = taken, let data, !ranges.isEmpty else { return }
     do {
       try cache.commit(ranges, data: data)
     } catch {
