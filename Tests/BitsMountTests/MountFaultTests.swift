@@ -22,15 +22,33 @@ final class MountFaultTests: MountTestCase {
     super.tearDown()
   }
 
-  /// Reads on a background thread; the error it met, if any, and how long it took.
-  private func timedRead(_ path: String, offset: UInt64) -> (Error?, TimeInterval) {
-    let start = Date()
-    do {
-      _ = try readBytes(path, offset: offset, count: 4096)
-      return (nil, Date().timeIntervalSince(start))
-    } catch {
-      return (error, Date().timeIntervalSince(start))
+  /// Reads 4 KiB of `path` at `offset` on another thread, so that a read that never returns
+  /// fails the test (and the mount is unmounted lazily) instead of hanging it. Returns the error
+  /// the read met, if any, and how long it took; `nil` once it failed the test.
+  private func boundedRead(
+    _ path: String, offset: UInt64, file: StaticString = #filePath, line: UInt = #line
+  ) -> (error: Error?, elapsed: TimeInterval)? {
+    let outcome = Mutex<(Error?, TimeInterval)?>(nil)
+    let finished = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+      let start = Date()
+      let error: Error?
+      do {
+        _ = try readBytes(path, offset: offset, count: 4096)
+        error = nil
+      } catch let failure {
+        error = failure
+      }
+      outcome.withLock { $0 = (error, Date().timeIntervalSince(start)) }
+      finished.signal()
     }
+    guard finished.wait(timeout: .now() + 20) == .success, let result = outcome.withLock({ $0 }) else {
+      let mountPoint = URL(fileURLWithPath: path).deletingLastPathComponent().path
+      _ = try? runCommand("/usr/bin/fusermount3", ["-u", "-z", mountPoint])
+      XCTFail("a read of \(path) at \(offset) did not return", file: file, line: line)
+      return nil
+    }
+    return result
   }
 
   func testDeadServerGivesEIOOtherFilesWorkAndTheMountRecovers() throws {
@@ -40,7 +58,7 @@ final class MountFaultTests: MountTestCase {
       [nginx.url("f.bin"), faultServer.url("plain", "healthy.bin")], options: ["--read-timeout", "2"])
     nginx.kill()
 
-    let (error, elapsed) = timedRead(mountPoint + "/f.bin", offset: 4 << 20)
+    guard let (error, elapsed) = boundedRead(mountPoint + "/f.bin", offset: 4 << 20) else { return }
     XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
     XCTAssertLessThan(elapsed, 10, "a read on a dead server fails in bounded time")
     XCTAssertEqual(try read(mountPoint + "/healthy.bin", offset: 0, count: 1 << 20), healthy)
@@ -66,23 +84,7 @@ final class MountFaultTests: MountTestCase {
     try "1\n".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)
 
     XCTAssertEqual(try read(mountPoint + "/f.bin", offset: 0, count: 4096), Array(bytes[0..<4096]))
-    // On another thread, so that a read that never returns fails the test instead of hanging it.
-    let path = mountPoint + "/f.bin"
-    let outcome = Mutex<Result<[UInt8], Error>?>(nil)
-    let finished = DispatchSemaphore(value: 0)
-    Thread.detachNewThread {
-      let result = Result { try readBytes(path, offset: 512 << 10, count: 4096) }
-      outcome.withLock { $0 = result }
-      finished.signal()
-    }
-    guard finished.wait(timeout: .now() + 10) == .success else {
-      _ = try? runCommand("/usr/bin/fusermount3", ["-u", "-z", mountPoint])
-      return XCTFail("a read of the lost part did not return")
-    }
-    let error = outcome.withLock { result -> Error? in
-      if case .failure(let error) = result { return error }
-      return nil
-    }
+    guard let (error, _) = boundedRead(mountPoint + "/f.bin", offset: 512 << 10) else { return }
     XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
     try unmount(mountPoint)
   }
@@ -94,7 +96,7 @@ final class MountFaultTests: MountTestCase {
     let mountPoint = try mount(
       [faultServer.url("slow/200", "trickle.bin"), faultServer.url("plain", "healthy.bin")],
       options: ["--read-timeout", "2"])
-    let (error, elapsed) = timedRead(mountPoint + "/trickle.bin", offset: 2 << 20)
+    guard let (error, elapsed) = boundedRead(mountPoint + "/trickle.bin", offset: 2 << 20) else { return }
     XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
     XCTAssertLessThan(elapsed, 8)
     XCTAssertEqual(try read(mountPoint + "/healthy.bin", offset: 0, count: 1 << 20), healthy)
@@ -122,7 +124,7 @@ final class MountFaultTests: MountTestCase {
       [faultServer.url("stall-once", "slow.bin")], at: mountPoint,
       options: ["--read-timeout", "1", "--stall-timeout", "8"])
     faultServer.reset()
-    let (error, elapsed) = timedRead(mounted + "/slow.bin", offset: 2 << 20)
+    guard let (error, elapsed) = boundedRead(mounted + "/slow.bin", offset: 2 << 20) else { return }
     XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
     XCTAssertLessThan(elapsed, 5)
     try unmount(mounted)
