@@ -1,4 +1,3 @@
-import Dispatch
 import FoundationEssentials
 
 /// How a job transfers: limits, timing and the headers sent with every request.
@@ -36,18 +35,4 @@ public struct JobConfiguration: Sendable {
 public enum TransferPriority: Sendable {
   case foreground
   case background
-}
-
-extension Duration {
-  /// The duration in seconds, as a floating-point number.
-  public var seconds: Double {
-    let (seconds, attoseconds) = components
-    return Double(seconds) + Double(attoseconds) * 1e-18
-  }
-
-  /// Rounded up to the microsecond, so that work scheduled for a deadline never runs before it.
-  var dispatchInterval: DispatchTimeInterval {
-    let (seconds, attoseconds) = components
-    return .microseconds(Int(seconds) * 1_000_000 + Int((attoseconds + 999_999_999_999) / 1_000_000_000_000))
-  }
 }
