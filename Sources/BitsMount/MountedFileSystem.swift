@@ -131,7 +131,10 @@ public final class MountedFileSystem: FileSystemOperations {
     file.read(offset..<end, alignment: options.blockSize, timeout: options.readTimeout) { result in
       switch result {
       case .success(let bytes) where bytes.generation == generation:
-        request.replyData(fd: bytes.data.descriptor, offset: offset, count: Int(end - offset))
+        switch bytes.location {
+        case .cache(let data): request.replyData(fd: data.descriptor, offset: offset, count: Int(end - offset))
+        case .received(let received): received.withUnsafeBytes { request.replyBytes($0) }
+        }
       case .success, .failure:
         // Another version than the one opened, a server failure or a timeout: never wrong bytes.
         request.replyError(EIO)

@@ -200,10 +200,27 @@ final class DownloadJobTests: EngineTestCase {
     for (earlier, later) in zip(times, times.dropFirst()) {
       XCTAssertGreaterThanOrEqual(later - earlier, .milliseconds(190))
     }
-    var cached = [UInt8](repeating: 0, count: 3000)
     let filled = try XCTUnwrap(readSync(file, 0..<3000))
-    try cached.withUnsafeMutableBytes { try filled.data.read(into: $0, at: 0) }
-    XCTAssertEqual(cached, Array(bytes[0..<3000]))
+    XCTAssertEqual(try contents(of: filled), Array(bytes[0..<3000]))
+  }
+
+  /// A small read waiting only for bytes that just arrived is answered from them, before they
+  /// reach the cache; one that also needs bytes filled earlier is answered from the cache. Both
+  /// get the server's bytes.
+  func testSmallReadsAreAnsweredFromReceivedBytes() throws {
+    let bytes = try serve("fresh.bin", count: 1 << 20)
+    let job = makeJob(onDemand: true)
+    let file = try job.addFile(remoteURL: nginx.url("fresh.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred)
+
+    let inside = try XCTUnwrap(readSync(file, 5000..<9096, alignment: 64 << 10))
+    guard case .received = inside.location else { return XCTFail("answered from \(inside.location)") }
+    XCTAssertEqual(try contents(of: inside), Array(bytes[5000..<9096]))
+
+    let across = try XCTUnwrap(readSync(file, (64 << 10) - 100..<(64 << 10) + 100, alignment: 64 << 10))
+    guard case .cache = across.location else { return XCTFail("answered from \(across.location)") }
+    XCTAssertEqual(try contents(of: across), Array(bytes[(64 << 10) - 100..<(64 << 10) + 100]))
+    XCTAssertEqual(file.filledRanges, [FileRange(offset: 0, length: 128 << 10)])
   }
 
   func testConcurrentReadersOfOneBlockCauseOneRequest() throws {
@@ -324,14 +341,20 @@ final class DownloadJobTests: EngineTestCase {
     XCTAssertEqual(timedOut.withLock { $0 }, ["short", "long"])
   }
 
-  private func readSync(_ file: DownloadFile, _ range: Range<UInt64>) -> FilledBytes? {
+  private func readSync(_ file: DownloadFile, _ range: Range<UInt64>, alignment: UInt64 = 4096) -> FilledBytes? {
     let result = Mutex<FilledBytes?>(nil)
     let done = DispatchSemaphore(value: 0)
-    file.read(range, alignment: 4096, timeout: .seconds(10)) { outcome in
+    file.read(range, alignment: alignment, timeout: .seconds(10)) { outcome in
       result.withLock { $0 = try? outcome.get() }
       done.signal()
     }
     _ = done.wait(timeout: .now() + 15)
     return result.withLock { $0 }
+  }
+
+  private func contents(of filled: FilledBytes) throws -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: filled.range.count)
+    try bytes.withUnsafeMutableBytes { try filled.copy(into: $0) }
+    return bytes
   }
 }

@@ -19,11 +19,27 @@ enum FileEvent: Sendable {
   case versionChanged
 }
 
-/// Bytes of one version of a file, ready to be read from the cache.
+/// Bytes of one version of a file, ready to be read.
 public struct FilledBytes: Sendable {
-  public let data: DataFile
+  public enum Location: Sendable {
+    /// In the cache's data file, at the offsets of `range`.
+    case cache(DataFile)
+    /// A copy of bytes just received, not yet in the cache: a small read waiting for nothing
+    /// else is answered without waiting for the disk.
+    case received([UInt8])
+  }
+
+  public let location: Location
   public let range: Range<UInt64>
   public let generation: UInt64
+
+  /// Copies the bytes into `buffer`, which holds `range.count` bytes.
+  public func copy(into buffer: UnsafeMutableRawBufferPointer) throws(BitsError) {
+    switch location {
+    case .cache(let data): try data.read(into: buffer, at: range.lowerBound)
+    case .received(let bytes): bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    }
+  }
 }
 
 /// Counters for `bitsfs status` and the tests.
@@ -255,7 +271,7 @@ public final class DownloadFile: Sendable {
       }
       let range = range.clamped(to: 0..<version.size)
       if state.filled.contains(range) {
-        return .success(FilledBytes(data: data, range: range, generation: state.generation))
+        return .success(FilledBytes(location: .cache(data), range: range, generation: state.generation))
       }
       let deadline = ContinuousClock.now + timeout
       state.waiters[state.makeID()] = Waiter(range: range, deadline: deadline, completion: completion)
@@ -393,6 +409,28 @@ public final class DownloadFile: Sendable {
   // MARK: Transfer events (network threads)
 
   private static let inlineAnswerLimit: UInt64 = 256 << 10
+  /// Readers of at most this many bytes may be answered from received bytes (a copy each).
+  private static let receivedAnswerLimit = 128 << 10
+
+  /// Answers the small readers waiting for nothing but part of `bytes`, just received for
+  /// `range`, before the bytes go to disk: a random reader's latency then holds no cache write.
+  fileprivate func answerReaders(from bytes: UnsafeRawBufferPointer, at range: Range<UInt64>, generation: UInt64) {
+    let answerable = state.withLock { state -> [Waiter] in
+      guard generation == state.generation else { return [] }
+      var answerable: [Waiter] = []
+      for (id, waiter) in state.waiters
+      where waiter.range.count <= Self.receivedAnswerLimit && waiter.range.clamped(to: range) == waiter.range {
+        state.waiters[id] = nil
+        answerable.append(waiter)
+      }
+      return answerable
+    }
+    for waiter in answerable {
+      let start = Int(waiter.range.lowerBound - range.lowerBound)
+      let copy = Array(bytes[start..<start + waiter.range.count])
+      waiter.completion(.success(FilledBytes(location: .received(copy), range: waiter.range, generation: generation)))
+    }
+  }
 
   fileprivate func didFill(_ range: Range<UInt64>, generation: UInt64) {
     let (ready, report) = state.withLock { state -> ([(Waiter, FilledBytes)], [FileRange]?) in
@@ -409,7 +447,7 @@ public final class DownloadFile: Sendable {
       for (id, waiter) in state.waiters
       where waiter.range.overlaps(range) && state.filled.contains(waiter.range) {
         state.waiters[id] = nil
-        ready.append((waiter, FilledBytes(data: data, range: waiter.range, generation: generation)))
+        ready.append((waiter, FilledBytes(location: .cache(data), range: waiter.range, generation: generation)))
       }
       state.unreported.insert(range)
       return (ready, takeReport(&state))
@@ -717,14 +755,7 @@ private struct PieceReceiver: HTTPTransferReceiver {
   let generation: UInt64
 
   func transferDidReceiveHead(_ head: HTTPResponseHead) -> TransferVerdict {
-    let verdict = ServerRules.check(head, asked: range, version: version, url: file.remoteURL)
-    guard case .proceed = verdict else { return verdict }
-    do {
-      try data.reserve(range)
-    } catch {
-      return .abort(error)
-    }
-    return .proceed
+    ServerRules.check(head, asked: range, version: version, url: file.remoteURL)
   }
 
   func transferDidReceive(_ bytes: UnsafeRawBufferPointer, bodyOffset: UInt64) -> TransferVerdict {
@@ -733,7 +764,11 @@ private struct PieceReceiver: HTTPTransferReceiver {
     guard start + UInt64(bytes.count) <= range.upperBound else {
       return .abort(BitsError(.invalidServerResponse, "the server sent more bytes than asked", url: file.remoteURL))
     }
+    file.answerReaders(from: bytes, at: start..<start + UInt64(bytes.count), generation: generation)
     do {
+      // The space for the whole request is reserved with its first bytes, once they have
+      // answered whom they can.
+      if bodyOffset == 0 { try data.reserve(range) }
       try data.write(bytes, at: start)
     } catch {
       return .abort(error)
