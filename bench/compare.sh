@@ -17,7 +17,8 @@
 #     time_starttransfer;
 #   - the daemon's peak RSS (VmHWM) after the sequential read; sha256 through the mount.
 # Baselines: curl to /dev/null, and curl to a file on the caches' disk (what storing the bytes
-# costs by itself); `cat` of the origin file from the page cache (for the warm re-read); the
+# costs by itself); 4 KiB range requests at random offsets with curl, one at a time on one
+# kept-alive connection (what a random read that misses costs at least); `cat` of the origin file from the page cache (for the warm re-read); the
 # bitsfs cache data file read directly with dd after drop_caches (for the re-read after remount).
 #
 # "Server bytes" of a step are the body bytes ($body_bytes_sent) of the nginx log lines appended
@@ -365,6 +366,19 @@ baselines() {
   mark=$(log_mark)
   timeout 30 curl -s --max-time 30 -o /dev/null -r $((big_bytes / 2))-$((big_bytes / 2 + 4095)) "$URL"
   record curl one_read_bytes "$(log_bytes_since "$mark")"
+  # The floor of a random read that misses: FIO_IOS 4 KiB range requests at random offsets, one
+  # at a time on one kept-alive connection; the median of curl's time_total.
+  python3 - "$URL" "$big_bytes" "$FIO_IOS" > "$WORK/random-ranges.curl" <<'PY'
+import random, sys
+url, size, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+random.seed(1234)
+for index in range(count):
+    offset = random.randrange(size // 4096) * 4096
+    print('%surl = "%s"\nrange = %d-%d\noutput = /dev/null\nwrite-out = "%%{time_total}\\n"'
+          % ("next\n" if index else "", url, offset, offset + 4095))
+PY
+  record curl fio_p50_ns "$(timeout 120 curl -s --max-time 60 -K "$WORK/random-ranges.curl" | sort -n |
+    awk '{ t[NR] = $1 } END { if (NR) printf "%.0f", t[int((NR + 1) / 2)] * 1e9 }')"
   t=$(seconds timeout 300 cat "$WWW/big.bin") || return 1
   record pagecache warm_s "$t"
 }
@@ -609,6 +623,12 @@ if to_file:
     print()
     print("For scale: bitsfs's cold read ran at %.2f× the speed of `curl -o FILE` writing the same"
           " bytes to the caches' disk in the same round (median)." % to_file)
+curl_p50 = med(numbers("curl", "fio_p50_ns"))
+if curl_p50:
+    print()
+    print("For scale: one 4 KiB range request on a kept-alive connection, with curl, took %.2f ms"
+          " (median of %s at random offsets; curl row of the fio columns). A read that misses"
+          " costs at least that." % (curl_p50 / 1e6, machine["fio_ios"]))
 PY
 
 {
