@@ -15,9 +15,10 @@
 #     drop_caches (program and libraries read from disk) and then again with them in the page
 #     cache; against the whole `curl -r 0-0` command in the same two states, and against curl's
 #     time_starttransfer;
-#   - the daemon's peak RSS (VmHWM) after the sequential read; sha256 through the mount.
+#   - the daemon's peak RSS (VmHWM) after the sequential read, and once after a cold read of a
+#     (sparse) file RSS_SCALE times as large (bitsfs only); sha256 through the mount.
 # Baselines: curl to /dev/null, and curl to a file on the caches' disk (what storing the bytes
-# costs by itself); 4 KiB range requests at random offsets with curl, one at a time on one
+# costs by itself), and dd with oflag=direct to that disk (its speed past the page cache); 4 KiB range requests at random offsets with curl, one at a time on one
 # kept-alive connection (what a random read that misses costs at least); `cat` of the origin file from the page cache (for the warm re-read); the
 # bitsfs cache data file read directly with dd after drop_caches (for the re-read after remount).
 #
@@ -29,7 +30,8 @@
 # The origin files are in tmpfs: drop_caches empties the clients' page cache, never the server's.
 #
 # Environment: SIZE_MIB (big file, default 1024; the zip and the database scale with it: 500 and
-# 300 MiB at 1024), RUNS (3), FIO_IOS (random reads per fio run, 300), PORT (8096),
+# 300 MiB at 1024), RUNS (3), FIO_IOS (random reads per fio run, 300), RSS_SCALE (4; 0 skips
+# the peak RSS of the larger file), PORT (8096),
 # TIME_LIMIT (seconds, default 1140: a round does not start when it would end after that),
 # RESULTS (output file, default bench/RESULTS.md, relative to the repository), KEEP (a directory
 # to copy nginx's log, the raw figures and each step's part of the log into).
@@ -354,6 +356,10 @@ baselines() {
   t=$(seconds timeout 300 curl -s --max-time 300 -o "$WORK/curl-file.bin" "$URL") || return 1
   rm -f "$WORK/curl-file.bin"
   record curlfile cold_s "$t"
+  # The disk itself, past the page cache: the other way a persistent cache could store the bytes.
+  t=$(seconds timeout 300 dd if="$WWW/big.bin" of="$WORK/direct.bin" bs=1M oflag=direct status=none) || return 1
+  rm -f "$WORK/direct.bin"
+  record direct cold_s "$t"
   drop_caches
   start=$(now_ns)
   timeout 30 curl -s --max-time 30 -o /dev/null -r 0-0 "$URL"
@@ -415,6 +421,30 @@ for ((round = 1; round <= RUNS; round++)); do
   say "round $round took ${round_seconds}s"
 done
 
+# --- Peak RSS against file size ---------------------------------------------------------------
+# Once, bitsfs alone: the cold read of a file RSS_SCALE times the big one, for the daemon's peak
+# RSS next to the rounds' figure. The origin file is sparse (zeros in tmpfs, no memory): what
+# the daemon holds does not depend on the bytes.
+RSS_SCALE=${RSS_SCALE:-4}
+if ((RSS_SCALE > 0 && rounds_done > 0)); then
+  round=scale
+  say "peak RSS: a cold read of a ${RSS_SCALE}x file"
+  truncate -s $((big_bytes * RSS_SCALE)) "$WWW/huge.bin"
+  empty_cache bitsfs
+  drop_caches
+  mkdir -p "$WORK/mnt-bitsfs" "$WORK/cache-bitsfs"
+  if timeout 60 "$BITSFS" mount "$BASE/huge.bin" "$WORK/mnt-bitsfs" --cache-dir "$WORK/cache-bitsfs" \
+    >>"$WORK/bitsfs.log" 2>&1 && note_pid bitsfs &&
+    timeout 900 dd if="$WORK/mnt-bitsfs/huge.bin" of=/dev/null bs=1M status=none; then
+    record bitsfs rss_scale_kib "$(awk '/^VmHWM/ { print $2 }' "/proc/${PID[bitsfs]}/status")"
+  else
+    record bitsfs failed rss_scale
+  fi
+  stop_mount bitsfs || { say "bitsfs would not unmount"; exit 1; }
+  empty_cache bitsfs
+  rm -f "$WWW/huge.bin"
+fi
+
 # --- Report ----------------------------------------------------------------------------------
 {
   echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -434,6 +464,7 @@ done
   echo "db_bytes=$(stat -c %s "$WWW/db.sqlite")"
   echo "members=$members"
   echo "fio_ios=$FIO_IOS"
+  echo "rss_scale=$RSS_SCALE"
   echo "runs=$RUNS"
   echo "rounds=$rounds_done"
   echo "duration=$(($(date +%s) - script_start))"
@@ -502,6 +533,7 @@ two = lambda x: "%.2f" % x
 ms = lambda x: ("%.1f" % x) if x < 100 else ("%.0f" % x)
 
 rows = [("curl -o /dev/null", "curl"), ("curl -o FILE (on the caches' disk)", "curlfile"),
+        ("dd oflag=direct of the origin file to the caches' disk", "direct"),
         ("bitsfs", "bitsfs"), ("httpdirfs", "httpdirfs"),
         ("rclone", "rclone"), ("cat of the origin file (page cache)", "pagecache"),
         ("bitsfs cache data file, dd after drop_caches", "cachefile")]
@@ -530,7 +562,9 @@ for label, tool in rows:
             + " (whole command: %s; cold: %s)" % (
                 cell([x * 1000 for x in numbers(tool, "first_byte_command_s")], ms),
                 cell([x * 1000 for x in numbers(tool, "first_byte_command_cold_s")], ms))),
-        cell([x / 1024 for x in numbers(tool, "rss_kib")], integer),
+        cell([x / 1024 for x in numbers(tool, "rss_kib")], integer)
+            + (" (%s× file: %s)" % (machine["rss_scale"], cell([x / 1024 for x in numbers(tool, "rss_scale_kib")], integer))
+               if numbers(tool, "rss_scale_kib") else ""),
         ", ".join(sorted(set(shas))) if shas else "—"))
 out.append("")
 out.append("| | fio IOPS | p50 ms | p99 ms | server bytes per byte read | one 4 KiB read: server bytes | unzip -l ms | unzip -l server bytes | sqlite query ms | sqlite server bytes |")
@@ -610,6 +644,11 @@ check("mount → first byte ≤ 1.5× curl time_starttransfer + 20 ms", fb and "
       cfb and "%.1f ms" % ((1.5 * cfb + 0.020) * 1000), fb and cfb and fb <= 1.5 * cfb + 0.020)
 rss = med(numbers("bitsfs", "rss_kib"))
 check("peak RSS ≤ 48 MiB", rss and "%.0f MiB" % (rss / 1024), "48 MiB", rss and rss <= 48 * 1024)
+# Flat in file size: the bigger file's peak within 10% (and 2 MiB, for rounding) of the big one's.
+rss_scaled = med(numbers("bitsfs", "rss_scale_kib"))
+check("peak RSS flat in file size (%s× file)" % machine["rss_scale"], rss_scaled and "%.0f MiB" % (rss_scaled / 1024),
+      rss and "%.0f MiB" % (min(48 * 1024, max(rss * 1.1, rss + 2048)) / 1024),
+      rss_scaled and rss and rss_scaled <= min(48 * 1024, max(rss * 1.1, rss + 2048)))
 
 print("\n".join(out))
 print()
@@ -663,7 +702,9 @@ PY
   echo "returning, with the program in the page cache; *cold*: the same right after drop_caches, so the"
   echo "program and its libraries are read from disk (curl: \`time_starttransfer\` of \`curl -r 0-0\`, and"
   echo "the whole command in both states). Peak RSS: VmHWM of the daemon after"
-  echo "the cold sequential read. Configurations and the reason for each flag: comments in \`bench/compare.sh\`."
+  echo "the cold sequential read; for bitsfs also, once, after a cold read of a file $RSS_SCALE times as"
+  echo "large (sparse on the server: zeros). *dd oflag=direct*: the origin file written to the caches'"
+  echo "disk past the page cache, the disk's own speed. Configurations and the reason for each flag: comments in \`bench/compare.sh\`."
 } > "$WORK/report.md"
 cp "$WORK/report.md" "$RESULTS"
 if [ -n "${KEEP:-}" ]; then
