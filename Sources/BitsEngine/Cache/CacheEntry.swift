@@ -212,8 +212,8 @@ public final class DataFile: Sendable {
     }
   }
 
-  /// Allocates disk space for `range` before its bytes are written. A full disk then fails a
-  /// request before it writes anything, and writing into allocated space costs the file system less
+  /// Allocates disk space for `range` before its bytes arrive. A full disk then fails a request
+  /// before it transfers anything, and writing into allocated space costs the file system less
   /// CPU than allocating as it goes. Where `fallocate` is not supported, space is allocated as
   /// bytes are written.
   func reserve(_ range: Range<UInt64>) throws(BitsError) {

@@ -755,7 +755,15 @@ private struct PieceReceiver: HTTPTransferReceiver {
   let generation: UInt64
 
   func transferDidReceiveHead(_ head: HTTPResponseHead) -> TransferVerdict {
-    ServerRules.check(head, asked: range, version: version, url: file.remoteURL)
+    let verdict = ServerRules.check(head, asked: range, version: version, url: file.remoteURL)
+    guard case .proceed = verdict else { return verdict }
+    // Space first: a request the disk cannot take fails before it answers anyone.
+    do {
+      try data.reserve(range)
+    } catch {
+      return .abort(error)
+    }
+    return .proceed
   }
 
   func transferDidReceive(_ bytes: UnsafeRawBufferPointer, bodyOffset: UInt64) -> TransferVerdict {
@@ -766,9 +774,6 @@ private struct PieceReceiver: HTTPTransferReceiver {
     }
     file.answerReaders(from: bytes, at: start..<start + UInt64(bytes.count), generation: generation)
     do {
-      // The space for the whole request is reserved with its first bytes, once they have
-      // answered whom they can.
-      if bodyOffset == 0 { try data.reserve(range) }
       try data.write(bytes, at: start)
     } catch {
       return .abort(error)
