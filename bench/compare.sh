@@ -35,7 +35,7 @@
 # TIME_LIMIT (seconds, default 1140: a round does not start when it would end after that),
 # RESULTS (output file, default bench/RESULTS.md, relative to the repository), KEEP (a directory
 # to copy nginx's log, the raw figures and each step's part of the log into).
-# Needs root: drop_caches and FUSE mounts. About 5 minutes on 2 cores.
+# Needs root: drop_caches and FUSE mounts. About 6.5 minutes on 2 cores.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 script_start=$(date +%s)
