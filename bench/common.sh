@@ -33,5 +33,8 @@ drop_caches() { timeout 120 sync || true; echo 3 > /proc/sys/vm/drop_caches; }
 # cpu_seconds PID: the user + system CPU time of a running process so far, in seconds.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
 
+# peak_rss_kib PID: the peak resident memory (VmHWM) of a running process so far, in KiB.
+peak_rss_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+
 rate() { awk -v size="$SIZE_MIB" -v t="$1" 'BEGIN { printf "%.0f MiB/s", size / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

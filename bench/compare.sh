@@ -17,10 +17,12 @@
 #     time_starttransfer;
 #   - the daemon's peak RSS (VmHWM) after the sequential read, and once after a cold read of a
 #     (sparse) file RSS_SCALE times as large (bitsfs only); sha256 through the mount.
-# Baselines: curl to /dev/null, and curl to a file on the caches' disk (what storing the bytes
-# costs by itself), and dd with oflag=direct to that disk (its speed past the page cache); 4 KiB range requests at random offsets with curl, one at a time on one
-# kept-alive connection (what a random read that misses costs at least); `cat` of the origin file from the page cache (for the warm re-read); the
-# bitsfs cache data file read directly with dd after drop_caches (for the re-read after remount).
+# Baselines: curl to /dev/null; curl to a file on the caches' disk (what storing the bytes costs
+# by itself) and dd with oflag=direct to that disk (its speed past the page cache); 4 KiB range
+# requests at random offsets with curl, one at a time on one kept-alive connection (what a random
+# read that misses costs at least); `cat` of the origin file from the page cache (for the warm
+# re-read); the bitsfs cache data file read directly with dd after drop_caches (for the re-read
+# after remount).
 #
 # "Server bytes" of a step are the body bytes ($body_bytes_sent) of the nginx log lines appended
 # during the step. The mount is unmounted before they are added up, so a transfer cut off by the
@@ -140,9 +142,11 @@ start_mount() {
   case $tool in
     bitsfs)
       # Defaults: 64 KiB blocks, sequential read-ahead 1 -> 64 MiB, persistent cache.
-      # The command daemonizes and returns once the mount answers.
-      timeout 60 "$BITSFS" mount "$BASE/big.bin" "$BASE/data.zip" "$BASE/db.sqlite" "$mnt" \
-        --cache-dir "$cache" >>"$WORK/$tool.log" 2>&1 || return 1
+      # The command daemonizes and returns once the mount answers. URLs after the tool's name
+      # replace the three files (bitsfs only).
+      local urls=("${@:2}")
+      ((${#urls[@]})) || urls=("$BASE/big.bin" "$BASE/data.zip" "$BASE/db.sqlite")
+      timeout 60 "$BITSFS" mount "${urls[@]}" "$mnt" --cache-dir "$cache" >>"$WORK/$tool.log" 2>&1 || return 1
       return 0
       ;;
     httpdirfs)
@@ -251,7 +255,7 @@ step_sequential() {
   note_pid "$tool" || return 1
   t=$(seconds timeout 600 dd if="$mnt/big.bin" of=/dev/null bs=1M status=none) || return 1
   record "$tool" cold_s "$t"
-  record "$tool" rss_kib "$(awk '/^VmHWM/ { print $2 }' "/proc/${PID[$tool]}/status")"
+  record "$tool" rss_kib "$(peak_rss_kib "${PID[$tool]}")"
   # CPU time (user + system) of the daemon so far: mostly the cold read.
   record "$tool" cpu_s "$(cpu_seconds "${PID[$tool]}")"
   t=$(seconds timeout 300 dd if="$mnt/big.bin" of=/dev/null bs=1M status=none) || return 1
@@ -432,11 +436,9 @@ if ((RSS_SCALE > 0 && rounds_done > 0)); then
   truncate -s $((big_bytes * RSS_SCALE)) "$WWW/huge.bin"
   empty_cache bitsfs
   drop_caches
-  mkdir -p "$WORK/mnt-bitsfs" "$WORK/cache-bitsfs"
-  if timeout 60 "$BITSFS" mount "$BASE/huge.bin" "$WORK/mnt-bitsfs" --cache-dir "$WORK/cache-bitsfs" \
-    >>"$WORK/bitsfs.log" 2>&1 && note_pid bitsfs &&
+  if start_mount bitsfs "$BASE/huge.bin" && note_pid bitsfs &&
     timeout 900 dd if="$WORK/mnt-bitsfs/huge.bin" of=/dev/null bs=1M status=none; then
-    record bitsfs rss_scale_kib "$(awk '/^VmHWM/ { print $2 }' "/proc/${PID[bitsfs]}/status")"
+    record bitsfs rss_scale_kib "$(peak_rss_kib "${PID[bitsfs]}")"
   else
     record bitsfs failed rss_scale
   fi
@@ -646,9 +648,9 @@ rss = med(numbers("bitsfs", "rss_kib"))
 check("peak RSS ≤ 48 MiB", rss and "%.0f MiB" % (rss / 1024), "48 MiB", rss and rss <= 48 * 1024)
 # Flat in file size: the bigger file's peak within 10% (and 2 MiB, for rounding) of the big one's.
 rss_scaled = med(numbers("bitsfs", "rss_scale_kib"))
+rss_flat_limit = rss and min(48 * 1024, max(rss * 1.1, rss + 2048))
 check("peak RSS flat in file size (%s× file)" % machine["rss_scale"], rss_scaled and "%.0f MiB" % (rss_scaled / 1024),
-      rss and "%.0f MiB" % (min(48 * 1024, max(rss * 1.1, rss + 2048)) / 1024),
-      rss_scaled and rss and rss_scaled <= min(48 * 1024, max(rss * 1.1, rss + 2048)))
+      rss_flat_limit and "%.0f MiB" % (rss_flat_limit / 1024), rss_scaled and rss_flat_limit and rss_scaled <= rss_flat_limit)
 
 print("\n".join(out))
 print()

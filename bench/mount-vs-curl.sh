@@ -32,7 +32,7 @@ warm_time=$(seconds dd if="$mountpoint/big.bin" of=/dev/null bs=1M status=none)
 sum_mount=$(sha256sum < "$mountpoint/big.bin")
 sum_origin=$(sha256sum < "$WWW/big.bin")
 [ "$sum_mount" = "$sum_origin" ] || { echo "the mount gave different bytes" >&2; exit 1; }
-peak_sequential=$(awk '/VmHWM/ { print $2 }' "/proc/$(daemon_pid)/status")
+peak_sequential=$(peak_rss_kib "$(daemon_pid)")
 
 # Random 4 KiB reads on a cold mount: latency of each, and what they cost on the wire.
 mount_fresh
@@ -55,7 +55,7 @@ PY
 stats=$(getfattr --absolute-names --only-values -n user.bitsfs.stats "$mountpoint/big.bin")
 fetched=$(echo "$stats" | tr ' ' '\n' | awk -F= '$1 == "fetched" { print $2 }')
 requests=$(echo "$stats" | tr ' ' '\n' | awk -F= '$1 == "requests" { print $2 }')
-peak_random=$(awk '/VmHWM/ { print $2 }' "/proc/$(daemon_pid)/status")
+peak_random=$(peak_rss_kib "$(daemon_pid)")
 read -r p50 p99 mean <<<"$random_report"
 
 echo "file: $SIZE_MIB MiB from nginx on 127.0.0.1"
