@@ -1,0 +1,220 @@
+import CCurl
+import Glibc
+import Synchronization
+
+/// One network thread and its libcurl multi handle. Other threads hand it work through the
+/// inbox and wake it with `curl_multi_wakeup`, which libcurl allows from any thread; the
+/// thread itself frees the multi handle when it stops, under the inbox lock, so no wakeup can
+/// reach a freed handle.
+final class CurlLane: Sendable {
+  private struct Inbox: ~Copyable {
+    var nextID: UInt64 = 1
+    var starts: [(TransferID, HTTPRequest, any HTTPTransferReceiver)] = []
+    var cancellations: [TransferID] = []
+    var isShuttingDown = false
+    /// The multi handle, until the network thread freed it.
+    var multi: MultiHandle?
+  }
+
+  /// The multi handle's address, shared only under the inbox lock or on the network thread.
+  struct MultiHandle: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+  }
+
+  private let index: Int
+  private let activeTransfers = Atomic<Int>(0)
+  private let inbox: Mutex<Inbox>
+  private let finished = Condition()
+  private let hasFinished = Atomic<Bool>(false)
+  /// The network thread's id, so a shutdown from that very thread does not wait for itself.
+  private let threadID = Atomic<UInt>(0)
+
+  init(index: Int, configuration: HTTPConfiguration) {
+    self.index = index
+    let multi = curl_multi_init().map(MultiHandle.init)
+    inbox = Mutex(Inbox(multi: multi))
+    guard let multi else {
+      hasFinished.store(true, ordering: .sequentiallyConsistent)
+      return
+    }
+    // Both are tuning, not correctness: a libcurl refusing them still transfers.
+    _ = bitsfs_multi_set_long(multi.pointer, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
+    _ = bitsfs_multi_set_long(multi.pointer, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+    startThread(named: "bitsfs-http") { [self] in
+      threadID.store(UInt(pthread_self()), ordering: .sequentiallyConsistent)
+      var loop = CurlTransferLoop(lane: self, multi: multi.pointer, configuration: configuration)
+      loop.run()
+      inbox.withLock { inbox in
+        curl_multi_cleanup(multi.pointer)
+        inbox.multi = nil
+      }
+      hasFinished.store(true, ordering: .sequentiallyConsistent)
+      finished.broadcast()
+    }
+  }
+
+  /// Transfers started on this lane and not yet finished.
+  var transferCount: Int { activeTransfers.load(ordering: .relaxed) }
+
+  func start(_ request: HTTPRequest, receiver: any HTTPTransferReceiver) -> TransferID {
+    activeTransfers.add(1, ordering: .relaxed)
+    let id = inbox.withLock { inbox -> TransferID? in
+      guard !inbox.isShuttingDown, let multi = inbox.multi else { return nil }
+      let id = TransferID(lane: index, value: inbox.nextID)
+      inbox.nextID += 1
+      inbox.starts.append((id, request, receiver))
+      curl_multi_wakeup(multi.pointer)
+      return id
+    }
+    guard let id else {
+      activeTransfers.subtract(1, ordering: .relaxed)
+      receiver.transferDidFinish(.failure(BitsError(.cancelled, "the HTTP client is shut down", url: request.url)))
+      return TransferID(lane: index, value: 0)
+    }
+    return id
+  }
+
+  func cancel(_ id: TransferID) {
+    inbox.withLock { inbox in
+      guard let multi = inbox.multi else { return }
+      inbox.cancellations.append(id)
+      curl_multi_wakeup(multi.pointer)
+    }
+  }
+
+  func shutdown() {
+    inbox.withLock { inbox in
+      inbox.isShuttingDown = true
+      if let multi = inbox.multi { curl_multi_wakeup(multi.pointer) }
+    }
+    guard threadID.load(ordering: .sequentiallyConsistent) != UInt(pthread_self()) else { return }
+    _ = finished.wait(until: .now + .seconds(3600)) { hasFinished.load(ordering: .sequentiallyConsistent) }
+  }
+
+  fileprivate func transferEnded() {
+    activeTransfers.subtract(1, ordering: .relaxed)
+  }
+
+  fileprivate func takeInbox() -> (
+    starts: [(TransferID, HTTPRequest, any HTTPTransferReceiver)], cancellations: [TransferID],
+    isShuttingDown: Bool
+  ) {
+    inbox.withLock { inbox in
+      defer {
+        inbox.starts.removeAll()
+        inbox.cancellations.removeAll()
+      }
+      return (inbox.starts, inbox.cancellations, inbox.isShuttingDown)
+    }
+  }
+}
+
+/// The state of one network thread; never leaves it.
+private struct CurlTransferLoop {
+  let lane: CurlLane
+  let multi: UnsafeMutableRawPointer
+  let configuration: HTTPConfiguration
+  var active: [TransferID: CurlTransfer] = [:]
+
+  init(lane: CurlLane, multi: UnsafeMutableRawPointer, configuration: HTTPConfiguration) {
+    self.lane = lane
+    self.multi = multi
+    self.configuration = configuration
+  }
+
+  mutating func run() {
+    while true {
+      let inbox = lane.takeInbox()
+      for (id, request, receiver) in inbox.starts {
+        add(CurlTransfer(id: id, request: request, receiver: receiver))
+      }
+      for id in inbox.cancellations {
+        finish(id, outcome: .failure(BitsError(.cancelled, "the transfer was cancelled")))
+      }
+      if inbox.isShuttingDown {
+        for id in Array(active.keys) {
+          finish(id, outcome: .failure(BitsError(.cancelled, "the HTTP client is shut down")))
+        }
+        return
+      }
+      var running: Int32 = 0
+      let performed = curl_multi_perform(multi, &running)
+      guard performed == CURLM_OK else {
+        failEveryTransfer(performed)
+        continue
+      }
+      collectFinished()
+      deliverReceivedBodies()
+      let polled = curl_multi_poll(multi, nil, 0, 1000, nil)
+      if polled != CURLM_OK { failEveryTransfer(polled) }
+    }
+  }
+
+  private mutating func add(_ transfer: CurlTransfer) {
+    let easy: UnsafeMutableRawPointer
+    do throws(BitsError) {
+      easy = try transfer.makeEasyHandle(configuration: configuration)
+    } catch {
+      lane.transferEnded()
+      transfer.report(.failure(error), trace: configuration.trace)
+      return
+    }
+    let added = curl_multi_add_handle(multi, easy)
+    guard added == CURLM_OK else {
+      lane.transferEnded()
+      transfer.report(.failure(Self.multiError(added, url: transfer.request.url)), trace: configuration.trace)
+      return
+    }
+    active[transfer.id] = transfer
+  }
+
+  /// The multi handle itself failed (out of memory, a bad socket): every transfer on it fails
+  /// with a transient error, so their owners retry.
+  private mutating func failEveryTransfer(_ code: CURLMcode) {
+    for (id, transfer) in active {
+      finish(id, outcome: .failure(Self.multiError(code, url: transfer.request.url)))
+    }
+  }
+
+  private static func multiError(_ code: CURLMcode, url: String) -> BitsError {
+    BitsError(.connectionClosed, "libcurl failed: \(String(cString: curl_multi_strerror(code)))", url: url)
+  }
+
+  private mutating func collectFinished() {
+    var pending: Int32 = 0
+    while let message = curl_multi_info_read(multi, &pending) {
+      guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+      let code = message.pointee.data.result
+      var context: UnsafeMutableRawPointer?
+      let found = withUnsafeMutablePointer(to: &context) {
+        $0.withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: 1) {
+          bitsfs_easy_get_pointer(easy, CURLINFO_PRIVATE, $0)
+        }
+      }
+      guard found == CURLE_OK, let context else { continue }
+      let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+      // Bytes that arrived before a failure are as good as any: the receiver keeps them.
+      _ = transfer.deliverReceivedBody()
+      finish(transfer.id, outcome: transfer.outcome(for: code))
+    }
+  }
+
+  /// Hands each transfer's batched body bytes to its receiver once per pass, so no byte waits
+  /// longer than one pass of the loop.
+  private mutating func deliverReceivedBodies() {
+    let refused = active.values.filter { !$0.deliverReceivedBody() }
+    for transfer in refused {
+      finish(transfer.id, outcome: transfer.outcome(for: CURLE_WRITE_ERROR))
+    }
+  }
+
+  private mutating func finish(_ id: TransferID, outcome: Result<Void, BitsError>) {
+    guard let transfer = active.removeValue(forKey: id) else { return }
+    if let easy = transfer.easy {
+      // Removing a handle the multi holds cannot fail but for a bad handle, which this is not.
+      _ = curl_multi_remove_handle(multi, easy)
+    }
+    lane.transferEnded()
+    transfer.report(outcome, trace: configuration.trace)
+  }
+}

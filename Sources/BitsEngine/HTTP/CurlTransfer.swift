@@ -1,0 +1,188 @@
+import CCurl
+
+/// One libcurl easy handle and what its callbacks have seen. It lives on its network thread
+/// only, as libcurl requires of an easy handle in a multi handle; it is not `Sendable`.
+final class CurlTransfer {
+  let id: TransferID
+  let request: HTTPRequest
+  let receiver: any HTTPTransferReceiver
+  private(set) var easy: UnsafeMutableRawPointer?
+  private var headerList: UnsafeMutablePointer<curl_slist>?
+  private var head = HTTPResponseHead(status: 0, headers: [:])
+  private let started = ContinuousClock.now
+  private var headDelivered = false
+  /// Body bytes delivered to the receiver so far.
+  private var bodyOffset: UInt64 = 0
+  /// libcurl hands over the body in pieces of at most 16 KiB (`CURL_MAX_WRITE_SIZE`); they are
+  /// batched here up to one receive buffer, so a receiver writing them to disk makes one system
+  /// call per socket read, not one per 16 KiB.
+  private var batch: UnsafeMutableRawBufferPointer?
+  private var batchCount = 0
+  private var abortReason: BitsError?
+  private var reported = false
+
+  init(id: TransferID, request: HTTPRequest, receiver: any HTTPTransferReceiver) {
+    self.id = id
+    self.request = request
+    self.receiver = receiver
+  }
+
+  deinit {
+    if let easy { curl_easy_cleanup(easy) }
+    curl_slist_free_all(headerList)
+    batch?.deallocate()
+  }
+
+  private static let receiveBufferSize = 512 * 1024
+
+  /// A configured easy handle for the request; any option libcurl refuses fails the request
+  /// rather than sending it differently than asked.
+  func makeEasyHandle(configuration: HTTPConfiguration) throws(BitsError) -> UnsafeMutableRawPointer {
+    guard let easy = curl_easy_init() else {
+      throw BitsError(.connectionClosed, "libcurl could not make a request (out of memory)", url: request.url)
+    }
+    self.easy = easy
+    let context = Unmanaged.passUnretained(self).toOpaque()
+    let options = EasyOptions(easy: easy, url: request.url)
+    try options.set(CURLOPT_URL, request.url)
+    try options.set(CURLOPT_PROTOCOLS_STR, "http,https")
+    try options.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+    try options.set(CURLOPT_FOLLOWLOCATION, 1)
+    try options.set(CURLOPT_MAXREDIRS, 10)
+    try options.set(CURLOPT_NOSIGNAL, 1)
+    try options.set(CURLOPT_TCP_KEEPALIVE, 1)
+    try options.set(CURLOPT_BUFFERSIZE, Self.receiveBufferSize)
+    try options.set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
+    // libcurl's stall detection: fewer than 1 byte/s for the whole stall window aborts.
+    try options.set(CURLOPT_LOW_SPEED_LIMIT, 1)
+    try options.set(CURLOPT_LOW_SPEED_TIME, max(1, Int(configuration.stallTimeout.milliseconds / 1000)))
+    try options.set(CURLOPT_SSL_VERIFYPEER, configuration.verifiesTLS ? 1 : 0)
+    try options.set(CURLOPT_SSL_VERIFYHOST, configuration.verifiesTLS ? 2 : 0)
+    if let path = configuration.certificateAuthorityPath { try options.set(CURLOPT_CAINFO, path) }
+    try options.set(CURLOPT_USERAGENT, configuration.userAgent)
+    try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_PRIVATE, context), CURLOPT_PRIVATE)
+    if let range = request.range {
+      try options.set(CURLOPT_RANGE, "\(range.lowerBound)-\(range.upperBound - 1)")
+    }
+    var lines = request.headers.map { "\($0.name): \($0.value)" }
+    if let ifRange = request.ifRange { lines.append("If-Range: \(ifRange)") }
+    for line in lines {
+      guard let appended = curl_slist_append(headerList, line) else {
+        throw BitsError(.connectionClosed, "libcurl could not add a header (out of memory)", url: request.url)
+      }
+      headerList = appended
+    }
+    if let headerList { try options.check(bitsfs_easy_set_slist(easy, CURLOPT_HTTPHEADER, headerList), CURLOPT_HTTPHEADER) }
+    try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_HEADERDATA, context), CURLOPT_HEADERDATA)
+    try options.check(
+      bitsfs_easy_set_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+        guard let data, let context else { return 0 }
+        let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+        transfer.head.add(line: UnsafeRawBufferPointer(start: data, count: size * count))
+        return size * count
+      }, CURLOPT_HEADERFUNCTION)
+    try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_WRITEDATA, context), CURLOPT_WRITEDATA)
+    try options.check(
+      bitsfs_easy_set_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+        guard let data, let context else { return 0 }
+        let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+        let accepted = transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
+        // Any count other than the one given makes libcurl stop with CURLE_WRITE_ERROR.
+        return accepted ? size * count : 0
+      }, CURLOPT_WRITEFUNCTION)
+    return easy
+  }
+
+  private func deliverHeadIfNeeded() -> Bool {
+    guard !headDelivered else { return abortReason == nil }
+    headDelivered = true
+    if case .abort(let error) = receiver.transferDidReceiveHead(head) {
+      abortReason = error
+      return false
+    }
+    return true
+  }
+
+  private func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard deliverHeadIfNeeded() else { return false }
+    if batchCount + bytes.count > Self.receiveBufferSize {
+      guard deliverReceivedBody() else { return false }
+    }
+    if bytes.count >= Self.receiveBufferSize { return deliver(bytes) }
+    let batch = batch ?? .allocate(byteCount: Self.receiveBufferSize, alignment: 16)
+    self.batch = batch
+    UnsafeMutableRawBufferPointer(rebasing: batch[batchCount...]).copyMemory(from: bytes)
+    batchCount += bytes.count
+    return true
+  }
+
+  /// Hands the batched body bytes to the receiver; `false` once the receiver refused bytes.
+  func deliverReceivedBody() -> Bool {
+    guard abortReason == nil else { return false }
+    guard let batch, batchCount > 0 else { return true }
+    let count = batchCount
+    batchCount = 0
+    return deliver(UnsafeRawBufferPointer(rebasing: batch[..<count]))
+  }
+
+  private func deliver(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    if case .abort(let error) = receiver.transferDidReceive(bytes, bodyOffset: bodyOffset) {
+      abortReason = error
+      return false
+    }
+    bodyOffset += UInt64(bytes.count)
+    return true
+  }
+
+  func outcome(for code: CURLcode) -> Result<Void, BitsError> {
+    if let abortReason { return .failure(abortReason) }
+    if code == CURLE_OK {
+      // A response without a body (a 416, an empty file) reaches the receiver only here.
+      if !deliverHeadIfNeeded(), let abortReason { return .failure(abortReason) }
+      return .success(())
+    }
+    return .failure(.curl(code, url: request.url))
+  }
+
+  func report(_ outcome: Result<Void, BitsError>, trace: (@Sendable (String) -> Void)?) {
+    guard !reported else { return }
+    reported = true
+    if let trace {
+      let range = request.range.map { "\($0.lowerBound)-\($0.upperBound - 1)" } ?? "all"
+      let milliseconds = (ContinuousClock.now - started).milliseconds
+      let result: String
+      switch outcome {
+      case .success: result = "ok"
+      case .failure(let error): result = error.code.name
+      }
+      trace(
+        "GET \(request.url) bytes=\(range) status=\(head.status) received=\(bodyOffset) \(milliseconds)ms \(result)")
+    }
+    receiver.transferDidFinish(outcome)
+  }
+}
+
+@available(*, unavailable, message: "an easy handle belongs to its network thread")
+extension CurlTransfer: Sendable {}
+
+/// Sets options on an easy handle, turning the first one libcurl refuses into an error that
+/// names it.
+private struct EasyOptions {
+  let easy: UnsafeMutableRawPointer
+  let url: String
+
+  func set(_ option: CURLoption, _ value: Int) throws(BitsError) {
+    try check(bitsfs_easy_set_long(easy, option, value), option)
+  }
+
+  func set(_ option: CURLoption, _ value: String) throws(BitsError) {
+    try check(bitsfs_easy_set_string(easy, option, value), option)
+  }
+
+  func check(_ code: CURLcode, _ option: CURLoption) throws(BitsError) {
+    guard code == CURLE_OK else {
+      let reason = String(cString: curl_easy_strerror(code))
+      throw BitsError(.invalidArgument, "libcurl refused option \(option.rawValue): \(reason)", url: url)
+    }
+  }
+}
