@@ -49,7 +49,7 @@ public final class Mount: Sendable {
     client = HTTPClient(configuration: configuration.http)
     let job = DownloadJob(
       displayName: "mount \(configuration.mountPoint)", cacheDirectory: configuration.cacheDirectory,
-      client: client, configuration: jobConfiguration,
+      transport: client, configuration: jobConfiguration,
       callbacks: JobCallbacks(fileChanged: { _, file in relay.fileChanged(file) }))
     self.job = job
     let added = try configuration.urls.map { url throws(BitsError) in try job.addFile(remoteURL: url, localName: nil) }

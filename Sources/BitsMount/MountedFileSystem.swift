@@ -110,14 +110,16 @@ public final class MountedFileSystem: FileSystemOperations {
       // the mount invalidates them.
       request.replyOpen(handle: handle, keepCache: true, directIO: false)
     }
-    // Close-to-open consistency: an open confirms the version if it was last confirmed more
-    // than the revalidation interval ago. That waits on the network, so not on this thread;
-    // an open within the interval is answered at once.
-    guard entry.file.needsRevalidation(ifOlderThan: options.revalidationInterval) else { return finishOpen() }
-    DispatchQueue.global().async {
-      entry.file.revalidate(ifOlderThan: self.options.revalidationInterval)
-      finishOpen()
+    // A file whose remote version changed is reconnecting: the open waits for the new version
+    // (bounded by the retry period), so that it reads the new version rather than failing.
+    guard entry.file.version != nil else {
+      entry.file.connect { _ in finishOpen() }
+      return
     }
+    // Close-to-open consistency: an open confirms the version if it was last confirmed more
+    // than the revalidation interval ago. No thread waits for the server meanwhile; an open
+    // within the interval is answered at once.
+    entry.file.revalidate(ifOlderThan: options.revalidationInterval, completion: finishOpen)
   }
 
   public func read(_ request: FuseRequest, inode: UInt64, size: Int, offset: UInt64, handle: UInt64) {

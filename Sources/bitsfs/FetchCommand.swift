@@ -48,7 +48,7 @@ struct FetchCommand: ParsableCommand {
     let jobDirectory = directory.appendingPathComponent(".\(URL(fileURLWithPath: localName).lastPathComponent).bitsfs")
     let client = HTTPClient(configuration: try transfer.httpConfiguration())
     let job = DownloadJob(
-      displayName: "fetch \(url)", cacheDirectory: jobDirectory, client: client,
+      displayName: "fetch \(url)", cacheDirectory: jobDirectory, transport: client,
       configuration: try transfer.jobConfiguration())
     if ranges.isEmpty {
       try job.addFile(remoteURL: url, localName: localName)

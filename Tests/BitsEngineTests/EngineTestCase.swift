@@ -34,7 +34,7 @@ class EngineTestCase: XCTestCase {
     configuration.maximumRetryDelay = .milliseconds(400)
     configure(&configuration)
     return DownloadJob(
-      displayName: name, cacheDirectory: directory.appendingPathComponent("cache"), client: client,
+      displayName: name, cacheDirectory: directory.appendingPathComponent("cache"), transport: client,
       configuration: configuration, callbacks: callbacks)
   }
 

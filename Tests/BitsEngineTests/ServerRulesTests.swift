@@ -50,18 +50,18 @@ final class ServerRulesTests: XCTestCase {
   }
 
   func testAnotherVersionIsDetected() {
-    XCTAssertEqual(verdict(200, ["content-length": "1000", "etag": "\"new\""], asked: 100..<200), .fileChanged)
-    XCTAssertEqual(verdict(206, ["content-range": "bytes 100-199/2000"], asked: 100..<200), .fileChanged)
+    XCTAssertEqual(verdict(200, ["content-length": "1000", "etag": "\"new\""], asked: 100..<200), .remoteFileChanged)
+    XCTAssertEqual(verdict(206, ["content-range": "bytes 100-199/2000"], asked: 100..<200), .remoteFileChanged)
     XCTAssertEqual(
       verdict(
         206, ["content-range": "bytes 100-199/1000", "last-modified": "Wed, 25 Nov 2026 10:00:00 GMT"], asked: 100..<200
       ),
-      .fileChanged)
+      .remoteFileChanged)
   }
 
   func testUnsatisfiableRangeIsInvalidRange() {
     XCTAssertEqual(verdict(416, ["content-range": "bytes */1000"], asked: 1000..<1100), .invalidRange)
-    XCTAssertEqual(verdict(416, ["content-range": "bytes */10"], asked: 100..<200), .fileChanged)
+    XCTAssertEqual(verdict(416, ["content-range": "bytes */10"], asked: 100..<200), .remoteFileChanged)
   }
 
   func testStatusesMapToHTTPErrors() {

@@ -34,7 +34,7 @@ final class TLSTests: EngineTestCase {
     let insecure = HTTPClient(configuration: configuration)
     defer { insecure.shutdown() }
     let job = DownloadJob(
-      displayName: name, cacheDirectory: directory.appendingPathComponent("cache"), client: insecure,
+      displayName: name, cacheDirectory: directory.appendingPathComponent("cache"), transport: insecure,
       configuration: {
         var job = JobConfiguration()
         job.maximumRequestSize = 1 << 20

@@ -70,7 +70,7 @@ public final class DataFile: Sendable {
         throw BitsError.localFile(errno: errno, failure, path: path)
       }
       guard result > 0 else {
-        throw BitsError(.fileChanged, "the cache data file is shorter than expected", url: path)
+        throw BitsError(.localFileChanged, "the cache data file is shorter than expected", url: path)
       }
       done += result
     }

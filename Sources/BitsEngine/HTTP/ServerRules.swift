@@ -93,7 +93,7 @@ enum ServerRules {
   }
 
   private static func changed(_ url: String) -> BitsError {
-    BitsError(.fileChanged, "the remote file changed (size, date or ETag differ)", url: url)
+    BitsError(.remoteFileChanged, "the remote file changed (size, date or ETag differ)", url: url)
   }
 
   private static func describe(_ range: Range<UInt64>) -> String {

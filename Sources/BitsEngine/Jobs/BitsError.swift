@@ -18,7 +18,10 @@ public enum BitsErrorCode: Hashable, Sendable {
   case certificateInvalid
   case noProgress
   case timedOut
-  case fileChanged
+  /// The remote file changed while it was transferred (`BG_E_REMOTE_FILE_CHANGED`).
+  case remoteFileChanged
+  /// A local file (the cache's data file) changed under the engine (`BG_E_LOCAL_FILE_CHANGED`).
+  case localFileChanged
   case cancelled
   /// An HTTP status the server answered with (`BG_E_HTTP_ERROR_nnn`).
   case httpStatus(Int)
@@ -41,7 +44,8 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .certificateInvalid: "ERROR_INTERNET_INVALID_CA"
     case .noProgress: "BG_E_NO_PROGRESS"
     case .timedOut: "ERROR_INTERNET_TIMEOUT"
-    case .fileChanged: "BG_E_LOCAL_FILE_CHANGED"
+    case .remoteFileChanged: "BG_E_REMOTE_FILE_CHANGED"
+    case .localFileChanged: "BG_E_LOCAL_FILE_CHANGED"
     case .cancelled: "E_ABORT"
     case .httpStatus(let status): "BG_E_HTTP_ERROR_\(status)"
     }
@@ -65,7 +69,8 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .certificateInvalid: 0x8007_2F0D
     case .noProgress: 0x8020_0024
     case .timedOut: 0x8007_2EE2
-    case .fileChanged: 0x8020_001D
+    case .remoteFileChanged: 0x8020_0073
+    case .localFileChanged: 0x8020_001D
     case .cancelled: 0x8000_4004
     case .httpStatus(let status): 0x8019_0000 | UInt32(truncatingIfNeeded: status)
     }

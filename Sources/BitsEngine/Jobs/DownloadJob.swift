@@ -58,7 +58,7 @@ public final class DownloadJob: Sendable {
   public let displayName: String
   public let configuration: JobConfiguration
   private let cacheDirectory: URL
-  private let client: HTTPClient
+  private let transport: any HTTPTransport
   private let callbacks: JobCallbacks
   private let worker = DispatchQueue(label: "bitsfs.job")
   private let changed = Condition()
@@ -67,16 +67,24 @@ public final class DownloadJob: Sendable {
     var state: JobState = .queued
     var files: [DownloadFile] = []
     var error: BitsError?
+    /// Numbers each resume and suspend, so that a file follows the latest of them whatever
+    /// order the worker reaches it in.
+    var run: UInt64 = 0
+
+    mutating func nextRun() -> UInt64 {
+      run += 1
+      return run
+    }
   }
   private let state = Mutex(State())
 
   public init(
-    displayName: String, cacheDirectory: URL, client: HTTPClient, configuration: JobConfiguration = JobConfiguration(),
-    callbacks: JobCallbacks = JobCallbacks()
+    displayName: String, cacheDirectory: URL, transport: any HTTPTransport,
+    configuration: JobConfiguration = JobConfiguration(), callbacks: JobCallbacks = JobCallbacks()
   ) {
     self.displayName = displayName
     self.cacheDirectory = cacheDirectory
-    self.client = client
+    self.transport = transport
     self.configuration = configuration
     self.callbacks = callbacks
   }
@@ -131,7 +139,7 @@ public final class DownloadJob: Sendable {
     let cache = try CacheEntry(directory: cacheDirectory.appendingPathComponent(CacheKey.forURL(remoteURL)))
     let file = DownloadFile(
       remoteURL: remoteURL, localName: localName, requestedRanges: ranges, configuration: configuration,
-      client: client, cache: cache
+      transport: transport, cache: cache
     ) { [weak self] file, event in
       self?.handle(event, from: file)
     }
@@ -148,17 +156,17 @@ public final class DownloadJob: Sendable {
   /// Starts or continues the transfer: connects every file (learning sizes and versions, keeping
   /// cached bytes of unchanged files), then fetches what is missing.
   public func resume() throws(BitsError) {
-    let files = try state.withLock { state throws(BitsError) -> [DownloadFile] in
+    let (files, run) = try state.withLock { state throws(BitsError) -> ([DownloadFile], UInt64) in
       guard state.state != .cancelled, state.state != .acknowledged else { throw Self.stateError(state.state) }
       guard !state.files.isEmpty else {
         throw BitsError(.empty, "the job has no files; add a file, then resume")
       }
-      return state.files
+      return (state.files, state.nextRun())
     }
     transition(to: .connecting, error: nil)
     worker.async { [self] in
       for file in files {
-        file.resume()
+        file.resume(run: run)
         do throws(BitsError) {
           try start(file)
         } catch {
@@ -175,13 +183,14 @@ public final class DownloadJob: Sendable {
   private func start(_ file: DownloadFile) throws(BitsError) {
     try file.connect()
     guard !configuration.isOnDemand, let wanted = try file.wantedRanges() else { return }
-    file.fetch(wanted, priority: .background)
+    file.fetch(wanted, priority: configuration.priority)
   }
 
   /// Stops transferring; filled ranges stay and `resume` continues from them.
   public func suspend() throws(BitsError) {
     try requireModifiable()
-    for file in files { file.suspend() }
+    let run = state.withLock { $0.nextRun() }
+    for file in files { file.suspend(run: run) }
     transition(to: .suspended, error: nil)
   }
 
@@ -262,7 +271,8 @@ public final class DownloadJob: Sendable {
   }
 
   private func fail(_ error: BitsError) {
-    for file in files { file.suspend() }
+    let run = state.withLock { $0.nextRun() }
+    for file in files { file.suspend(run: run) }
     transition(to: .error, error: error)
   }
 

@@ -25,14 +25,16 @@ public struct JobConfiguration: Sendable {
   /// bytes survive a crash soon after, while a reader making one request after another (each
   /// going quiet in between) costs a disk flush per interval, not per request.
   public var idleCommitDelay: Duration = .milliseconds(100)
+  /// `BG_JOB_PRIORITY`: where the job's background transfers queue among other work; readers
+  /// of a mount always go first.
+  public var priority: TransferPriority = .normal
   /// Request headers such as `Authorization`; kept in memory only.
   public var headers: [HTTPHeader] = []
 
   public init() {}
 }
 
-/// Who is waiting for a range: a reader now, or only a background fill.
-public enum TransferPriority: Sendable {
-  case foreground
-  case background
+extension JobConfiguration {
+  /// The pause before each retry, from `initialRetryDelay` and `maximumRetryDelay`.
+  package var backoff: Backoff { Backoff(initial: initialRetryDelay, maximum: maximumRetryDelay) }
 }

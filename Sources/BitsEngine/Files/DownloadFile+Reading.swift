@@ -1,0 +1,77 @@
+import Dispatch
+import Glibc
+
+/// Readers: each waits for its own bytes, until they are filled or its deadline passes.
+extension DownloadFile {
+  /// Calls `completion` once all of `range` is in the cache, or with an error (the remote file
+  /// changed, a permanent failure, or `timeout` passed). Missing bytes are fetched at once in
+  /// `alignment`-sized blocks, ahead of background work; bytes already asked for are not asked
+  /// again, however many readers wait for them.
+  public func read(
+    _ range: Range<UInt64>, alignment: UInt64, timeout: Duration,
+    completion: @escaping @Sendable (Result<FilledBytes, BitsError>) -> Void
+  ) {
+    let outcome = state.withLock { state -> Result<FilledBytes, BitsError>? in
+      guard let version = state.version, let data = state.data else {
+        return .failure(
+          BitsError(.remoteFileChanged, "the remote file changed and is not reconnected yet", url: remoteURL))
+      }
+      let range = range.clamped(to: 0..<version.size)
+      if state.filled.contains(range) {
+        return .success(FilledBytes(location: .cache(data), range: range, generation: state.generation))
+      }
+      let deadline = ContinuousClock.now + timeout
+      if state.waiters.add(range, deadline: deadline, completion: completion) {
+        scheduleDeadlineCheck(at: deadline)
+      }
+      return nil
+    }
+    if let outcome {
+      // A reconnect after a change may have failed (server down): try again, so that later
+      // reads find the new version.
+      if case .failure = outcome { connect { _ in } }
+      return completion(outcome)
+    }
+    guard let size = version?.size else { return }
+    let alignment = max(1, alignment)
+    let lower = range.lowerBound / alignment * alignment
+    let (rounded, overflow) = range.upperBound.addingReportingOverflow(alignment - 1)
+    let upper = overflow ? size : min(size, rounded / alignment * alignment)
+    fetch([lower..<upper], priority: .foreground)
+  }
+
+  /// Read-ahead: fetches what `range` lacks in the background, unless already asked for.
+  public func prefetch(_ range: Range<UInt64>) {
+    guard let size = version?.size else { return }
+    let range = range.clamped(to: 0..<size)
+    fetch([range], priority: .high)
+    // What is cached already is read ahead from disk, so a sequential reader of a warm cache
+    // does not wait for the disk block by block.
+    let (cached, data) = state.withLock { ($0.filled.intersection(with: range), $0.data) }
+    guard let data else { return }
+    for part in cached {
+      // Both fit: a file's size is below `off_t`'s limit (ServerRules refuses larger ones).
+      _ = posix_fadvise(data.descriptor, off_t(part.lowerBound), off_t(part.count), POSIX_FADV_WILLNEED)
+    }
+  }
+
+  /// Asks again for the bytes of every waiting reader (after a suspend or a reconnect).
+  func fetchForWaitingReaders() {
+    let ranges = state.withLock { $0.waiters.ranges }
+    if !ranges.isEmpty { fetch(ranges, priority: .foreground) }
+  }
+
+  private func scheduleDeadlineCheck(at instant: ContinuousClock.Instant) {
+    let delay = max(.zero, instant - .now)
+    callbackQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
+      self?.failReadersPastDeadline(checkScheduledAt: instant)
+    }
+  }
+
+  private func failReadersPastDeadline(checkScheduledAt instant: ContinuousClock.Instant) {
+    let (expired, next) = state.withLock { $0.waiters.checkDeadlines(scheduledAt: instant, now: .now) }
+    if let next { scheduleDeadlineCheck(at: next) }
+    let error = BitsError(.timedOut, "no answer from the server in time", url: remoteURL)
+    for waiter in expired { waiter.completion(.failure(error)) }
+  }
+}

@@ -1,0 +1,141 @@
+import Dispatch
+
+/// Range requests: asking for bytes, starting what the scheduler allows, and the network's
+/// events (bytes in, requests ended).
+extension DownloadFile {
+  /// Small answers go out from the network thread at once, which saves a thread hop on the
+  /// latency of random reads; larger ones would hold up that thread, so another thread sends them.
+  private static let inlineAnswerLimit: UInt64 = 256 << 10
+  /// Readers of at most this many bytes may be answered from received bytes (a copy each).
+  private static let receivedAnswerLimit = 128 << 10
+
+  /// Queues the parts of `ranges` nobody has filled or asked for, and starts what may start.
+  func fetch(_ ranges: [Range<UInt64>], priority: TransferPriority) {
+    let queuedAny = state.withLock { state in
+      state.scheduler.request(ranges, priority: priority, filled: state.filled)
+    }
+    if queuedAny { notify(self, .transferring) }
+    startQueuedPieces()
+  }
+
+  private func startQueuedPieces() {
+    let starting = state.withLock { state -> [(RangeScheduler.Piece, RemoteVersion, DataFile, UInt64)] in
+      guard !state.isSuspended, let version = state.version, let data = state.data else { return [] }
+      let pieces = state.scheduler.takeStartable()
+      state.requestCount += pieces.count
+      return pieces.map { ($0, version, data, state.generation) }
+    }
+    for (piece, version, data, generation) in starting {
+      let receiver = PieceReceiver(
+        file: self, pieceID: piece.id, range: piece.range, version: version, data: data, generation: generation)
+      let request = HTTPRequest(
+        url: remoteURL, range: piece.range, ifRange: version.ifRangeValidator, headers: configuration.headers)
+      let transfer = transport.start(request, receiver: receiver)
+      state.withLock { state in
+        // The transfer may have ended already, or the file been reset meanwhile.
+        if generation == state.generation, state.scheduler.active[piece.id] != nil {
+          state.transfers[piece.id] = transfer
+        }
+      }
+    }
+  }
+
+  /// Answers the small readers waiting for nothing but part of `bytes`, just received for
+  /// `range`, before the bytes go to disk: a random reader's latency then holds no cache write.
+  func answerReaders(from bytes: UnsafeRawBufferPointer, at range: Range<UInt64>, generation: UInt64) {
+    let answerable = state.withLock { state -> [ReadWaiters<ReadCompletion>.Waiter] in
+      guard generation == state.generation else { return [] }
+      return state.waiters.takeContained(in: range, maximumCount: Self.receivedAnswerLimit)
+    }
+    for waiter in answerable {
+      let start = Int(waiter.range.lowerBound - range.lowerBound)
+      let copy = Array(bytes[start..<start + waiter.range.count])
+      waiter.completion(.success(FilledBytes(location: .received(copy), range: waiter.range, generation: generation)))
+    }
+  }
+
+  /// `range` of the version of `generation` is in the cache file.
+  func didFill(_ range: Range<UInt64>, generation: UInt64) {
+    let (ready, report) = state.withLock {
+      state -> ([(ReadWaiters<ReadCompletion>.Waiter, FilledBytes)], RangeReportThrottle.Next) in
+      guard generation == state.generation, let data = state.data else { return ([], .nothing) }
+      state.filled.insert(range)
+      state.fetchedBytes += UInt64(range.count)
+      state.commits.add(range)
+      scheduleCommit(within: configuration.commitInterval, &state)
+      let ready = state.waiters.takeReady(after: range, filled: state.filled).map { waiter in
+        (waiter, FilledBytes(location: .cache(data), range: waiter.range, generation: generation))
+      }
+      state.reports.add(range)
+      return (ready, state.reports.next(now: .now))
+    }
+    let readyBytes = ready.reduce(0) { $0 + $1.1.range.count }
+    if readyBytes <= Self.inlineAnswerLimit {
+      for (waiter, bytes) in ready { waiter.completion(.success(bytes)) }
+    } else {
+      callbackQueue.async {
+        for (waiter, bytes) in ready { waiter.completion(.success(bytes)) }
+      }
+    }
+    deliver(report)
+  }
+
+  /// The request for piece `pieceID` of the version of `generation` ended.
+  func pieceFinished(
+    _ pieceID: UInt64, outcome: Result<Void, BitsError>, version: RemoteVersion, generation: UInt64
+  ) {
+    let (decision, failed, becameIdle, resumed) = state.withLock {
+      state -> (RangeScheduler.Decision, [ReadWaiters<ReadCompletion>.Waiter], Bool, Bool) in
+      guard generation == state.generation, let piece = state.scheduler.active[pieceID] else {
+        return (.settled, [], false, false)
+      }
+      state.transfers[pieceID] = nil
+      let missing = state.filled.gaps(in: piece.range)
+      let decision = state.scheduler.finish(pieceID, outcome: outcome, missing: missing, now: .now)
+      var failed: [ReadWaiters<ReadCompletion>.Waiter] = []
+      var resumed = false
+      switch decision {
+      case .retry: state.isRetrying = true
+      case .fail(_, let range): failed = state.waiters.takeOverlapping(range)
+      case .settled:
+        if state.isRetrying, case .success = outcome {
+          state.isRetrying = false
+          resumed = true
+        }
+      case .versionChanged: break
+      }
+      let idle = state.scheduler.isIdle
+      if idle { scheduleCommit(within: configuration.idleCommitDelay, &state) }
+      return (decision, failed, idle, resumed)
+    }
+    switch decision {
+    case .settled: break
+    case .retry(let error, let delay, let token):
+      callbackQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
+        self?.retryIsDue(token)
+      }
+      notify(self, .retrying(error))
+    case .fail(let error, _):
+      let error = BitsError(error.code, error.message, url: remoteURL)
+      callbackQueue.async {
+        for waiter in failed { waiter.completion(.failure(error)) }
+      }
+      notify(self, .failed(error))
+    case .versionChanged:
+      versionDidChange(from: version)
+      connect { _ in }
+      return
+    }
+    if resumed { notify(self, .transferring) }
+    startQueuedPieces()
+    if becameIdle {
+      flushReport()
+      notify(self, .idle)
+    }
+  }
+
+  private func retryIsDue(_ token: UInt64) {
+    state.withLock { $0.scheduler.retryIsDue(token) }
+    startQueuedPieces()
+  }
+}

@@ -1,0 +1,208 @@
+import Dispatch
+import Synchronization
+
+/// Connecting to a version, revalidating it, following a change, suspending and resuming.
+extension DownloadFile {
+  /// Learns the remote size and version (retrying transient failures within the retry period),
+  /// then keeps the cached bytes if they belong to that version and drops them otherwise.
+  /// Concurrent callers share one attempt.
+  public func connect(completion: @escaping @Sendable (Result<RemoteVersion, BitsError>) -> Void) {
+    let starts = state.withLock { state -> Result<RemoteVersion, BitsError>?? in
+      if let version = state.version { return .some(.success(version)) }
+      if state.connectWaiters != nil {
+        state.connectWaiters!.append(completion)
+        return .some(nil)
+      }
+      state.connectWaiters = [completion]
+      return nil
+    }
+    switch starts {
+    case .some(.some(let result)): return completion(result)
+    case .some(.none): return
+    case .none: break
+    }
+    probe(retryPeriod: configuration.retryPeriod).run { [self] result in
+      switch result {
+      case .failure(let error): finishConnecting(.failure(error))
+      case .success(let version):
+        persistQueue.async { [self] in
+          do throws(BitsError) {
+            let (data, filled) = try cache.open(url: remoteURL, version: version)
+            state.withLock { state in
+              state.version = version
+              state.lastKnownVersion = version
+              state.lastValidated = .now
+              state.lastValidationFailure = nil
+              state.data = data
+              state.filled = filled
+              state.generation += 1
+            }
+            finishConnecting(.success(version))
+          } catch {
+            finishConnecting(.failure(error))
+          }
+        }
+      }
+    }
+  }
+
+  private func finishConnecting(_ result: Result<RemoteVersion, BitsError>) {
+    let waiters = state.withLock { state in
+      defer { state.connectWaiters = nil }
+      return state.connectWaiters ?? []
+    }
+    for waiter in waiters { waiter(result) }
+    // Readers that asked while the file was reconnecting ask again now.
+    if case .success = result { fetchForWaitingReaders() }
+  }
+
+  /// `connect(completion:)`, waiting for the outcome.
+  @discardableResult
+  public func connect() throws(BitsError) -> RemoteVersion {
+    let outcome = Mutex<Result<RemoteVersion, BitsError>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    connect { result in
+      outcome.withLock { $0 = result }
+      done.signal()
+    }
+    done.wait()
+    return try outcome.withLock { $0! }.get()
+  }
+
+  func probe(retryPeriod: Duration) -> VersionProbe {
+    VersionProbe(
+      url: remoteURL, headers: configuration.headers, transport: transport, backoff: configuration.backoff,
+      retryPeriod: retryPeriod
+    ) { [weak self] error in
+      guard let self else { return }
+      notify(self, .retrying(error))
+    }
+  }
+
+  /// How long after a revalidation failed to reach the server opens serve the cache without
+  /// trying again.
+  static let revalidationFailureHold: Duration = .seconds(30)
+
+  /// Whether `revalidate(ifOlderThan: interval)` would ask the server.
+  public func needsRevalidation(ifOlderThan interval: Duration) -> Bool {
+    let now = ContinuousClock.now
+    return state.withLock { state in
+      guard state.version != nil else { return false }
+      if let failure = state.lastValidationFailure, now - failure < min(interval, Self.revalidationFailureHold) {
+        return false
+      }
+      return state.lastValidated.map { now - $0 >= interval } ?? true
+    }
+  }
+
+  /// Confirms the version with the server if that was last done more than `interval` ago, then
+  /// calls `completion`: a changed file drops its filled ranges and moves to the new version
+  /// first. One attempt only, which no thread waits for; a server that cannot be reached leaves
+  /// the known version in place (cached bytes keep being served) and is not asked again for a
+  /// while. Concurrent callers share one attempt.
+  public func revalidate(ifOlderThan interval: Duration, completion: @escaping @Sendable () -> Void) {
+    guard needsRevalidation(ifOlderThan: interval) else { return completion() }
+    let current = state.withLock { state -> RemoteVersion?? in
+      guard state.revalidationWaiters == nil else {
+        state.revalidationWaiters!.append(completion)
+        return .some(nil)
+      }
+      state.revalidationWaiters = [completion]
+      return .some(state.version)
+    }
+    guard case .some(.some(let current)) = current else {
+      if case .some(.none) = current { return }
+      return completion()
+    }
+    probe(retryPeriod: .zero).run { [self] result in
+      switch result {
+      case .failure:
+        state.withLock { $0.lastValidationFailure = .now }
+        finishRevalidating()
+      case .success(let probed):
+        state.withLock { state in
+          state.lastValidated = .now
+          state.lastValidationFailure = nil
+        }
+        guard probed != current else { return finishRevalidating() }
+        versionDidChange(from: current)
+        connect { [self] _ in finishRevalidating() }
+      }
+    }
+  }
+
+  private func finishRevalidating() {
+    let waiters = state.withLock { state in
+      defer { state.revalidationWaiters = nil }
+      return state.revalidationWaiters ?? []
+    }
+    for waiter in waiters { waiter() }
+  }
+
+  /// The remote file changed from `expected`: drop every filled byte and in-flight request,
+  /// fail every reader, then connect to the new version. Bytes of the old version are never
+  /// served as the new one. Nothing happens if the file is no longer at `expected` (another
+  /// caller saw the change first and may have connected to the new version already).
+  func versionDidChange(from expected: RemoteVersion) {
+    let dropped = state.withLock { state -> ([TransferID], [ReadWaiters<ReadCompletion>.Waiter])? in
+      guard state.version == expected else { return nil }
+      state.generation += 1
+      state.version = nil
+      state.data = nil
+      state.filled = ByteRangeSet()
+      state.commits.discard()
+      state.reports.discard()
+      let inFlight = state.scheduler.reset()
+      let transfers = inFlight.compactMap { state.transfers.removeValue(forKey: $0.id) }
+      state.transfers.removeAll()
+      return (transfers, state.waiters.takeAll())
+    }
+    guard let (transfers, waiters) = dropped else { return }
+    for transfer in transfers { transport.cancel(transfer) }
+    let error = BitsError(.remoteFileChanged, "the remote file changed while it was read", url: remoteURL)
+    callbackQueue.async {
+      for waiter in waiters { waiter.completion(.failure(error)) }
+    }
+    notify(self, .versionChanged)
+  }
+
+  // MARK: Suspend and resume
+
+  /// Stops every request, unless a later `resume` came first; filled bytes stay. `run` orders
+  /// the job's resumes and suspends.
+  func suspend(run: UInt64) {
+    let transfers = state.withLock { state -> [TransferID]? in
+      guard run >= state.run else { return nil }
+      state.run = run
+      state.isSuspended = true
+      let inFlight = state.scheduler.reset()
+      let transfers = inFlight.compactMap { state.transfers.removeValue(forKey: $0.id) }
+      state.transfers.removeAll()
+      return transfers
+    }
+    guard let transfers else { return }
+    for transfer in transfers { transport.cancel(transfer) }
+    commitNow()
+  }
+
+  /// Lets requests start again, unless a later `suspend` came first, and asks again for what
+  /// waiting readers need (a suspend dropped their requests).
+  func resume(run: UInt64) {
+    let resumed = state.withLock { state -> Bool in
+      guard run > state.run else { return false }
+      state.run = run
+      state.isSuspended = false
+      return true
+    }
+    if resumed { fetchForWaitingReaders() }
+  }
+
+  /// Fails every waiting reader and stops every request (the job is cancelled or the mount is
+  /// going away); filled bytes stay.
+  public func close() {
+    suspend(run: .max)
+    let waiters = state.withLock { $0.waiters.takeAll() }
+    let error = BitsError(.cancelled, "the job was cancelled", url: remoteURL)
+    for waiter in waiters { waiter.completion(.failure(error)) }
+  }
+}

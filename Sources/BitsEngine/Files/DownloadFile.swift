@@ -1,0 +1,159 @@
+import Dispatch
+import Synchronization
+
+/// Counters for `bitsfs status` and the tests.
+public struct FileStatistics: Sendable {
+  public var size: UInt64?
+  public var filledBytes: UInt64
+  public var filledRangeCount: Int
+  /// Bytes received from the network in this process.
+  public var fetchedBytes: UInt64
+  /// Range requests sent in this process.
+  public var requestCount: Int
+}
+
+/// A file of a download job (`IBackgroundCopyFile2`): its remote URL, the ranges asked of it,
+/// and the engine that fills them. Every byte range is fetched at most once per version; reads
+/// wait only for their own bytes and are answered as soon as those are in the cache.
+///
+/// The file's concepts live in files of their own: versions and revalidation
+/// (`DownloadFile+Versions`), readers and their deadlines (`DownloadFile+Reading`), requests
+/// and network events (`DownloadFile+Transfers`, `PieceReceiver`), journal commits
+/// (`DownloadFile+Journal`), `FileRangesTransferred` (`DownloadFile+Reports`) and `Complete()`
+/// (`DownloadFile+Delivery`). The decisions are pure values in `Scheduling/`.
+///
+/// Locking: `state` is the file's only lock and a leaf: nothing else is locked or waited on
+/// while it is held, and no callback runs under it. `persistQueue` is serial and runs the cache
+/// I/O (open, reset, commit, delivery); work on it may take `state`; nothing holding `state`
+/// waits for it (only `async` onto it). Callbacks to readers and to the job run on the network
+/// threads or on `callbackQueue`, never under `state`.
+public final class DownloadFile: Sendable {
+  public let remoteURL: String
+  /// Where `complete()` puts the file; `nil` for files read only through the cache (mounts).
+  public let localName: String?
+  /// The ranges of `AddFileWithRanges` in the order given; `nil` for the whole file.
+  public let requestedRanges: [FileRange]?
+
+  let configuration: JobConfiguration
+  let transport: any HTTPTransport
+  let cache: CacheEntry
+  let notify: @Sendable (DownloadFile, FileEvent) -> Void
+  let state: Mutex<State>
+  let persistQueue = DispatchQueue(label: "bitsfs.cache-commit")
+  let callbackQueue = DispatchQueue(label: "bitsfs.file-callbacks", attributes: .concurrent)
+
+  typealias ReadCompletion = @Sendable (Result<FilledBytes, BitsError>) -> Void
+  typealias ConnectCompletion = @Sendable (Result<RemoteVersion, BitsError>) -> Void
+
+  struct State: Sendable {
+    var version: RemoteVersion?
+    var lastKnownVersion: RemoteVersion?
+    /// When the server last confirmed `version`.
+    var lastValidated: ContinuousClock.Instant?
+    /// When a revalidation last failed to reach the server: opens serve the cache meanwhile.
+    var lastValidationFailure: ContinuousClock.Instant?
+    /// Opens waiting for the revalidation in flight, if one is.
+    var revalidationWaiters: [@Sendable () -> Void]?
+    /// Callers waiting for the connection attempt in flight, if one is.
+    var connectWaiters: [ConnectCompletion]?
+    /// Increases each time the file is (re)connected to a version.
+    var generation: UInt64 = 0
+    var data: DataFile?
+    var filled = ByteRangeSet()
+    var scheduler: RangeScheduler
+    /// The transfer of each piece in flight.
+    var transfers: [UInt64: TransferID] = [:]
+    var waiters = ReadWaiters<ReadCompletion>()
+    var commits = PendingCommits()
+    var reports: RangeReportThrottle
+    var isSuspended = false
+    /// The job's run (resume or suspend) this file last followed: a resume older than the last
+    /// suspend is stale and ignored.
+    var run: UInt64 = 0
+    var isRetrying = false
+    var fetchedBytes: UInt64 = 0
+    var requestCount = 0
+  }
+
+  init(
+    remoteURL: String, localName: String?, requestedRanges: [FileRange]?, configuration: JobConfiguration,
+    transport: any HTTPTransport, cache: CacheEntry,
+    notify: @escaping @Sendable (DownloadFile, FileEvent) -> Void
+  ) {
+    self.remoteURL = remoteURL
+    self.localName = localName
+    self.requestedRanges = requestedRanges
+    self.configuration = configuration
+    self.transport = transport
+    self.cache = cache
+    self.notify = notify
+    let limits = RangeScheduler.Limits(
+      maximumRequestSize: configuration.maximumRequestSize,
+      maximumConcurrentRequests: configuration.maximumConcurrentRequests, backoff: configuration.backoff,
+      retryPeriod: configuration.retryPeriod)
+    state = Mutex(
+      State(
+        scheduler: RangeScheduler(limits: limits),
+        reports: RangeReportThrottle(minimumInterval: configuration.minimumNotificationInterval)))
+  }
+
+  // MARK: IBackgroundCopyFile
+
+  /// The version being transferred, once connected; `nil` again while a changed file reconnects.
+  public var version: RemoteVersion? { state.withLock { $0.version } }
+
+  /// The most recent version known, kept while a changed file reconnects, for file attributes.
+  public var lastKnownVersion: RemoteVersion? { state.withLock { $0.version ?? $0.lastKnownVersion } }
+
+  /// Increases each time the file is (re)connected to a version; bytes read under one
+  /// generation must not be combined with bytes of another.
+  public var generation: UInt64 { state.withLock { $0.generation } }
+
+  /// `RequestFileRanges`: fetches whatever of `ranges` is not filled yet, in the background.
+  public func requestFileRanges(_ ranges: [FileRange], priority: TransferPriority = .normal) throws(BitsError) {
+    try RangeValidation.validate(ranges, maximumCount: configuration.maximumRangesPerFile)
+    guard let version else {
+      throw BitsError(.invalidState, "the file is not connected yet", url: remoteURL)
+    }
+    let resolved = try RangeValidation.resolve(ranges, fileSize: version.size, url: remoteURL)
+    fetch(resolved, priority: priority)
+  }
+
+  /// `GetFilledFileRanges`: the filled ranges, merged and sorted by offset.
+  public var filledRanges: [FileRange] {
+    state.withLock { $0.filled.intervals.map(FileRange.init) }
+  }
+
+  public var statistics: FileStatistics {
+    state.withLock { state in
+      FileStatistics(
+        size: state.version?.size, filledBytes: state.filled.coveredByteCount,
+        filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount)
+    }
+  }
+
+  /// What the job wants of this file, resolved against the connected version: the ranges of
+  /// `AddFileWithRanges` in their order, or the whole file; `nil` before connecting.
+  func wantedRanges() throws(BitsError) -> [Range<UInt64>]? {
+    guard let size = version?.size else { return nil }
+    let ranges = requestedRanges ?? [FileRange(offset: 0, length: FileRange.lengthToEndOfFile)]
+    return try RangeValidation.resolve(ranges, fileSize: size, url: remoteURL)
+  }
+
+  /// How many bytes of `ranges` are filled.
+  func filledByteCount(in ranges: [Range<UInt64>]) -> UInt64 {
+    state.withLock { state in
+      ranges.reduce(0) { sum, range in
+        sum + state.filled.intersection(with: range).reduce(0) { $0 + UInt64($1.count) }
+      }
+    }
+  }
+
+  var isIdle: Bool {
+    state.withLock { $0.scheduler.isIdle }
+  }
+
+  func removeCache() {
+    persistQueue.sync { cache.remove() }
+  }
+}

@@ -1,0 +1,184 @@
+/// Which bytes of one file to ask the server for, and when: a pure value with no locks and no
+/// I/O, owned by the file's state. The file tells it what was asked for (`request`), what
+/// finished (`finish`) and when a retry is due (`retryIsDue`); it answers with the pieces to
+/// start and what to do about a failure.
+///
+/// Rules: a byte is claimed (queued, in flight or waiting for a retry) at most once, so however
+/// many readers want it, it is asked for once; pieces start in priority order, a reader's
+/// (`foreground`) never waiting behind the limit on requests in flight; a transient failure is
+/// retried for the missing bytes only, after the backoff, until the retry period passes with no
+/// progress.
+package struct RangeScheduler: Sendable {
+  package struct Piece: Sendable, Equatable {
+    package let id: UInt64
+    package var range: Range<UInt64>
+    package var priority: TransferPriority
+    /// When the piece's bytes first failed with no progress since.
+    package var firstFailure: ContinuousClock.Instant?
+    /// Retries made so far for these bytes.
+    package var attempt = 0
+  }
+
+  /// What to do once a piece's request ended.
+  package enum Decision: Sendable, Equatable {
+    /// Nothing to do: the bytes are all there, or the piece no longer counts (cancelled, reset).
+    case settled
+    /// The missing bytes wait for `retryIsDue(token)`, to be called after `delay`.
+    case retry(BitsError, delay: Duration, token: UInt64)
+    /// Give up: readers of `range` fail with the error.
+    case fail(BitsError, range: Range<UInt64>)
+    /// The server answered with another version of the file.
+    case versionChanged
+  }
+
+  package struct Limits: Sendable, Equatable {
+    /// The largest range one request asks for.
+    package var maximumRequestSize: UInt64
+    /// Requests in flight at once for pieces other than foreground ones.
+    package var maximumConcurrentRequests: Int
+    package var backoff: Backoff
+    /// How long bytes may fail without progress before their readers are failed.
+    package var retryPeriod: Duration
+
+    package init(
+      maximumRequestSize: UInt64, maximumConcurrentRequests: Int, backoff: Backoff, retryPeriod: Duration
+    ) {
+      self.maximumRequestSize = max(1, maximumRequestSize)
+      self.maximumConcurrentRequests = max(1, maximumConcurrentRequests)
+      self.backoff = backoff
+      self.retryPeriod = retryPeriod
+    }
+  }
+
+  package let limits: Limits
+  /// Bytes queued, in flight or waiting for a retry.
+  package private(set) var claimed = ByteRangeSet()
+  package private(set) var queue: [Piece] = []
+  package private(set) var active: [UInt64: Piece] = [:]
+  private var retrying: [UInt64: [Piece]] = [:]
+  /// Never reset, so an id or token from before a `reset` matches nothing after it.
+  private var nextID: UInt64 = 1
+
+  package init(limits: Limits) {
+    self.limits = limits
+  }
+
+  /// Nothing is queued, in flight or waiting for a retry.
+  package var isIdle: Bool { active.isEmpty && queue.isEmpty && retrying.isEmpty }
+
+  /// Whether a failed request is waiting for its retry.
+  package var hasRetriesPending: Bool { !retrying.isEmpty }
+
+  /// Claims the bytes of `ranges` that are neither `filled` nor claimed, queued in pieces of at
+  /// most the request size; queued pieces overlapping `ranges` move up to `priority` if that is
+  /// more urgent. Returns whether anything new was queued.
+  package mutating func request(_ ranges: [Range<UInt64>], priority: TransferPriority, filled: ByteRangeSet) -> Bool {
+    let queuedBefore = queue.count
+    var raised = false
+    for range in ranges where !range.isEmpty {
+      for index in queue.indices where queue[index].range.overlaps(range) && priority < queue[index].priority {
+        queue[index].priority = priority
+        raised = true
+      }
+      for gap in filled.gaps(in: range) {
+        for unclaimed in claimed.gaps(in: gap) {
+          claimed.insert(unclaimed)
+          var lower = unclaimed.lowerBound
+          while lower < unclaimed.upperBound {
+            let upper = lower + min(unclaimed.upperBound - lower, limits.maximumRequestSize)
+            queue.append(Piece(id: makeID(), range: lower..<upper, priority: priority))
+            lower = upper
+          }
+        }
+      }
+    }
+    let queuedAny = queue.count > queuedBefore
+    if queuedAny || raised { sortQueue() }
+    return queuedAny
+  }
+
+  /// The pieces to start now, moved from the queue to in flight: the most urgent first;
+  /// foreground pieces whatever is in flight, others while fewer than the limit are.
+  package mutating func takeStartable() -> [Piece] {
+    var starting: [Piece] = []
+    while let next = queue.first,
+      next.priority == .foreground || active.count < limits.maximumConcurrentRequests
+    {
+      queue.removeFirst()
+      active[next.id] = next
+      starting.append(next)
+    }
+    return starting
+  }
+
+  /// The request for piece `id` ended with `outcome`; `missing` are the bytes of its range
+  /// still not filled. Unknown ids (a piece dropped by `reset`) are settled.
+  package mutating func finish(
+    _ id: UInt64, outcome: Result<Void, BitsError>, missing: [Range<UInt64>], now: ContinuousClock.Instant
+  ) -> Decision {
+    guard var piece = active.removeValue(forKey: id) else { return .settled }
+    claimed.remove(piece.range)
+    let error: BitsError
+    switch outcome {
+    case .success:
+      guard !missing.isEmpty else { return .settled }
+      error = BitsError(.connectionClosed, "the server sent fewer bytes than asked")
+    case .failure(let failure):
+      guard failure.code != .cancelled else { return .settled }
+      error = failure
+    }
+    if error.code == .remoteFileChanged { return .versionChanged }
+    guard !missing.isEmpty else {
+      // A failure after the last byte (a connection closed as the body ended) lost nothing.
+      return error.code == .connectionClosed ? .settled : .fail(error, range: piece.range)
+    }
+    guard error.code.isTransient else { return .fail(error, range: piece.range) }
+    // The retry period counts from the first failure without progress, as BITS's no-progress
+    // timeout does: a request that got bytes before failing starts afresh.
+    let missingBytes = missing.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+    let madeProgress = missingBytes < UInt64(piece.range.count)
+    let firstFailure = madeProgress ? now : piece.firstFailure ?? now
+    // Past the retry period the last error is the job's, as BITS reports it.
+    guard now - firstFailure < limits.retryPeriod else { return .fail(error, range: piece.range) }
+    piece.firstFailure = firstFailure
+    piece.attempt = madeProgress ? 1 : piece.attempt + 1
+    for gap in missing { claimed.insert(gap) }
+    let token = makeID()
+    var retries: [Piece] = []
+    for range in missing {
+      retries.append(
+        Piece(id: makeID(), range: range, priority: piece.priority, firstFailure: firstFailure, attempt: piece.attempt))
+    }
+    retrying[token] = retries
+    return .retry(error, delay: limits.backoff.delay(beforeAttempt: piece.attempt), token: token)
+  }
+
+  /// The pause of a `.retry` decision is over: its pieces go back to the queue. A token from
+  /// before a `reset` does nothing.
+  package mutating func retryIsDue(_ token: UInt64) {
+    guard let pieces = retrying.removeValue(forKey: token) else { return }
+    queue += pieces
+    sortQueue()
+  }
+
+  /// Forgets everything queued, in flight or waiting for a retry, and returns the pieces that
+  /// were in flight (their transfers are to be cancelled). Filled bytes are not its business.
+  package mutating func reset() -> [Piece] {
+    let inFlight = Array(active.values)
+    active.removeAll()
+    queue.removeAll()
+    retrying.removeAll()
+    claimed = ByteRangeSet()
+    return inFlight
+  }
+
+  private mutating func makeID() -> UInt64 {
+    defer { nextID += 1 }
+    return nextID
+  }
+
+  /// Most urgent first; within a priority, first come first served (the sort is stable).
+  private mutating func sortQueue() {
+    queue = TransferPriority.allCases.flatMap { priority in queue.filter { $0.priority == priority } }
+  }
+}
