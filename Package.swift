@@ -40,7 +40,7 @@ let package = Package(
     .executableTarget(name: "bitsfs-fuzz", dependencies: ["BitsEngine", "CFuzzer"]),
 
     // Test servers and deterministic data, for the tests and the benchmarks.
-    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["BitsEngine"], path: "Tests/TestSupport"),
     .testTarget(name: "BitsEngineTests", dependencies: ["BitsEngine", "TestSupport"]),
     .testTarget(name: "BitsMountTests", dependencies: ["BitsEngine", "BitsMount", "TestSupport"]),
     .testTarget(name: "CommandLineTests", dependencies: ["TestSupport"]),

@@ -34,8 +34,11 @@ public final class CacheEntry: Sendable {
   /// files in it.
   private let directoryNeedsSync = Mutex(true)
   /// A record lock held for the entry's life: one process at a time, or two would reset each
-  /// other's bytes. (Record locks are per process; within one, jobs share entries knowingly.)
+  /// other's bytes.
   private let lockDescriptor: Int32
+  /// The entries this process holds: record locks exclude other processes only, and two
+  /// writers in one process would reset each other's bytes just the same.
+  private static let heldInProcess = Mutex<Set<String>>([])
 
   /// Creates the directory (mode 0700) if needed and takes the entry's lock. Nothing is read yet.
   public init(directory: URL) throws(BitsError) {
@@ -46,13 +49,22 @@ public final class CacheEntry: Sendable {
     } catch {
       throw BitsError.localFile(errno: EACCES, "cannot create the cache directory", path: directory.path)
     }
+    let path = directory.standardizedFileURL.path
+    guard Self.heldInProcess.withLock({ $0.insert(path).inserted }) else {
+      throw BitsError(
+        .accessDenied, "the cache entry is in use already in this process (the same URL twice?)",
+        url: directory.path)
+    }
     let lockPath = directory.appendingPathComponent("lock").path
     lockDescriptor = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
     guard lockDescriptor >= 0 else {
-      throw BitsError.localFile(errno: errno, "cannot open the cache lock", path: lockPath)
+      let error = BitsError.localFile(errno: errno, "cannot open the cache lock", path: lockPath)
+      _ = Self.heldInProcess.withLock { $0.remove(path) }
+      throw error
     }
     guard lockf(lockDescriptor, F_TLOCK, 0) == 0 else {
       close(lockDescriptor)
+      _ = Self.heldInProcess.withLock { $0.remove(path) }
       throw BitsError(
         .accessDenied, "the cache entry is in use by another bitsfs process", url: directory.path)
     }
@@ -60,6 +72,7 @@ public final class CacheEntry: Sendable {
 
   deinit {
     close(lockDescriptor)
+    _ = Self.heldInProcess.withLock { $0.remove(directory.standardizedFileURL.path) }
   }
 
   /// What the entry holds for `url` at `version`: the filled ranges and the data file, or an

@@ -80,15 +80,17 @@ extension DownloadFile {
   }
 
   /// How long after a revalidation failed to reach the server opens serve the cache without
-  /// trying again.
-  static let revalidationFailureHold: Duration = .seconds(30)
+  /// trying again: the revalidation interval, within 1 to 30 seconds.
+  static func revalidationFailureHold(interval: Duration) -> Duration {
+    min(max(interval, .seconds(1)), .seconds(30))
+  }
 
   /// Whether `revalidate(ifOlderThan: interval)` would ask the server.
   public func needsRevalidation(ifOlderThan interval: Duration) -> Bool {
     let now = ContinuousClock.now
     return state.withLock { state in
       guard state.version != nil else { return false }
-      if let failure = state.lastValidationFailure, now - failure < min(interval, Self.revalidationFailureHold) {
+      if let failure = state.lastValidationFailure, now - failure < Self.revalidationFailureHold(interval: interval) {
         return false
       }
       return state.lastValidated.map { now - $0 >= interval } ?? true

@@ -66,8 +66,8 @@ package struct RangeScheduler: Sendable {
   /// Nothing is queued, in flight or waiting for a retry.
   package var isIdle: Bool { active.isEmpty && queue.isEmpty && retrying.isEmpty }
 
-  /// Whether a failed request is waiting for its retry.
-  package var hasRetriesPending: Bool { !retrying.isEmpty }
+  /// The pieces of failed requests waiting for their retry.
+  package var waitingForRetry: [Piece] { retrying.values.flatMap { $0 } }
 
   /// Claims the bytes of `ranges` that are neither `filled` nor claimed, queued in pieces of at
   /// most the request size; queued pieces overlapping `ranges` move up to `priority` if that is

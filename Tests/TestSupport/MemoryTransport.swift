@@ -1,0 +1,249 @@
+import BitsEngine
+import Dispatch
+import Foundation
+import Synchronization
+
+/// An in-memory HTTP server behind the engine's transport seam, for fast and deterministic
+/// engine tests: it serves versions of files as a correct range server would (206 with
+/// `Content-Range`, `If-Range`, 416), changes them on command, and misbehaves on command
+/// (reset, stall, status codes, short or long bodies, wrong ranges, ignored ranges).
+/// Transfers run on one serial queue, in the order started; a stalled transfer ends only by
+/// `cancel` or when its stall timeout passes, as libcurl's stall detection would end it.
+public final class MemoryTransport: HTTPTransport {
+  /// One version of a file.
+  public struct Version: Sendable, Equatable {
+    public var bytes: [UInt8]
+    public var etag: String?
+    public var lastModified: String?
+
+    public init(bytes: [UInt8], etag: String?, lastModified: String? = "Sun, 06 Nov 1994 08:49:37 GMT") {
+      self.bytes = bytes
+      self.etag = etag
+      self.lastModified = lastModified
+    }
+  }
+
+  /// A way to answer wrongly.
+  public enum Fault: Sendable, Equatable {
+    /// Sends `count` bytes of the body, then the connection is reset.
+    case reset(after: Int)
+    /// Sends the head and `count` bytes, then nothing more.
+    case stall(after: Int)
+    /// Answers with this status and no body.
+    case status(Int)
+    /// Sends `count` bytes of the body and ends as if complete.
+    case shortBody(Int)
+    /// The body runs `extra` bytes past the range it announced.
+    case longBody(extra: Int)
+    /// Announces and sends a range shifted by `offset`.
+    case shiftedRange(offset: UInt64)
+    /// Answers 200 with the whole file.
+    case ignoreRange
+    /// Answers with `Content-Encoding: gzip`.
+    case contentEncoding
+    /// The file becomes this version just before the request is answered.
+    case change(to: Version)
+  }
+
+  /// Which requests a fault applies to.
+  public enum Target: Sendable {
+    /// Requests for bytes (every request but the one-byte version probe).
+    case data
+    /// The one-byte version probes.
+    case probe
+    case any
+  }
+
+  private struct Injection {
+    var fault: Fault
+    var target: Target
+    /// Matching requests to let pass before the fault applies.
+    var skip: Int
+    var remaining: Int
+  }
+
+  private struct Stored {
+    var versions: [String: Version] = [:]
+    var injections: [String: [Injection]] = [:]
+    var log: [HTTPRequest] = []
+    var nextID: UInt64 = 1
+    var running: [UInt64: Running] = [:]
+  }
+
+  private final class Running: Sendable {
+    let receiver: any HTTPTransferReceiver
+    let finished = Atomic<Bool>(false)
+
+    init(receiver: any HTTPTransferReceiver) {
+      self.receiver = receiver
+    }
+
+    /// Reports the outcome once; later reports (a cancel after the end) do nothing.
+    func finish(_ outcome: Result<Void, BitsError>) {
+      guard !finished.exchange(true, ordering: .sequentiallyConsistent) else { return }
+      receiver.transferDidFinish(outcome)
+    }
+  }
+
+  private let stored = Mutex(Stored())
+  private let network = DispatchQueue(label: "memory-transport")
+  /// How long a stalled transfer waits before it fails as libcurl's would.
+  public let stallTimeout: Duration
+  /// Bytes per body event.
+  public let chunkSize: Int
+
+  public init(stallTimeout: Duration = .seconds(2), chunkSize: Int = 16 << 10) {
+    self.stallTimeout = stallTimeout
+    self.chunkSize = chunkSize
+  }
+
+  /// Serves `version` at `url` from now on (a new file, or a change of an existing one).
+  public func serve(_ version: Version, at url: String) {
+    stored.withLock { $0.versions[url] = version }
+  }
+
+  public func version(at url: String) -> Version? {
+    stored.withLock { $0.versions[url] }
+  }
+
+  /// `count` requests of `target` kind for `url`, after the next `skip` of them, answer with
+  /// `fault`.
+  public func inject(_ fault: Fault, at url: String, target: Target = .data, skip: Int = 0, count: Int = 1) {
+    stored.withLock {
+      $0.injections[url, default: []].append(Injection(fault: fault, target: target, skip: skip, remaining: count))
+    }
+  }
+
+  /// Every request started so far, in order.
+  public var requests: [HTTPRequest] { stored.withLock { $0.log } }
+
+  /// The ranges of the data requests (not the probes) for `url`, in order.
+  public func dataRanges(of url: String) -> [Range<UInt64>] {
+    requests.filter { $0.url == url && !Self.isProbe($0) }.compactMap(\.range)
+  }
+
+  public static func isProbe(_ request: HTTPRequest) -> Bool { request.range == 0..<1 }
+
+  @discardableResult
+  public func start(_ request: HTTPRequest, receiver: any HTTPTransferReceiver) -> TransferID {
+    let running = Running(receiver: receiver)
+    let (id, version, fault) = stored.withLock { stored -> (UInt64, Version?, Fault?) in
+      let id = stored.nextID
+      stored.nextID += 1
+      stored.log.append(request)
+      stored.running[id] = running
+      let fault = Self.takeFault(for: request, &stored)
+      if case .change(let version) = fault { stored.versions[request.url] = version }
+      return (id, stored.versions[request.url], fault)
+    }
+    network.async { [self] in
+      answer(request, version: version, fault: fault, running: running, id: id)
+    }
+    return TransferID(lane: 0, value: id)
+  }
+
+  public func cancel(_ id: TransferID) {
+    let running = stored.withLock { $0.running.removeValue(forKey: id.value) }
+    network.async {
+      running?.finish(.failure(BitsError(.cancelled, "the transfer was cancelled")))
+    }
+  }
+
+  private static func takeFault(for request: HTTPRequest, _ stored: inout Stored) -> Fault? {
+    guard var injections = stored.injections[request.url] else { return nil }
+    defer { stored.injections[request.url] = injections }
+    let isProbe = isProbe(request)
+    guard
+      let index = injections.firstIndex(where: { injection in
+        switch injection.target {
+        case .any: true
+        case .data: !isProbe
+        case .probe: isProbe
+        }
+      })
+    else { return nil }
+    if injections[index].skip > 0 {
+      injections[index].skip -= 1
+      return nil
+    }
+    injections[index].remaining -= 1
+    let fault = injections[index].fault
+    if injections[index].remaining == 0 { injections.remove(at: index) }
+    return fault
+  }
+
+  // MARK: Answering (on the network queue)
+
+  private func answer(_ request: HTTPRequest, version: Version?, fault: Fault?, running: Running, id: UInt64) {
+    defer { stored.withLock { _ = $0.running.removeValue(forKey: id) } }
+    guard !running.finished.load(ordering: .sequentiallyConsistent) else { return }
+    guard let version else {
+      return respond(status: 404, headers: [:], body: [], running: running)
+    }
+    if case .status(let status) = fault {
+      return respond(status: status, headers: [:], body: [], running: running)
+    }
+    let size = UInt64(version.bytes.count)
+    var headers: [String: String] = ["accept-ranges": "bytes"]
+    if let etag = version.etag { headers["etag"] = etag }
+    if let lastModified = version.lastModified { headers["last-modified"] = lastModified }
+    if fault == .contentEncoding { headers["content-encoding"] = "gzip" }
+    var wanted = request.range
+    if let ifRange = request.ifRange, ifRange != version.etag, ifRange != version.lastModified { wanted = nil }
+    if fault == .ignoreRange { wanted = nil }
+    guard var range = wanted else {
+      headers["content-length"] = String(size)
+      return respond(status: 200, headers: headers, body: version.bytes[...], running: running, fault: fault)
+    }
+    guard range.lowerBound < size else {
+      headers["content-range"] = "bytes */\(size)"
+      headers["content-length"] = "0"
+      return respond(status: 416, headers: headers, body: [], running: running)
+    }
+    range = range.clamped(to: 0..<size)
+    if case .shiftedRange(let offset) = fault {
+      range = min(size - 1, range.lowerBound + offset)..<min(size, range.upperBound + offset)
+    }
+    headers["content-range"] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(size)"
+    var body = version.bytes[Int(range.lowerBound)..<Int(range.upperBound)]
+    if case .longBody(let extra) = fault {
+      body = version.bytes[Int(range.lowerBound)..<min(version.bytes.count, Int(range.upperBound) + extra)]
+    } else {
+      headers["content-length"] = String(body.count)
+    }
+    respond(status: 206, headers: headers, body: body, running: running, fault: fault)
+  }
+
+  private func respond(
+    status: Int, headers: [String: String], body: ArraySlice<UInt8>, running: Running, fault: Fault? = nil
+  ) {
+    if case .abort(let error) = running.receiver.transferDidReceiveHead(
+      HTTPResponseHead(status: status, headers: headers))
+    {
+      return running.finish(.failure(error))
+    }
+    var limit = body.count
+    switch fault {
+    case .reset(let count), .stall(let count), .shortBody(let count): limit = min(count, body.count)
+    default: break
+    }
+    var offset = 0
+    while offset < limit {
+      guard !running.finished.load(ordering: .sequentiallyConsistent) else { return }
+      let end = min(limit, offset + chunkSize)
+      let verdict = body[body.startIndex + offset..<body.startIndex + end].withUnsafeBytes {
+        running.receiver.transferDidReceive($0, bodyOffset: UInt64(offset))
+      }
+      if case .abort(let error) = verdict { return running.finish(.failure(error)) }
+      offset = end
+    }
+    switch fault {
+    case .reset: running.finish(.failure(BitsError(.connectionClosed, "the connection was reset")))
+    case .stall:
+      network.asyncAfter(deadline: .now() + .milliseconds(Int(stallTimeout / .milliseconds(1)))) {
+        running.finish(.failure(BitsError(.timedOut, "the server stopped answering")))
+      }
+    default: running.finish(.success(()))
+    }
+  }
+}
