@@ -119,6 +119,8 @@ final class DownloadJobTests: EngineTestCase {
     try denied.addFile(remoteURL: nginx.url("auth/secret.bin"), localName: localPath("denied.bin"))
     XCTAssertEqual(try settle(denied), .error)
     XCTAssertEqual(denied.error?.code, .httpStatus(401))
+    // One job at a time owns a cache entry: the second job for the same URL needs this one gone.
+    try denied.cancel()
 
     let allowed = makeJob { $0.headers = [HTTPHeader(name: "Authorization", value: "Bearer sekrit")] }
     try allowed.addFile(remoteURL: nginx.url("auth/secret.bin"), localName: localPath("allowed.bin"))
@@ -266,6 +268,8 @@ final class DownloadJobTests: EngineTestCase {
     try partial.requestFileRanges([FileRange(offset: 0, length: 1 << 20), FileRange(offset: 3 << 20, length: 1 << 20)])
     XCTAssertEqual(first.waitUntilSettled(timeout: .seconds(10)), .transferred)
     try first.suspend()
+    // As when the process goes away: the file lets go of its cache entry.
+    partial.close()
     nginx.clearLog()
 
     // A new job over the same cache directory, as after a restart.

@@ -33,9 +33,9 @@ public final class CacheEntry: Sendable {
   /// Whether the directory must be synced before the next journal append: a reset renamed
   /// files in it.
   private let directoryNeedsSync = Mutex(true)
-  /// A record lock held for the entry's life: one process at a time, or two would reset each
+  /// A record lock held until `release()`: one process at a time, or two would reset each
   /// other's bytes.
-  private let lockDescriptor: Int32
+  private let lockDescriptor: Mutex<Int32?>
   /// The entries this process holds: record locks exclude other processes only, and two
   /// writers in one process would reset each other's bytes just the same.
   private static let heldInProcess = Mutex<Set<String>>([])
@@ -56,22 +56,37 @@ public final class CacheEntry: Sendable {
         url: directory.path)
     }
     let lockPath = directory.appendingPathComponent("lock").path
-    lockDescriptor = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-    guard lockDescriptor >= 0 else {
+    let descriptor = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard descriptor >= 0 else {
       let error = BitsError.localFile(errno: errno, "cannot open the cache lock", path: lockPath)
       _ = Self.heldInProcess.withLock { $0.remove(path) }
       throw error
     }
-    guard lockf(lockDescriptor, F_TLOCK, 0) == 0 else {
-      close(lockDescriptor)
+    guard lockf(descriptor, F_TLOCK, 0) == 0 else {
+      close(descriptor)
       _ = Self.heldInProcess.withLock { $0.remove(path) }
       throw BitsError(
         .accessDenied, "the cache entry is in use by another bitsfs process", url: directory.path)
     }
+    lockDescriptor = Mutex(descriptor)
   }
 
   deinit {
-    close(lockDescriptor)
+    release()
+  }
+
+  /// Every change to the entry needs its lock: after `release()` it may have another owner.
+  private func requireHeld() throws(BitsError) {
+    guard lockDescriptor.withLock({ $0 != nil }) else {
+      throw BitsError(.invalidState, "the cache entry was let go of and may have another owner", url: directory.path)
+    }
+  }
+
+  /// Lets another owner (a process, or a job of this one) take the entry. Nothing may be
+  /// written to the entry afterwards.
+  public func release() {
+    guard let descriptor = lockDescriptor.withLock({ $0.take() }) else { return }
+    close(descriptor)
     _ = Self.heldInProcess.withLock { $0.remove(directory.standardizedFileURL.path) }
   }
 
@@ -80,6 +95,7 @@ public final class CacheEntry: Sendable {
   /// or anything damaged (unreadable metadata, a journal record failing its check or pointing
   /// past the file, a data file of the wrong size).
   public func open(url: String, version: RemoteVersion) throws(BitsError) -> (DataFile, ByteRangeSet) {
+    try requireHeld()
     if let metadata = readMetadata(), metadata.format == Self.format, metadata.url == url,
       metadata.version == version,
       let data = try? DataFile(path: dataPath, create: false), data.size == version.size,
@@ -100,6 +116,7 @@ public final class CacheEntry: Sendable {
   /// Drops every byte held and prepares an empty data file of `version.size` bytes. Readers of
   /// the previous data file keep their own descriptor and see the old bytes, never a mix.
   public func reset(url: String, version: RemoteVersion) throws(BitsError) -> DataFile {
+    try requireHeld()
     let epoch = UInt64.random(in: 1...UInt64.max)
     try FilledJournal.start(epoch: epoch, path: journalPath)
     let scratchPath = dataPath + ".new"
@@ -115,6 +132,7 @@ public final class CacheEntry: Sendable {
 
   /// Records `ranges` as filled once their bytes in `data` are durable.
   public func commit(_ ranges: [Range<UInt64>], data: DataFile) throws(BitsError) {
+    try requireHeld()
     guard !ranges.isEmpty else { return }
     try data.synchronize()
     if directoryNeedsSync.withLock({ $0 }) {
@@ -128,6 +146,7 @@ public final class CacheEntry: Sendable {
 
   /// Moves the data file to `path` (same file system), leaving the entry empty.
   public func moveData(to path: String) throws(BitsError) {
+    try requireHeld()
     try FilledJournal.start(epoch: nil, path: journalPath)
     guard rename(dataPath, path) == 0 else {
       throw BitsError.localFile(errno: errno, "cannot move the downloaded file into place", path: path)
@@ -136,6 +155,7 @@ public final class CacheEntry: Sendable {
 
   /// Deletes the entry and everything in it.
   public func remove() {
+    guard (try? requireHeld()) != nil else { return }
     try? FileManager.default.removeItem(at: directory)
   }
 

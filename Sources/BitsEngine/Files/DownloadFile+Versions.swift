@@ -199,11 +199,22 @@ extension DownloadFile {
     if resumed { fetchForWaitingReaders() }
   }
 
-  /// Fails every waiting reader and stops every request (the job is cancelled or the mount is
-  /// going away); filled bytes stay.
-  public func close() {
+  /// Fails every waiting reader, stops every request and makes the filled ranges durable, then
+  /// lets go of the cache entry (the job ended, or the mount is going away); filled bytes stay
+  /// on disk for the next owner unless `removingCache`. Events of transfers still under way,
+  /// and a connection attempt still under way, are ignored from now on.
+  public func close(removingCache: Bool = false) {
     suspend(run: .max)
-    let waiters = state.withLock { $0.waiters.takeAll() }
+    let waiters = state.withLock { state in
+      state.generation += 1
+      state.data = nil
+      state.commits.discard()
+      return state.waiters.takeAll()
+    }
+    persistQueue.sync {
+      if removingCache { cache.remove() }
+      cache.release()
+    }
     let error = BitsError(.cancelled, "the job was cancelled", url: remoteURL)
     for waiter in waiters { waiter.completion(.failure(error)) }
   }

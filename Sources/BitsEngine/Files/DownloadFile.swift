@@ -152,8 +152,4 @@ public final class DownloadFile: Sendable {
   var isIdle: Bool {
     state.withLock { $0.scheduler.isIdle }
   }
-
-  func removeCache() {
-    persistQueue.sync { cache.remove() }
-  }
 }

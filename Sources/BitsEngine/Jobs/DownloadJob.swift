@@ -198,10 +198,7 @@ public final class DownloadJob: Sendable {
   public func cancel() throws(BitsError) {
     try requireModifiable()
     transition(to: .cancelled, error: nil)
-    for file in files {
-      file.close()
-      file.removeCache()
-    }
+    for file in files { file.close(removingCache: true) }
   }
 
   /// Ends a transferred job: every file appears at its local name (written aside, then renamed),
@@ -213,8 +210,7 @@ public final class DownloadJob: Sendable {
     }
     for file in files {
       try file.deliver()
-      file.close()
-      file.removeCache()
+      file.close(removingCache: true)
     }
     transition(to: .acknowledged, error: nil)
   }
