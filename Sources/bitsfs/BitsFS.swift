@@ -11,6 +11,18 @@ struct BitsFS: ParsableCommand {
     subcommands: [FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self],
     // `bitsfs URL MOUNTPOINT -o …` is what mount(8) runs for an fstab line of type fuse.bitsfs.
     defaultSubcommand: MountCommand.self)
+
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      // A usage error is a bad argument like any other: status 2, not ArgumentParser's 64.
+      guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+      writeToStandardError(fullMessage(for: error) + "\n")
+      Glibc.exit(ExitStatus.badArguments)
+    }
+  }
 }
 
 /// Exit statuses: 2 for what the user asked wrongly, 1 for what went wrong while doing it.
@@ -39,13 +51,23 @@ struct TransferOptions: ParsableArguments {
     help: ArgumentHelp("A request header, e.g. 'Authorization: Bearer …' (repeatable).", valueName: "name: value"))
   var headerLines: [String] = []
 
-  @Option(help: "Seconds to keep retrying transient failures (refused or reset connections, stalls, 5xx, 429).")
+  // Up to 14 days, BITS's default no-progress timeout.
+  @Option(
+    parsing: .unconditional,
+    help: "Seconds to keep retrying transient failures (refused or reset connections, stalls, 5xx, 429).",
+    transform: NumericOption.seconds("--retry-period", in: 0...1_209_600))
   var retryPeriod: Double = 120
 
-  @Option(help: "Seconds without any byte from the server before a request is abandoned and retried.")
+  // libcurl counts it in whole seconds.
+  @Option(
+    parsing: .unconditional,
+    help: "Seconds without any byte from the server before a request is abandoned and retried.",
+    transform: NumericOption.seconds("--stall-timeout", in: 1...86_400))
   var stallTimeout: Double = 15
 
-  @Option(help: "Largest number of ranges accepted per file (BITS MaxRangesPerFile).")
+  @Option(
+    parsing: .unconditional, help: "Largest number of ranges accepted per file (BITS MaxRangesPerFile).",
+    transform: NumericOption.count("--max-ranges", in: 1...1_000_000))
   var maxRanges: Int = RangeValidation.defaultMaximumRangeCount
 
   @Option(

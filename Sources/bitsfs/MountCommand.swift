@@ -31,13 +31,20 @@ struct MountCommand: ParsableCommand {
   @Option(help: "Where fetched bytes are kept (default: $XDG_CACHE_HOME/bitsfs).")
   var cacheDir: String?
 
-  @Option(help: "Seconds a read may wait for the server before it fails with EIO.")
+  @Option(
+    parsing: .unconditional, help: "Seconds a read may wait for the server before it fails with EIO.",
+    transform: NumericOption.seconds("--read-timeout", in: 0.001...86_400))
   var readTimeout: Double = 20
 
-  @Option(help: "Seconds after which opening a file checks again whether the remote file changed.")
+  // Up to a year.
+  @Option(
+    parsing: .unconditional, help: "Seconds after which opening a file checks again whether the remote file changed.",
+    transform: NumericOption.seconds("--revalidate", in: 0...31_536_000))
   var revalidate: Double = 60
 
-  @Option(help: "Bytes fetched at least per missing block (aligned).")
+  @Option(
+    parsing: .unconditional, help: "Bytes fetched at least per missing block (aligned).",
+    transform: NumericOption.powerOfTwo("--block-size", in: 4096...(64 << 20)))
   var blockSize: UInt64 = 64 << 10
 
   @OptionGroup var transfer: TransferOptions
@@ -65,9 +72,6 @@ struct MountCommand: ParsableCommand {
   }
 
   private func mountConfiguration() throws(BitsError) -> MountConfiguration {
-    guard blockSize >= 4096, blockSize.nonzeroBitCount == 1 else {
-      throw BitsError(.invalidArgument, "--block-size must be a power of two of at least 4096")
-    }
     var configuration = MountConfiguration(
       urls: Array(arguments.dropLast()), mountPoint: arguments[arguments.count - 1],
       cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultCacheDirectory)
