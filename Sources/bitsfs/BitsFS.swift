@@ -25,15 +25,16 @@ struct BitsFS: ParsableCommand {
   }
 }
 
-/// Exit statuses: 2 for what the user asked wrongly, 1 for what went wrong while doing it.
+/// Exit statuses: 2 for what the user asked wrongly, 1 for what went wrong while doing it
+/// (a transfer, the local disk).
 enum ExitStatus {
-  static let transferFailed: Int32 = 1
+  static let failed: Int32 = 1
   static let badArguments: Int32 = 2
 
   static func `for`(_ error: BitsError) -> Int32 {
     switch error.code {
     case .invalidArgument, .invalidRange, .overlappingRanges, .tooManyRangesInFile: badArguments
-    default: transferFailed
+    default: failed
     }
   }
 }
@@ -93,8 +94,10 @@ struct TransferOptions: ParsableArguments {
     configuration.stallTimeout = .milliseconds(Int64(stallTimeout * 1000))
     configuration.verifiesTLS = !insecure
     if let caCert {
+      // A file the user named and that cannot be read is a bad argument, whatever the errno.
       guard access(caCert, R_OK) == 0 else {
-        throw BitsError.localFile(errno: errno, "cannot read the --ca-cert file", path: caCert)
+        throw BitsError(
+          .invalidArgument, "cannot read the --ca-cert file: \(String(cString: strerror(errno)))", url: caCert)
       }
       configuration.certificateAuthorityPath = URL(fileURLWithPath: caCert).path
     }

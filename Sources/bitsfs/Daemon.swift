@@ -52,8 +52,8 @@ struct Daemon {
     let text = String(decoding: message, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
     if text == readyLine { exit(0) }
     // The daemon already printed its error on the shared standard error.
-    if text.hasPrefix(failurePrefix) { exit(Int32(text.dropFirst(failurePrefix.count)) ?? ExitStatus.transferFailed) }
-    fail(with: BitsError(.invalidArgument, "the mount daemon exited before mounting"))
+    if text.hasPrefix(failurePrefix) { exit(Int32(text.dropFirst(failurePrefix.count)) ?? ExitStatus.failed) }
+    fail(with: BitsError(.unexpected, "the mount daemon exited before mounting"))
   }
 
   /// Blanks the values of `--header` options in this process's command line, which any user can
