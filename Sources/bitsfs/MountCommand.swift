@@ -56,6 +56,7 @@ struct MountCommand: ParsableCommand {
   func run() throws {
     do throws(BitsError) {
       let configuration = try mountConfiguration()
+      try DescriptorLimit.raise(toMount: configuration.urls)
       if foreground { return try serve(configuration, ready: {}) }
       let daemon = try Daemon.detach()
       Daemon.hideHeaderValues()
