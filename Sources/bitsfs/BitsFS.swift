@@ -52,6 +52,12 @@ struct TransferOptions: ParsableArguments {
     help: ArgumentHelp("A request header, e.g. 'Authorization: Bearer …' (repeatable).", valueName: "name: value"))
   var headerLines: [String] = []
 
+  @Option(
+    help: ArgumentHelp(
+      "A file of request headers, one per line ('#' starts a comment), readable by its owner only.",
+      valueName: "file"))
+  var headerFile: String?
+
   // Up to 14 days, BITS's default no-progress timeout.
   @Option(
     parsing: .unconditional,
@@ -79,8 +85,10 @@ struct TransferOptions: ParsableArguments {
   @Flag(help: "Do not verify TLS certificates (testing only).")
   var insecure = false
 
+  /// The headers of `BITSFS_HEADERS`, then of `--header-file`, then of `--header`.
   func headers() throws(BitsError) -> [HTTPHeader] {
-    try headerLines.map { line throws(BitsError) in
+    let lines = HeaderSources.environmentLines() + (try headerFile.map(HeaderSources.fileLines) ?? []) + headerLines
+    return try lines.map { line throws(BitsError) in
       guard let header = HTTPHeader(line: line) else {
         throw BitsError(
           .invalidArgument, "a header must look like 'Name: value', with no control characters (CR, LF) in it")

@@ -33,6 +33,7 @@ struct FetchCommand: ParsableCommand {
   @OptionGroup var transfer: TransferOptions
 
   func run() throws {
+    HeaderSources.hideFromCommandLine()
     do throws(BitsError) {
       try fetch()
     } catch {

@@ -54,12 +54,13 @@ struct MountCommand: ParsableCommand {
   }
 
   func run() throws {
+    HeaderSources.hideFromCommandLine()
     do throws(BitsError) {
       let configuration = try mountConfiguration()
       try DescriptorLimit.raise(toMount: configuration.urls)
+      Daemon.protectProcess(debugging: debug)
       if foreground { return try serve(configuration, ready: {}) }
       let daemon = try Daemon.detach()
-      Daemon.hideHeaderValues()
       let logPath = debug ? configuration.cacheDirectory.appendingPathComponent("bitsfs.log").path : "/dev/null"
       do {
         try serve(configuration) { daemon.reportReady(logPath: logPath) }
@@ -74,7 +75,9 @@ struct MountCommand: ParsableCommand {
 
   private func mountConfiguration() throws(BitsError) -> MountConfiguration {
     var configuration = MountConfiguration(
-      urls: Array(arguments.dropLast()), mountPoint: arguments[arguments.count - 1],
+      // Absolute: the mount serves from the root directory.
+      urls: Array(arguments.dropLast()),
+      mountPoint: URL(fileURLWithPath: arguments[arguments.count - 1]).standardizedFileURL.path,
       cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultCacheDirectory)
     configuration.fuseOptions = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
     configuration.http = try transfer.httpConfiguration()
