@@ -119,31 +119,3 @@ struct MountCommand: ParsableCommand {
     withExtendedLifetime(signals) {}
   }
 }
-
-struct UnmountCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "unmount", abstract: "Unmount a bitsfs mount (the daemon then exits).")
-
-  @Argument(help: "The mount point.")
-  var mountPoint: String
-
-  func run() throws {
-    let path = URL(fileURLWithPath: mountPoint).standardizedFileURL.path
-    guard MountTable.isMountPoint(path) else {
-      fail(with: BitsError(.invalidArgument, "nothing is mounted at \(path)"))
-    }
-    // A mount whose daemon died ("Transport endpoint is not connected") needs a lazy unmount;
-    // a live one is unmounted normally, and refused while files on it are open.
-    let isDead = access(path, F_OK) != 0 && errno == ENOTCONN
-    guard Self.fusermount(isDead ? ["-u", "-z", path] : ["-u", path]) else {
-      fail(with: BitsError(.accessDenied, "could not unmount \(path) (files still open on it?)"))
-    }
-  }
-
-  private static func fusermount(_ arguments: [String]) -> Bool {
-    guard access("/usr/bin/fusermount3", X_OK) == 0 else {
-      fail(with: BitsError(.invalidArgument, "cannot run /usr/bin/fusermount3; is the fuse3 package installed?"))
-    }
-    return runQuietly("/usr/bin/fusermount3", arguments) == 0
-  }
-}

@@ -16,6 +16,7 @@ struct StatusCommand: ParsableCommand {
   var width = 64
 
   func run() throws {
+    if MountTable.isDeadMount(path) { fail(with: MountTable.deadMountError(path)) }
     guard FileManager.default.fileExists(atPath: path) else {
       fail(with: BitsError(.invalidArgument, "\(path) does not exist"))
     }
