@@ -75,8 +75,8 @@ struct MountCommand: ParsableCommand {
 
   private func mountConfiguration() throws(BitsError) -> MountConfiguration {
     var configuration = MountConfiguration(
-      // Absolute: the mount serves from the root directory.
       urls: Array(arguments.dropLast()),
+      // Absolute: the mount serves from the root directory.
       mountPoint: URL(fileURLWithPath: arguments[arguments.count - 1]).standardizedFileURL.path,
       cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultCacheDirectory)
     configuration.fuseOptions = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
