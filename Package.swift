@@ -31,7 +31,7 @@ let package = Package(
     .executableTarget(
       name: "bitsfs",
       dependencies: [
-        "BitsEngine", "BitsMount",
+        "BitsEngine", "BitsMount", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "bitsfs-bench", dependencies: ["BitsEngine", "TestSupport"]),

@@ -128,6 +128,7 @@ public final class Mount: Sendable {
 
   /// The mount point must be an existing, empty directory that is not mounted on already.
   public static func checkMountPoint(_ path: String) throws(BitsError) {
+    if MountTable.isDeadMount(path) { throw MountTable.deadMountError(path) }
     guard FileManager.default.fileExists(atPath: path) else {
       throw BitsError(.invalidArgument, "mount point \(path) does not exist")
     }
@@ -178,6 +179,24 @@ public enum MountTable {
 
   public static func isMountPoint(_ path: String) -> Bool {
     mountPoints().contains(path)
+  }
+
+  /// Whether `path` is in a mount whose process died: the kernel answers ENOTCONN. Asked with
+  /// statvfs, which always reaches the file system, where stat may be answered from attributes
+  /// the kernel cached before the death.
+  public static func isDeadMount(_ path: String) -> Bool {
+    var info = statvfs()
+    return statvfs(path, &info) != 0 && errno == ENOTCONN
+  }
+
+  /// What to say of `path`, in a dead mount: which mount it is and how to clear it.
+  public static func deadMountError(_ path: String) -> BitsError {
+    let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+    let mountPoint =
+      mountPoints().filter { absolute == $0 || absolute.hasPrefix($0 + "/") }.max { $0.count < $1.count } ?? absolute
+    return BitsError(
+      .invalidArgument,
+      "\(mountPoint) is a dead mount (its bitsfs process has ended); clear it with `bitsfs unmount \(mountPoint)`")
   }
 
   private static func decode(_ field: String) -> String {

@@ -205,15 +205,21 @@ public final class MountedFileSystem: FileSystemOperations {
 
   // MARK: Extended attributes
 
-  static let attributeNames = ["user.bitsfs.url", "user.bitsfs.etag", "user.bitsfs.filled", "user.bitsfs.stats"]
+  /// The attributes `listxattr` shows, which `cp -a` and `rsync -X` copy: facts about the remote
+  /// file only. Statistics and filled ranges, stale in a copy, are read by name.
+  func attributeNames(of entry: Entry) -> [String] {
+    ["user.bitsfs.url"] + (entry.file.version?.etag == nil ? [] : ["user.bitsfs.etag"])
+  }
 
   func attributeValue(_ name: String, of entry: Entry) -> String? {
     switch name {
-    case "user.bitsfs.url": return entry.file.remoteURL
+    case "user.bitsfs.url": return Self.shownURL(entry.file.remoteURL)
     case "user.bitsfs.etag": return entry.file.version?.etag
     case "user.bitsfs.filled":
       // GetFilledFileRanges, as offset+length pairs.
       return entry.file.filledRanges.map { "\($0.offset)+\($0.length)" }.joined(separator: " ")
+    case "user.bitsfs.filled-map":
+      return FilledMap.encode(entry.file.filledRanges, size: entry.file.statistics.size ?? 0)
     case "user.bitsfs.stats":
       let statistics = entry.file.statistics
       return "size=\(statistics.size ?? 0) filled=\(statistics.filledBytes) ranges=\(statistics.filledRangeCount)"
@@ -233,10 +239,21 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   public func listxattr(_ request: FuseRequest, inode: UInt64, size: Int) {
-    guard entry(inode) != nil else {
+    guard let entry = entry(inode) else {
       return replyAttribute(request, inode == Self.rootInode ? Array("user.bitsfs.pid".utf8) + [0] : [], size: size)
     }
-    replyAttribute(request, Self.attributeNames.flatMap { Array($0.utf8) + [0] }, size: size)
+    replyAttribute(request, attributeNames(of: entry).flatMap { Array($0.utf8) + [0] }, size: size)
+  }
+
+  /// The URL without user name, password or query string: a presigned URL's query is a
+  /// credential, and attributes travel with copies of the file.
+  static func shownURL(_ url: String) -> String {
+    guard var components = URLComponents(string: url) else { return "" }
+    components.user = nil
+    components.password = nil
+    components.query = nil
+    components.fragment = nil
+    return components.string ?? ""
   }
 
   /// The xattr protocol: size 0 asks for the length, a too-small buffer is ERANGE.

@@ -3,6 +3,7 @@
 
 // Linux calls that Swift's Glibc module leaves out (declared only under _GNU_SOURCE).
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -10,6 +11,12 @@
 /// file's size. Returns 0, or -1 with errno set.
 static inline int bitsfs_fallocate(int fd, int64_t offset, int64_t length) {
   return (int)syscall(SYS_fallocate, fd, 0, (long)offset, (long)length);
+}
+
+/// prctl(PR_SET_DUMPABLE, dumpable): 0 means no core file and no ptrace by the same user.
+/// Returns 0, or -1 with errno set.
+static inline int bitsfs_set_dumpable(int dumpable) {
+  return prctl(PR_SET_DUMPABLE, (unsigned long)dumpable, 0UL, 0UL, 0UL);
 }
 
 #endif

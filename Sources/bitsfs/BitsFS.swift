@@ -11,17 +11,30 @@ struct BitsFS: ParsableCommand {
     subcommands: [FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self],
     // `bitsfs URL MOUNTPOINT -o …` is what mount(8) runs for an fstab line of type fuse.bitsfs.
     defaultSubcommand: MountCommand.self)
+
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      // A usage error is a bad argument like any other: status 2, not ArgumentParser's 64.
+      guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+      writeToStandardError(fullMessage(for: error) + "\n")
+      Glibc.exit(ExitStatus.badArguments)
+    }
+  }
 }
 
-/// Exit statuses: 2 for what the user asked wrongly, 1 for what went wrong while doing it.
+/// Exit statuses: 2 for what the user asked wrongly, 1 for what went wrong while doing it
+/// (a transfer, the local disk).
 enum ExitStatus {
-  static let transferFailed: Int32 = 1
+  static let failed: Int32 = 1
   static let badArguments: Int32 = 2
 
   static func `for`(_ error: BitsError) -> Int32 {
     switch error.code {
     case .invalidArgument, .invalidRange, .overlappingRanges, .tooManyRangesInFile: badArguments
-    default: transferFailed
+    default: failed
     }
   }
 }
@@ -39,13 +52,29 @@ struct TransferOptions: ParsableArguments {
     help: ArgumentHelp("A request header, e.g. 'Authorization: Bearer …' (repeatable).", valueName: "name: value"))
   var headerLines: [String] = []
 
-  @Option(help: "Seconds to keep retrying transient failures (refused or reset connections, stalls, 5xx, 429).")
+  @Option(
+    help: ArgumentHelp(
+      "A file of request headers, one per line ('#' starts a comment), readable by its owner only.",
+      valueName: "file"))
+  var headerFile: String?
+
+  // Up to 14 days, BITS's default no-progress timeout.
+  @Option(
+    parsing: .unconditional,
+    help: "Seconds to keep retrying transient failures (refused or reset connections, stalls, 5xx, 429).",
+    transform: NumericOption.seconds("--retry-period", in: 0...1_209_600))
   var retryPeriod: Double = 120
 
-  @Option(help: "Seconds without any byte from the server before a request is abandoned and retried.")
+  // libcurl counts it in whole seconds.
+  @Option(
+    parsing: .unconditional,
+    help: "Seconds without any byte from the server before a request is abandoned and retried.",
+    transform: NumericOption.seconds("--stall-timeout", in: 1...86_400))
   var stallTimeout: Double = 15
 
-  @Option(help: "Largest number of ranges accepted per file (BITS MaxRangesPerFile).")
+  @Option(
+    parsing: .unconditional, help: "Largest number of ranges accepted per file (BITS MaxRangesPerFile).",
+    transform: NumericOption.count("--max-ranges", in: 1...1_000_000))
   var maxRanges: Int = RangeValidation.defaultMaximumRangeCount
 
   @Option(
@@ -56,8 +85,10 @@ struct TransferOptions: ParsableArguments {
   @Flag(help: "Do not verify TLS certificates (testing only).")
   var insecure = false
 
+  /// The headers of `BITSFS_HEADERS`, then of `--header-file`, then of `--header`.
   func headers() throws(BitsError) -> [HTTPHeader] {
-    try headerLines.map { line throws(BitsError) in
+    let lines = HeaderSources.environmentLines() + (try headerFile.map(HeaderSources.fileLines) ?? []) + headerLines
+    return try lines.map { line throws(BitsError) in
       guard let header = HTTPHeader(line: line) else {
         throw BitsError(
           .invalidArgument, "a header must look like 'Name: value', with no control characters (CR, LF) in it")
@@ -71,8 +102,10 @@ struct TransferOptions: ParsableArguments {
     configuration.stallTimeout = .milliseconds(Int64(stallTimeout * 1000))
     configuration.verifiesTLS = !insecure
     if let caCert {
+      // A file the user named and that cannot be read is a bad argument, whatever the errno.
       guard access(caCert, R_OK) == 0 else {
-        throw BitsError.localFile(errno: errno, "cannot read the --ca-cert file", path: caCert)
+        throw BitsError(
+          .invalidArgument, "cannot read the --ca-cert file: \(String(cString: strerror(errno)))", url: caCert)
       }
       configuration.certificateAuthorityPath = URL(fileURLWithPath: caCert).path
     }

@@ -1,4 +1,5 @@
 import BitsEngine
+import CLinux
 import FoundationEssentials
 import Glibc
 
@@ -52,26 +53,17 @@ struct Daemon {
     let text = String(decoding: message, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
     if text == readyLine { exit(0) }
     // The daemon already printed its error on the shared standard error.
-    if text.hasPrefix(failurePrefix) { exit(Int32(text.dropFirst(failurePrefix.count)) ?? ExitStatus.transferFailed) }
-    fail(with: BitsError(.invalidArgument, "the mount daemon exited before mounting"))
+    if text.hasPrefix(failurePrefix) { exit(Int32(text.dropFirst(failurePrefix.count)) ?? ExitStatus.failed) }
+    fail(with: BitsError(.unexpected, "the mount daemon exited before mounting"))
   }
 
-  /// Blanks the values of `--header` options in this process's command line, which any user can
-  /// read in /proc: headers often carry credentials.
-  static func hideHeaderValues() {
-    let arguments = CommandLine.unsafeArgv
-    var hidesNext = false
-    for index in 1..<Int(CommandLine.argc) {
-      guard let argument = arguments[index] else { continue }
-      let text = String(cString: argument)
-      if hidesNext {
-        memset(argument, 0, strlen(argument))
-      } else if text.hasPrefix("--header=") {
-        let prefix = "--header=".utf8.count
-        memset(argument + prefix, 0, strlen(argument) - prefix)
-      }
-      hidesNext = text == "--header"
-    }
+  /// Keeps what the mount holds in memory (header values among it) out of core files and out
+  /// of reach of `ptrace` by the same user, unless debugging; and holds no directory busy, so
+  /// the file system the command was started from can be unmounted. Paths must be absolute by
+  /// now.
+  static func protectProcess(debugging: Bool) {
+    _ = chdir("/")
+    if !debugging { _ = bitsfs_set_dumpable(0) }
   }
 
   /// Once mounted: tell the parent, leave its session and terminal, log to `logPath`.

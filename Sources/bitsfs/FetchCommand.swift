@@ -33,6 +33,7 @@ struct FetchCommand: ParsableCommand {
   @OptionGroup var transfer: TransferOptions
 
   func run() throws {
+    HeaderSources.hideFromCommandLine()
     do throws(BitsError) {
       try fetch()
     } catch {
@@ -83,19 +84,21 @@ struct FetchCommand: ParsableCommand {
     }
   }
 
-  /// `OFFSET:LENGTH`, where LENGTH may be `eof`.
+  /// `OFFSET:LENGTH`, where either may be `eof` (BG_LENGTH_TO_EOF). An offset of `eof` parses, so
+  /// that AddFileWithRanges refuses it as BITS does, with BG_E_INVALID_RANGE.
   static func parseRange(_ spec: String) throws(BitsError) -> FileRange {
     let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
-    guard parts.count == 2, let offset = UInt64(parts[0]) else {
+    guard parts.count == 2, let offset = number(parts[0]) else {
       throw BitsError(.invalidArgument, "range '\(spec)' is not OFFSET:LENGTH")
     }
-    if parts[1].lowercased() == "eof" {
-      return FileRange(offset: offset, length: FileRange.lengthToEndOfFile)
-    }
-    guard let length = UInt64(parts[1]) else {
+    guard let length = number(parts[1]) else {
       throw BitsError(.invalidArgument, "range '\(spec)' has a LENGTH that is neither a number nor 'eof'")
     }
     return FileRange(offset: offset, length: length)
+  }
+
+  private static func number(_ text: Substring) -> UInt64? {
+    text.lowercased() == "eof" ? FileRange.lengthToEndOfFile : UInt64(text)
   }
 }
 

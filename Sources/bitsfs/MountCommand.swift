@@ -31,13 +31,20 @@ struct MountCommand: ParsableCommand {
   @Option(help: "Where fetched bytes are kept (default: $XDG_CACHE_HOME/bitsfs).")
   var cacheDir: String?
 
-  @Option(help: "Seconds a read may wait for the server before it fails with EIO.")
+  @Option(
+    parsing: .unconditional, help: "Seconds a read may wait for the server before it fails with EIO.",
+    transform: NumericOption.seconds("--read-timeout", in: 0.001...86_400))
   var readTimeout: Double = 20
 
-  @Option(help: "Seconds after which opening a file checks again whether the remote file changed.")
+  // Up to a year.
+  @Option(
+    parsing: .unconditional, help: "Seconds after which opening a file checks again whether the remote file changed.",
+    transform: NumericOption.seconds("--revalidate", in: 0...31_536_000))
   var revalidate: Double = 60
 
-  @Option(help: "Bytes fetched at least per missing block (aligned).")
+  @Option(
+    parsing: .unconditional, help: "Bytes fetched at least per missing block (aligned).",
+    transform: NumericOption.powerOfTwo("--block-size", in: 4096...(64 << 20)))
   var blockSize: UInt64 = 64 << 10
 
   @OptionGroup var transfer: TransferOptions
@@ -47,11 +54,13 @@ struct MountCommand: ParsableCommand {
   }
 
   func run() throws {
+    HeaderSources.hideFromCommandLine()
     do throws(BitsError) {
       let configuration = try mountConfiguration()
+      try DescriptorLimit.raise(toMount: configuration.urls)
+      Daemon.protectProcess(debugging: debug)
       if foreground { return try serve(configuration, ready: {}) }
       let daemon = try Daemon.detach()
-      Daemon.hideHeaderValues()
       let logPath = debug ? configuration.cacheDirectory.appendingPathComponent("bitsfs.log").path : "/dev/null"
       do {
         try serve(configuration) { daemon.reportReady(logPath: logPath) }
@@ -65,11 +74,10 @@ struct MountCommand: ParsableCommand {
   }
 
   private func mountConfiguration() throws(BitsError) -> MountConfiguration {
-    guard blockSize >= 4096, blockSize.nonzeroBitCount == 1 else {
-      throw BitsError(.invalidArgument, "--block-size must be a power of two of at least 4096")
-    }
     var configuration = MountConfiguration(
-      urls: Array(arguments.dropLast()), mountPoint: arguments[arguments.count - 1],
+      urls: Array(arguments.dropLast()),
+      // Absolute: the mount serves from the root directory.
+      mountPoint: URL(fileURLWithPath: arguments[arguments.count - 1]).standardizedFileURL.path,
       cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultCacheDirectory)
     configuration.fuseOptions = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
     configuration.http = try transfer.httpConfiguration()
@@ -109,33 +117,5 @@ struct MountCommand: ParsableCommand {
     }
     try mount.run(ready: ready)
     withExtendedLifetime(signals) {}
-  }
-}
-
-struct UnmountCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "unmount", abstract: "Unmount a bitsfs mount (the daemon then exits).")
-
-  @Argument(help: "The mount point.")
-  var mountPoint: String
-
-  func run() throws {
-    let path = URL(fileURLWithPath: mountPoint).standardizedFileURL.path
-    guard MountTable.isMountPoint(path) else {
-      fail(with: BitsError(.invalidArgument, "nothing is mounted at \(path)"))
-    }
-    // A mount whose daemon died ("Transport endpoint is not connected") needs a lazy unmount;
-    // a live one is unmounted normally, and refused while files on it are open.
-    let isDead = access(path, F_OK) != 0 && errno == ENOTCONN
-    guard Self.fusermount(isDead ? ["-u", "-z", path] : ["-u", path]) else {
-      fail(with: BitsError(.accessDenied, "could not unmount \(path) (files still open on it?)"))
-    }
-  }
-
-  private static func fusermount(_ arguments: [String]) -> Bool {
-    guard access("/usr/bin/fusermount3", X_OK) == 0 else {
-      fail(with: BitsError(.invalidArgument, "cannot run /usr/bin/fusermount3; is the fuse3 package installed?"))
-    }
-    return runQuietly("/usr/bin/fusermount3", arguments) == 0
   }
 }

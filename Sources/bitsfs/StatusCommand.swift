@@ -10,10 +10,13 @@ struct StatusCommand: ParsableCommand {
   @Argument(help: "A bitsfs mount point or a file in one.")
   var path: String
 
-  @Option(help: "Width of the picture of filled parts.")
+  @Option(
+    parsing: .unconditional, help: "Width of the picture of filled parts.",
+    transform: NumericOption.count("--width", in: 8...FilledMap.slotCount))
   var width = 64
 
   func run() throws {
+    if MountTable.isDeadMount(path) { fail(with: MountTable.deadMountError(path)) }
     guard FileManager.default.fileExists(atPath: path) else {
       fail(with: BitsError(.invalidArgument, "\(path) does not exist"))
     }
@@ -22,8 +25,9 @@ struct StatusCommand: ParsableCommand {
       ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { "\(path)/\($0)" }
       : [path]
     for file in files {
+      // The map, unlike the list of filled ranges, fits in an attribute however many there are.
       guard let stats = ExtendedAttributes.value("user.bitsfs.stats", of: file),
-        let filled = ExtendedAttributes.value("user.bitsfs.filled", of: file)
+        let map = ExtendedAttributes.value("user.bitsfs.filled-map", of: file)
       else {
         fail(with: BitsError(.invalidArgument, "\(file) is not a file of a bitsfs mount"))
       }
@@ -33,11 +37,6 @@ struct StatusCommand: ParsableCommand {
           guard parts.count == 2, let value = UInt64(parts[1]) else { return nil }
           return (String(parts[0]), value)
         }, uniquingKeysWith: { $1 })
-      let ranges = filled.split(separator: " ").compactMap { pair -> Range<UInt64>? in
-        let parts = pair.split(separator: "+")
-        guard parts.count == 2, let offset = UInt64(parts[0]), let length = UInt64(parts[1]) else { return nil }
-        return offset..<offset + length
-      }
       let size = fields["size"] ?? 0
       let filledBytes = fields["filled"] ?? 0
       let percent = size == 0 ? 100 : Double(filledBytes) * 100 / Double(size)
@@ -46,20 +45,7 @@ struct StatusCommand: ParsableCommand {
           + "filled \(ProgressReporter.bytes(filledBytes)) (\(ProgressReporter.oneDecimal(percent))%) in "
           + "\(fields["ranges"] ?? 0) ranges  fetched \(ProgressReporter.bytes(fields["fetched"] ?? 0)) "
           + "in \(fields["requests"] ?? 0) requests")
-      print("  [\(Self.picture(of: ranges, size: size, width: max(8, width)))]")
+      print("  [\(FilledMap.picture(of: map, width: width))]")
     }
-  }
-
-  /// One character per slice of the file: '#' all filled, '+' partly, '.' nothing.
-  static func picture(of ranges: [Range<UInt64>], size: UInt64, width: Int) -> String {
-    guard size > 0 else { return String(repeating: "#", count: width) }
-    let filled = ByteRangeSet(ranges)
-    return String(
-      (0..<width).map { slot -> Character in
-        let lower = size * UInt64(slot) / UInt64(width)
-        let upper = max(lower + 1, size * UInt64(slot + 1) / UInt64(width))
-        let covered = filled.intersection(with: lower..<upper).reduce(UInt64(0)) { $0 + UInt64($1.count) }
-        return covered == upper - lower ? "#" : covered > 0 ? "+" : "."
-      })
   }
 }

@@ -59,6 +59,34 @@ final class MountStartupTests: MountTestCase {
     }
   }
 
+  /// Each URL holds two descriptors for the life of the mount: the soft limit is raised to the
+  /// hard one, and a hard limit too low for the URLs is one clear error before anything mounts.
+  func testDescriptorLimitIsRaisedOrRefusedBeforeMounting() throws {
+    let urls = try (1...40).map { index in
+      try serve("n\(index).bin", count: 100, seed: UInt64(index))
+      return nginx.url("n\(index).bin")
+    }
+    let mountPoint = try makeMountPoint()
+    let arguments = ["mount"] + urls + [mountPoint, "--cache-dir", cacheDirectory.path]
+    let refused = try runCommand("/usr/bin/prlimit", ["--nofile=64:64", Self.binary] + arguments, timeout: 60)
+    XCTAssertEqual(refused.status, 1, refused.error)
+    XCTAssertTrue(
+      refused.error.contains("a mount of 40 URLs needs 240 file descriptors")
+        && refused.error.contains("the limit of 64"), refused.error)
+    XCTAssertEqual(refused.error.split(separator: "\n").count, 1, "one line: \(refused.error)")
+    XCTAssertFalse(MountTable.isMountPoint(mountPoint))
+
+    let raised = try runCommand("/usr/bin/prlimit", ["--nofile=64:4096", Self.binary] + arguments, timeout: 60)
+    XCTAssertEqual(raised.status, 0, raised.error)
+    XCTAssertTrue(MountTable.isMountPoint(mountPoint))
+    let pid = try XCTUnwrap(ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint))
+    let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+    let openFiles = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }
+    XCTAssertEqual(openFiles?.split(separator: " ").filter { $0 == "4096" }.count, 2, "soft raised to hard: \(limits)")
+    XCTAssertEqual(try read(mountPoint + "/n40.bin", offset: 0, count: 100), TestData.bytes(count: 100, seed: 40))
+    try unmount(mountPoint)
+  }
+
   func testForegroundMountStopsOnSIGTERM() throws {
     try serve("fg.bin", count: 100)
     let (mountPoint, process) = try mountInForeground([nginx.url("fg.bin")])

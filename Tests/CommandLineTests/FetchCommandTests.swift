@@ -57,6 +57,9 @@ final class FetchCommandTests: XCTestCase {
       (["--range", "100:5", "--range", "100:0"], "BG_E_OVERLAPPING_RANGES"),
       (["--range", "nonsense"], "E_INVALIDARG"),
       (["--range", "18446744073709551615:5"], "BG_E_INVALID_RANGE"),
+      // BG_LENGTH_TO_EOF as an offset is a range AddFileWithRanges refuses, not a parse error.
+      (["--range", "eof:10"], "BG_E_INVALID_RANGE"),
+      (["--range", "EOF:eof"], "BG_E_INVALID_RANGE"),
       (["--range", "990:20"], "BG_E_INVALID_RANGE"),
       (["--range", "0:1", "--range", "5:1", "--max-ranges", "1"], "BG_E_TOO_MANY_RANGES_IN_FILE"),
     ]
@@ -82,6 +85,22 @@ final class FetchCommandTests: XCTestCase {
     XCTAssertEqual(unreachable.status, 1)
     XCTAssertTrue(unreachable.error.contains("BG_E_CONNECT_FAILURE"), unreachable.error)
     XCTAssertEqual(try String(contentsOfFile: path("keep.bin"), encoding: .utf8), "old contents")
+  }
+
+  /// An errno the engine has no BITS code for, here EFBIG for a file larger than the local file
+  /// system holds, is a local failure (status 1), not a bad argument.
+  func testUnexpectedLocalErrorsExitWithStatusOne() throws {
+    let root = directory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    try TestData.write(count: 1000, seed: 4, to: root.appendingPathComponent("f.bin"))
+    let server = try FaultServer(root: root)
+    defer { server.stop() }
+    for ranges in [[], ["--range", "0:100"]] {
+      let result = try fetch([server.url("huge-size", "f.bin"), path("huge.bin"), "--quiet"] + ranges)
+      XCTAssertEqual(result.status, 1, "\(ranges): \(result.error)")
+      XCTAssertTrue(result.error.contains("E_FAIL") && result.error.contains("File too large"), result.error)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: path("huge.bin")))
+    }
   }
 
   /// A fetch killed with SIGKILL, or interrupted with SIGINT, resumes: the second run asks only

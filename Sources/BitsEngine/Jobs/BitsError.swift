@@ -23,6 +23,8 @@ public enum BitsErrorCode: Hashable, Sendable {
   /// A local file (the cache's data file) changed under the engine (`BG_E_LOCAL_FILE_CHANGED`).
   case localFileChanged
   case cancelled
+  /// A local failure of no more specific kind, such as an unexpected errno from the disk.
+  case unexpected
   /// An HTTP status the server answered with (`BG_E_HTTP_ERROR_nnn`).
   case httpStatus(Int)
 
@@ -47,6 +49,7 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .remoteFileChanged: "BG_E_REMOTE_FILE_CHANGED"
     case .localFileChanged: "BG_E_LOCAL_FILE_CHANGED"
     case .cancelled: "E_ABORT"
+    case .unexpected: "E_FAIL"
     case .httpStatus(let status): "BG_E_HTTP_ERROR_\(status)"
     }
   }
@@ -72,6 +75,7 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .remoteFileChanged: 0x8020_0073
     case .localFileChanged: 0x8020_001D
     case .cancelled: 0x8000_4004
+    case .unexpected: 0x8000_4005
     case .httpStatus(let status): 0x8019_0000 | UInt32(truncatingIfNeeded: status)
     }
   }
@@ -112,7 +116,7 @@ extension BitsError {
     switch code {
     case ENOSPC, EDQUOT: return BitsError(.diskFull, "\(message): \(reason)", url: path)
     case EACCES, EPERM, EROFS: return BitsError(.accessDenied, "\(message): \(reason)", url: path)
-    default: return BitsError(.invalidArgument, "\(message): \(reason)", url: path)
+    default: return BitsError(.unexpected, "\(message): \(reason)", url: path)
     }
   }
 }
