@@ -57,7 +57,7 @@ final class MountStressTests: MountTestCase {
   }
 
   func testFullCacheDiskGivesEIOAndNeverWrongBytes() throws {
-    guard getuid() == 0 else { throw XCTSkip("mounting a small tmpfs needs root") }
+    try requireRoot(for: "mounting a small tmpfs")
     try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
     XCTAssertEqual(
       try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", cacheDirectory.path]).status, 0)

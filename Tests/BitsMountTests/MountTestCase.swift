@@ -131,3 +131,12 @@ func readBytes(_ path: String, offset: UInt64, count: Int) throws -> [UInt8] {
   }
   return Array(bytes[0..<total])
 }
+
+extension XCTestCase {
+  /// Skips the test unless it runs as root, or fails it where such a skip must not pass (CI).
+  func requireRoot(for purpose: String) throws {
+    guard let missing = missingRoot(for: purpose) else { return }
+    if !missing.mayBeSkipped { XCTFail(missing.reason) }
+    throw XCTSkip(missing.reason)
+  }
+}
