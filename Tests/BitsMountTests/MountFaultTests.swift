@@ -32,15 +32,17 @@ final class MountFaultTests: MountTestCase {
     XCTAssertLessThan(elapsed, seconds, "\(pending.what) failed, but late", file: file, line: line)
   }
 
-  /// Reads all of `healthy` (to be `bytes`) while `blocked` waits, and checks that it still did
-  /// when that read was done: one file's wait holds up no other file.
+  /// Reads all of `healthy` (to be `bytes`) while `blocked` waits, and checks that this took
+  /// well under `blocked`'s read timeout and ended before it: one file's wait holds up no other.
   private func assertReadable(
     _ healthy: String, as bytes: [UInt8], while blocked: PendingRead, file: StaticString = #filePath,
     line: UInt = #line
   ) throws {
     Thread.sleep(forTimeInterval: 0.3)
     XCTAssertFalse(blocked.isFinished, "\(blocked.what) returned at once", file: file, line: line)
-    XCTAssertEqual(try read(healthy, offset: 0, count: bytes.count, timeout: 10), bytes, file: file, line: line)
+    let (result, elapsed) = try PendingRead(healthy, offset: 0, count: bytes.count).wait(timeout: 10)
+    XCTAssertEqual(try result.get(), bytes, file: file, line: line)
+    XCTAssertLessThan(elapsed, 1.5, "reading another file waited", file: file, line: line)
     XCTAssertFalse(
       blocked.isFinished, "another file was read only after \(blocked.what) returned", file: file, line: line)
   }
