@@ -84,7 +84,7 @@ final class FetchCommandTests: XCTestCase {
     XCTAssertEqual(try String(contentsOfFile: path("keep.bin"), encoding: .utf8), "old contents")
   }
 
-  /// A fetch killed with SIGKILL, or interrupted with SIGINT, resumes: the second run asks only
+  /// A fetch killed with SIGKILL, or interrupted with SIGINT or SIGTERM, resumes: the second run asks only
   /// for what the first did not get, and the result is byte-identical.
   func testInterruptedFetchResumes() throws {
     let root = directory.appendingPathComponent("www")
@@ -92,10 +92,10 @@ final class FetchCommandTests: XCTestCase {
     let bytes = try TestData.write(count: 6 << 20, seed: 8, to: root.appendingPathComponent("slow.bin"))
     let server = try FaultServer(root: root)
     defer { server.stop() }
-    let url = server.url("slow/2000000", "slow.bin")
+    let url = server.url("slow/1000000", "slow.bin")
     let journal = directory.appendingPathComponent(".resumed.bin.bitsfs")
 
-    for signal in [SIGKILL, SIGINT] {
+    for signal in [SIGKILL, SIGINT, SIGTERM] {
       let process = Process()
       process.executableURL = URL(fileURLWithPath: bitsfsBinary)
       process.arguments = ["fetch", url, path("resumed.bin"), "--quiet"]
@@ -106,7 +106,7 @@ final class FetchCommandTests: XCTestCase {
       XCTAssertTrue(waitUntil(timeout: 20) { CacheJournal.journalledBytes(under: journal) > before })
       kill(process.processIdentifier, signal)
       process.waitUntilExit()
-      XCTAssertEqual(process.terminationStatus, signal == SIGKILL ? SIGKILL : 128 + SIGINT)
+      XCTAssertEqual(process.terminationStatus, signal == SIGKILL ? SIGKILL : 128 + signal)
       XCTAssertFalse(FileManager.default.fileExists(atPath: path("resumed.bin")), "no partial destination")
     }
     let kept = CacheJournal.journalledBytes(under: journal)
@@ -122,6 +122,40 @@ final class FetchCommandTests: XCTestCase {
       return sum + (ends.count == 2 ? ends[1] - ends[0] + 1 : 0)
     }
     XCTAssertLessThanOrEqual(asked, bytes.count - kept, "the resumed run asked only for missing bytes")
+  }
+
+  func testHeaderIsSentWithEveryRequest() throws {
+    let bytes = try TestData.write(count: 3 << 20, seed: 4, to: nginx.root.appendingPathComponent("f.bin"))
+    let refused = try fetch([nginx.url("auth/f.bin"), path("out.bin")])
+    XCTAssertEqual(refused.status, 1)
+    XCTAssertTrue(refused.error.contains("BG_E_HTTP_ERROR_401"), refused.error)
+    let fetched = try fetch([nginx.url("auth/f.bin"), path("out.bin"), "--header", "Authorization: Bearer sekrit"])
+    XCTAssertEqual(fetched.status, 0, fetched.error)
+    XCTAssertTrue(Array(try Data(contentsOf: URL(fileURLWithPath: path("out.bin")))) == bytes)
+  }
+
+  func testSecondFetchToTheSameFileIsAccessDenied() throws {
+    let root = directory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    try TestData.write(count: 4 << 20, seed: 8, to: root.appendingPathComponent("slow.bin"))
+    let server = try FaultServer(root: root)
+    defer { server.stop() }
+    let url = server.url("slow/500000", "slow.bin")
+    let first = Process()
+    first.executableURL = URL(fileURLWithPath: bitsfsBinary)
+    first.arguments = ["fetch", url, path("busy.bin"), "--quiet"]
+    try first.run()
+    defer {
+      kill(first.processIdentifier, SIGKILL)
+      first.waitUntilExit()
+    }
+    // Once the first run holds its job's cache entry, a second one on it is refused.
+    let journal = directory.appendingPathComponent(".busy.bin.bitsfs")
+    XCTAssertTrue(waitUntil(timeout: 20) { CacheJournal.journalledBytes(under: journal) > 0 })
+    let second = try fetch([url, path("busy.bin"), "--quiet"])
+    XCTAssertEqual(second.status, 1, second.error)
+    XCTAssertTrue(second.error.contains("E_ACCESSDENIED"), second.error)
+    XCTAssertTrue(first.isRunning, "the first fetch goes on")
   }
 
   func testFullDiskIsReportedAndLosesNothing() throws {
