@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
 # Every test: the unit, integration (real nginx, real FUSE mounts) and command-line suites, then
 # a bounded run of the fuzzer over the parsers of outside input (FUZZ_SECONDS, default 60).
+# The tests are bounded too (TEST_TIMEOUT seconds, default 1800): a hung test ends the run with
+# its name rather than hanging it. Arguments go to `swift test` (e.g. --filter MountFaultTests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build
-swift test
+swift build --build-tests
+log=$(mktemp "${TMPDIR:-/tmp}/bitsfs-test-XXXXXX")
+trap 'rm -f "$log"' EXIT
+limit=${TEST_TIMEOUT:-1800}
+status=0
+# SIGINT, which swift test passes on to the test process; line-buffered, so the log is current.
+timeout --signal=INT --kill-after=30 "$limit" stdbuf -oL -eL swift test --skip-build "$@" 2>&1 | tee "$log" || status=$?
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+  # Tests run one at a time: the last one started is the one that hung.
+  running=$(grep -o "Test Case '[^']*' started" "$log" | tail -n 1 | cut -d "'" -f 2 || true)
+  echo "scripts/test.sh: the tests did not finish within $limit s; hung in ${running:-no test (before the first)}" >&2
+  exit 124
+fi
+[ "$status" -eq 0 ] || exit "$status"
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} ./scripts/fuzz.sh

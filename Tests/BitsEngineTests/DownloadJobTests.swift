@@ -282,7 +282,7 @@ final class DownloadJobTests: EngineTestCase {
   }
 
   func testFullCacheDiskFailsARequestBeforeCachingAnyOfIt() throws {
-    guard getuid() == 0 else { throw XCTSkip("mounting a small tmpfs needs root") }
+    try requireRoot(for: "mounting a small tmpfs")
     let cache = directory.appendingPathComponent("cache")
     try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
     XCTAssertEqual(try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", cache.path]).status, 0)

@@ -70,26 +70,77 @@ final class FaultToleranceTests: EngineTestCase {
     XCTAssertEqual(job.files.first?.filledRanges, [])
   }
 
-  func testServerErrorsAreRetriedUntilTheServerRecovers() throws {
+  /// The data requests (not version probes) for `fault`'s URL of f.bin, in the order served.
+  private func dataRequests(_ fault: String) -> [ServedRequest] {
+    server.dataRequests().filter { $0.path == "/\(fault)/f.bin" }
+  }
+
+  /// Asserts that the pauses between successive `requests` are at least `pauses` (in seconds)
+  /// and not much more: a retry waits its backoff, and no longer than a busy machine explains.
+  private func assertPauses(
+    _ requests: [ServedRequest], _ pauses: [Double], slack: Double = 0.75, file: StaticString = #filePath,
+    line: UInt = #line
+  ) {
+    let times = requests.map(\.time)
+    let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+    XCTAssertEqual(gaps.count, pauses.count, "requests at \(times)", file: file, line: line)
+    for (gap, pause) in zip(gaps, pauses) {
+      XCTAssertTrue(
+        gap >= pause * 0.9 && gap <= pause + slack, "a pause of \(gap) s where \(pause) s was due; all: \(gaps)",
+        file: file, line: line)
+    }
+  }
+
+  private let firstMebibyte = [FileRange(offset: 0, length: 1 << 20)]
+
+  func testServerErrorsAreRetriedWithBackoffUntilTheServerRecovers() throws {
     let states = Mutex<[JobState]>([])
-    let job = makeJob(callbacks: JobCallbacks(stateChanged: { _, state in states.withLock { $0.append(state) } }))
-    try job.addFile(remoteURL: server.url("fail/3", "f.bin"), localName: localPath("out.bin"))
+    let job = makeJob(
+      configure: { $0.maximumRequestSize = 1 << 20 },
+      callbacks: JobCallbacks(stateChanged: { _, state in states.withLock { $0.append(state) } }))
+    try job.addFileWithRanges(
+      remoteURL: server.url("fail/6", "f.bin"), localName: localPath("out.bin"), ranges: firstMebibyte)
     _ = try settle(job)
-    try assertDelivered(job, bytes)
+    try assertDelivered(job, Array(bytes[0..<(1 << 20)]))
     XCTAssertTrue(states.withLock { $0 }.contains(.transientError), "\(states.withLock { $0 })")
-    XCTAssertGreaterThanOrEqual(server.requests().filter { $0.status == 500 }.count, 3)
+    let requests = dataRequests("fail/6")
+    XCTAssertEqual(requests.map(\.status), [500, 500, 500, 500, 500, 500, 206])
+    XCTAssertEqual(Set(requests.map(\.range)), ["bytes=0-1048575"], "each retry asks again for the whole range")
+    // 50 ms doubling to 400 ms (EngineTestCase's job configuration).
+    assertPauses(requests, [0.05, 0.1, 0.2, 0.4, 0.4, 0.4])
   }
 
-  func testResetConnectionsAreRetriedFromWhereTheyStopped() throws {
-    let job = try fetch("reset-once/70000")
-    try assertDelivered(job, bytes)
+  func testRequestTimeoutIsTransient() throws {
+    let job = try fetch("fail/2/408", ranges: firstMebibyte)
+    try assertDelivered(job, Array(bytes[0..<(1 << 20)]))
+    XCTAssertEqual(dataRequests("fail/2/408").map(\.status), [408, 408, 206])
   }
 
-  func testStalledServerIsAbandonedAndRetried() throws {
-    let start = ContinuousClock.now
-    let job = try fetch("stall-once")
-    try assertDelivered(job, bytes)
-    XCTAssertLessThan(ContinuousClock.now - start, .seconds(20))
+  func testResetConnectionsAreRetriedFromTheFirstMissingByte() throws {
+    let job = try fetch("reset-once/70000", ranges: firstMebibyte)
+    try assertDelivered(job, Array(bytes[0..<(1 << 20)]))
+    let requests = dataRequests("reset-once/70000")
+    XCTAssertEqual(requests.map(\.range), ["bytes=0-1048575", "bytes=70000-1048575"])
+    assertPauses(requests, [0.05 + 0.2], slack: 1)  // the server waits 200 ms before the reset
+  }
+
+  func testStalledTransferIsAbandonedAfterTheStallTimeoutAndRetried() throws {
+    // The head, then silence: after the stall timeout (2 s here) the request is given up.
+    let job = try fetch("stall-once", ranges: firstMebibyte)
+    try assertDelivered(job, Array(bytes[0..<(1 << 20)]))
+    let requests = dataRequests("stall-once")
+    XCTAssertEqual(requests.map(\.range), ["bytes=0-1048575", "bytes=0-1048575"])
+    assertPauses(requests, [2.05], slack: 1.5)
+  }
+
+  func testTransferStallingAfterSomeBytesIsAbandonedAfterTheStallTimeoutAndResumed() throws {
+    // 70,000 bytes, then silence: no byte for the stall timeout (2 s here) gives the request up,
+    // however many bytes came before, and the retry asks for the rest.
+    let job = try fetch("stall-once/70000", ranges: firstMebibyte)
+    try assertDelivered(job, Array(bytes[0..<(1 << 20)]))
+    let requests = dataRequests("stall-once/70000")
+    XCTAssertEqual(requests.map(\.range), ["bytes=0-1048575", "bytes=70000-1048575"])
+    assertPauses(requests, [2.05], slack: 1.5)
   }
 
   func testPermanentlyStalledServerEndsInErrorWithinTheRetryPeriod() throws {
@@ -101,16 +152,47 @@ final class FaultToleranceTests: EngineTestCase {
   }
 
   func testTooManyRequestsIsTransientThenAnError() throws {
-    let job = try fetch("status/429", retryPeriod: .seconds(1))
+    let job = try fetch("fail/1000/429", ranges: firstMebibyte, retryPeriod: .seconds(1))
     XCTAssertEqual(job.currentState, .error)
     XCTAssertEqual(job.error?.code, .httpStatus(429))
-    XCTAssertGreaterThan(server.requests().count, 1, "429 is retried")
+    let requests = dataRequests("fail/1000/429")
+    XCTAssertGreaterThan(requests.count, 2, "429 is retried")
+    XCTAssertEqual(Set(requests.map(\.status)), [429])
   }
 
-  func testForbiddenIsPermanent() throws {
-    let job = try fetch("status/403")
-    XCTAssertEqual(job.error?.code, .httpStatus(403))
-    XCTAssertEqual(server.requests().count, 1)
+  func testPermanentStatusesAreNotRetried() throws {
+    for status in [403, 404, 410] {
+      let job = try fetch("fail/1000/\(status)", ranges: firstMebibyte)
+      XCTAssertEqual(job.currentState, .error, "\(status)")
+      XCTAssertEqual(job.error?.code, .httpStatus(status))
+      XCTAssertEqual(dataRequests("fail/1000/\(status)").count, 1, "\(status) is not retried")
+    }
+  }
+
+  func testProbeWithoutTheFileSizeIsMissingFileSize() throws {
+    // `Content-Range: bytes 0-0/*`: a partial answer that does not say how large the file is.
+    let job = try fetch("no-total")
+    XCTAssertEqual(job.currentState, .error)
+    XCTAssertEqual(job.error?.code, .missingFileSize)
+    XCTAssertEqual(dataRequests("no-total"), [])
+  }
+
+  func testEveryRangeRequestCarriesIfRange() throws {
+    // With a strong ETag, If-Range is the ETag; without one, the date. Retries too.
+    for fault in ["fail/2", "fail/2/500/no-etag"] {
+      let head = try runCommand("/usr/bin/curl", ["-sI", "--max-time", "5", server.url(fault, "f.bin")]).output
+      func header(_ name: String) -> String? {
+        head.split(separator: "\r\n").first { $0.lowercased().hasPrefix(name + ":") }
+          .map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+      }
+      let validator = try XCTUnwrap(fault.hasSuffix("no-etag") ? header("last-modified") : header("etag"), head)
+      let job = try fetch(fault)
+      try assertDelivered(job, bytes)
+      let requests = dataRequests(fault)
+      XCTAssertGreaterThanOrEqual(requests.count, 5, "three pieces, two of them retried at least")
+      XCTAssertEqual(
+        requests.filter { $0.ifRange != validator }.map(\.range), [], "\(fault): without If-Range \(validator)")
+    }
   }
 
   func testUnreachableServerIsAConnectFailure() throws {
@@ -139,11 +221,25 @@ final class FaultToleranceTests: EngineTestCase {
   // MARK: A server that lies
 
   func testBodyRunningPastTheContentRangeIsRefusedAndNothingOutsideIsWritten() throws {
+    // 206 with the right Content-Range and no Content-Length: the body ends when the server
+    // closes, 5000 bytes after the range.
     let job = try fetch("long-body/5000", ranges: [FileRange(offset: 1000, length: 100)])
     XCTAssertEqual(job.currentState, .error)
     XCTAssertEqual(job.error?.code, .invalidServerResponse)
+    XCTAssertEqual(job.files.first?.filledRanges, [FileRange(offset: 1000, length: 100)])
+    let data = try cacheDataFile()
     XCTAssertTrue(
-      job.files.first?.filledRanges.allSatisfy { $0.offset >= 1000 && $0.offset + $0.length <= 1100 } ?? false)
+      data[0..<1000].allSatisfy { $0 == 0 } && data[1100..<6100].allSatisfy { $0 == 0 },
+      "bytes outside the range were written")
+    XCTAssertTrue(data[1000..<1100].elementsEqual(bytes[1000..<1100]))
+  }
+
+  /// The one cache entry's data file, as bytes.
+  private func cacheDataFile() throws -> Data {
+    let cache = directory.appendingPathComponent("cache")
+    let entries = try FileManager.default.contentsOfDirectory(atPath: cache.path)
+    XCTAssertEqual(entries.count, 1)
+    return try Data(contentsOf: cache.appendingPathComponent("\(try XCTUnwrap(entries.first))/data"))
   }
 
   func testHugeContentLengthIsRefusedBeforeAnyByteIsWritten() throws {
@@ -182,11 +278,53 @@ final class FaultToleranceTests: EngineTestCase {
   }
 
   func testRedirectToAnotherSchemeIsRefused() throws {
-    for scheme in ["file", "ftp", "gopher"] {
-      let job = try fetch("redirect-to/\(scheme)")
+    // Redirects to a port the test listens on, in schemes libcurl could speak (it follows ftp
+    // and ftps by default): none may be followed, not even as far as a connection.
+    let listener = try LoopbackListener()
+    for scheme in ["ftp", "ftps", "gopher", "scp"] {
+      let fault = "redirect-to/\(scheme)/\(listener.port)"
+      let job = try fetch(fault)
       XCTAssertEqual(job.currentState, .error, scheme)
-      XCTAssertFalse(job.error?.code.isTransient ?? true, "\(scheme): \(String(describing: job.error))")
-      XCTAssertFalse(FileManager.default.fileExists(atPath: localPath("out.bin")))
+      XCTAssertEqual(job.error?.code, .invalidArgument, "\(scheme): \(String(describing: job.error))")
+      XCTAssertEqual(server.requests().filter { $0.path == "/\(fault)/f.bin" }.count, 1, "\(scheme): not retried")
+      XCTAssertFalse(listener.hasPendingConnection, "a \(scheme):// redirect was followed")
     }
+  }
+}
+
+/// A TCP socket listening on 127.0.0.1 that is never accepted from: it tells whether anyone
+/// connected.
+private final class LoopbackListener {
+  let port: UInt16
+  private let descriptor: Int32
+
+  init() throws {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let listening = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+        bind(descriptor, pointer, length) == 0 && listen(descriptor, 16) == 0
+          && getsockname(descriptor, pointer, &length) == 0
+      }
+    }
+    guard listening else {
+      close(descriptor)
+      throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+    }
+    self.descriptor = descriptor
+    port = UInt16(bigEndian: address.sin_port)
+  }
+
+  deinit {
+    close(descriptor)
+  }
+
+  /// Whether a connection waits to be accepted.
+  var hasPendingConnection: Bool {
+    var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+    return poll(&entry, 1, 0) > 0
   }
 }

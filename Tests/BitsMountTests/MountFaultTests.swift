@@ -22,46 +22,41 @@ final class MountFaultTests: MountTestCase {
     super.tearDown()
   }
 
-  /// Reads 4 KiB of `path` at `offset` on another thread, so that a read that never returns
-  /// fails the test (and the mount is unmounted lazily) instead of hanging it. Returns the error
-  /// the read met, if any, and how long it took; `nil` once it failed the test.
-  private func boundedRead(
-    _ path: String, offset: UInt64, file: StaticString = #filePath, line: UInt = #line
-  ) -> (error: Error?, elapsed: TimeInterval)? {
-    let outcome = Mutex<(Error?, TimeInterval)?>(nil)
-    let finished = DispatchSemaphore(value: 0)
-    Thread.detachNewThread {
-      let start = Date()
-      let error: Error?
-      do {
-        _ = try readBytes(path, offset: offset, count: 4096)
-        error = nil
-      } catch let failure {
-        error = failure
-      }
-      outcome.withLock { $0 = (error, Date().timeIntervalSince(start)) }
-      finished.signal()
-    }
-    guard finished.wait(timeout: .now() + 20) == .success, let result = outcome.withLock({ $0 }) else {
-      let mountPoint = URL(fileURLWithPath: path).deletingLastPathComponent().path
-      _ = try? runCommand("/usr/bin/fusermount3", ["-u", "-z", mountPoint])
-      XCTFail("a read of \(path) at \(offset) did not return", file: file, line: line)
-      return nil
-    }
-    return result
+  /// Asserts that `pending` fails with EIO within `seconds`.
+  private func assertEIO(
+    _ pending: PendingRead, within seconds: TimeInterval, file: StaticString = #filePath, line: UInt = #line
+  ) throws {
+    let (result, elapsed) = try pending.wait(timeout: seconds + 10)
+    guard case .failure(let error) = result else { return XCTFail("\(pending.what) succeeded", file: file, line: line) }
+    XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(error)", file: file, line: line)
+    XCTAssertLessThan(elapsed, seconds, "\(pending.what) failed, but late", file: file, line: line)
+  }
+
+  /// Reads all of `healthy` (to be `bytes`) while `blocked` waits, and checks that this took
+  /// well under `blocked`'s read timeout and ended before it: one file's wait holds up no other.
+  private func assertReadable(
+    _ healthy: String, as bytes: [UInt8], while blocked: PendingRead, file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws {
+    Thread.sleep(forTimeInterval: 0.3)
+    XCTAssertFalse(blocked.isFinished, "\(blocked.what) returned at once", file: file, line: line)
+    let (result, elapsed) = try PendingRead(healthy, offset: 0, count: bytes.count).wait(timeout: 10)
+    XCTAssertEqual(try result.get(), bytes, file: file, line: line)
+    XCTAssertLessThan(elapsed, 1.5, "reading another file waited", file: file, line: line)
+    XCTAssertFalse(
+      blocked.isFinished, "another file was read only after \(blocked.what) returned", file: file, line: line)
   }
 
   func testDeadServerGivesEIOOtherFilesWorkAndTheMountRecovers() throws {
     let bytes = try serve("f.bin", count: 8 << 20)
     let healthy = try TestData.write(count: 1 << 20, seed: 9, to: faultRoot.appendingPathComponent("healthy.bin"))
     let mountPoint = try mount(
-      [nginx.url("f.bin"), faultServer.url("plain", "healthy.bin")], options: ["--read-timeout", "2"])
+      [nginx.url("f.bin"), faultServer.url("plain", "healthy.bin")], options: ["--read-timeout", "4"])
     nginx.kill()
 
-    guard let (error, elapsed) = boundedRead(mountPoint + "/f.bin", offset: 4 << 20) else { return }
-    XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
-    XCTAssertLessThan(elapsed, 10, "a read on a dead server fails in bounded time")
-    XCTAssertEqual(try read(mountPoint + "/healthy.bin", offset: 0, count: 1 << 20), healthy)
+    let failing = PendingRead(mountPoint + "/f.bin", offset: 4 << 20, count: 4096)
+    try assertReadable(mountPoint + "/healthy.bin", as: healthy, while: failing)
+    try assertEIO(failing, within: 10)
 
     try nginx.restart()
     XCTAssertEqual(
@@ -84,8 +79,7 @@ final class MountFaultTests: MountTestCase {
     try "1\n".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8)
 
     XCTAssertEqual(try read(mountPoint + "/f.bin", offset: 0, count: 4096), Array(bytes[0..<4096]))
-    guard let (error, _) = boundedRead(mountPoint + "/f.bin", offset: 512 << 10) else { return }
-    XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
+    try assertEIO(PendingRead(mountPoint + "/f.bin", offset: 512 << 10, count: 4096), within: 20)
     try unmount(mountPoint)
   }
 
@@ -95,39 +89,48 @@ final class MountFaultTests: MountTestCase {
     let healthy = try TestData.write(count: 1 << 20, seed: 9, to: faultRoot.appendingPathComponent("healthy.bin"))
     let mountPoint = try mount(
       [faultServer.url("slow/200", "trickle.bin"), faultServer.url("plain", "healthy.bin")],
-      options: ["--read-timeout", "2"])
-    guard let (error, elapsed) = boundedRead(mountPoint + "/trickle.bin", offset: 2 << 20) else { return }
-    XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
-    XCTAssertLessThan(elapsed, 8)
-    XCTAssertEqual(try read(mountPoint + "/healthy.bin", offset: 0, count: 1 << 20), healthy)
+      options: ["--read-timeout", "3"])
+    let trickling = PendingRead(mountPoint + "/trickle.bin", offset: 2 << 20, count: 4096)
+    try assertReadable(mountPoint + "/healthy.bin", as: healthy, while: trickling)
+    try assertEIO(trickling, within: 8)
     try unmount(mountPoint)
   }
 
   func testStalledServerGivesEIOInBoundedTime() throws {
     try TestData.write(count: 4 << 20, seed: 5, to: faultRoot.appendingPathComponent("slow.bin"))
     // A server that stalls even the version check cannot be mounted: a clear, bounded failure.
-    let url = faultServer.url("stall", "slow.bin")
     let mountPoint = try makeMountPoint()
     let result = try bitsfs([
-      "mount", url, mountPoint, "--cache-dir", cacheDirectory.path, "--retry-period", "1", "--stall-timeout", "2",
+      "mount", faultServer.url("stall", "slow.bin"), mountPoint, "--cache-dir", cacheDirectory.path,
+      "--retry-period", "1", "--stall-timeout", "2",
     ])
     XCTAssertNotEqual(result.status, 0)
     XCTAssertTrue(result.error.contains("ERROR_INTERNET_TIMEOUT"), result.error)
     XCTAssertFalse(MountTable.isMountPoint(mountPoint))
 
-    // Once mounted, a stall in the middle of the file: EIO within the read timeout (the kernel
-    // may retry a failed read-ahead once, so allow more). stall-once stalls the first request
-    // for the file: it is spent before mounting, so the version check passes, then re-armed.
-    _ = try runCommand(
-      "/usr/bin/curl", ["-s", "-o", "/dev/null", "--max-time", "0.5", faultServer.url("stall-once", "slow.bin")])
+    // Once mounted, a data transfer that stalls longer than the read may wait: EIO within the
+    // read timeout (the kernel may retry a failed read-ahead once, so allow more).
     let mounted = try mount(
       [faultServer.url("stall-once", "slow.bin")], at: mountPoint,
       options: ["--read-timeout", "1", "--stall-timeout", "8"])
-    faultServer.reset()
-    guard let (error, elapsed) = boundedRead(mounted + "/slow.bin", offset: 2 << 20) else { return }
-    XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(String(describing: error))")
-    XCTAssertLessThan(elapsed, 5)
+    try assertEIO(PendingRead(mounted + "/slow.bin", offset: 2 << 20, count: 4096), within: 5)
     try unmount(mounted)
+  }
+
+  func testStalledTransferIsRetriedWithinTheReadTimeoutAndTheReadSucceeds() throws {
+    let bytes = try TestData.write(count: 4 << 20, seed: 5, to: faultRoot.appendingPathComponent("stall.bin"))
+    // The first data transfer sends its head, then nothing: abandoned after the 1 s stall
+    // timeout and asked again, well within the read's 10 s.
+    let mountPoint = try mount(
+      [faultServer.url("stall-once", "stall.bin")], options: ["--read-timeout", "10", "--stall-timeout", "1"])
+    let (result, elapsed) = try PendingRead(mountPoint + "/stall.bin", offset: 2 << 20, count: 4096).wait()
+    XCTAssertEqual(try result.get(), Array(bytes[(2 << 20)..<(2 << 20) + 4096]))
+    XCTAssertGreaterThan(elapsed, 0.9, "the read waited for the stalled transfer")
+    XCTAssertLessThan(elapsed, 6, "the stall was noticed after the stall timeout, not the read timeout")
+    let ranges = faultServer.dataRequests().map(\.range)
+    XCTAssertEqual(ranges.prefix(2).count, 2)
+    XCTAssertEqual(ranges.first, ranges.dropFirst().first, "the stalled request was asked again: \(ranges)")
+    try unmount(mountPoint)
   }
 }
 
@@ -161,31 +164,49 @@ final class MountVersionChangeTests: MountTestCase {
     // One open, read front to back: every byte it gets is of the old version, until an EIO.
     let fd = open(path, O_RDONLY)
     XCTAssertGreaterThanOrEqual(fd, 0)
-    var offset = 0
-    var sawError = false
-    var buffer = [UInt8](repeating: 0, count: 128 << 10)
-    while offset < original.count {
-      let count = pread(fd, &buffer, buffer.count, off_t(offset))
-      if count < 0 {
-        XCTAssertEqual(errno, EIO)
-        sawError = true
-        break
-      }
-      guard count > 0 else { break }
-      XCTAssertTrue(
-        buffer[0..<count].elementsEqual(original[offset..<offset + count]),
-        "an old-version reader got other bytes at \(offset)")
-      offset += count
+    func readOldDescriptor(at offset: Int) throws -> Result<[UInt8], any Error> {
+      try PendingRead("a read of the old descriptor at \(offset)") {
+        try readBytes(fd, offset: UInt64(offset), count: 128 << 10)
+      }.wait().result
     }
-    close(fd)
-    XCTAssertTrue(sawError, "the change was noticed before the end (read \(offset) bytes)")
+    var offset = 0
+    var failedAt: Int?
+    reading: while offset < original.count {
+      switch try readOldDescriptor(at: offset) {
+      case .failure(let error):
+        XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(error)")
+        failedAt = offset
+        break reading
+      case .success(let got):
+        guard !got.isEmpty else { break reading }
+        XCTAssertTrue(
+          got.elementsEqual(original[offset..<offset + got.count]), "an old-version reader got other bytes at \(offset)"
+        )
+        offset += got.count
+      }
+    }
+    let failure = try XCTUnwrap(failedAt, "the change was noticed before the end (read \(offset) bytes)")
+    XCTAssertGreaterThan(failure, 0, "old bytes were read before the change")
 
     // A new open sees the new version, all of it.
     XCTAssertTrue(
       waitUntil(timeout: 10) {
-        (try? readBytes(path, offset: 0, count: 4096)) == Array(changed[0..<4096])
+        (try? read(path, offset: 0, count: 4096, timeout: 10)) == Array(changed[0..<4096])
       })
     XCTAssertEqual(try TestData.sha256(of: path), try TestData.sha256(of: changed))
+
+    // Now that the new version is cached, the old descriptor still fails for bytes it was not
+    // given, and what it reads again of bytes it was given is old.
+    for later in [failure, failure, min(failure + (1 << 20), original.count - 1), original.count - 4096] {
+      if case .success(let got) = try readOldDescriptor(at: later) {
+        let new = got.elementsEqual(changed[later..<min(changed.count, later + got.count)])
+        XCTFail("the old descriptor got \(got.count) bytes at \(later) after the change (of the new version: \(new))")
+      }
+    }
+    if case .success(let got) = try readOldDescriptor(at: 0) {
+      XCTAssertTrue(got.elementsEqual(original[0..<got.count]), "the old descriptor got new bytes at 0")
+    }
+    close(fd)
     try unmount(mountPoint)
   }
 }

@@ -1,5 +1,6 @@
 import BitsMount
 import Foundation
+import Synchronization
 import TestSupport
 import XCTest
 
@@ -66,23 +67,41 @@ final class MountReadTests: MountTestCase {
   }
 
   func testConcurrentReadersOfOneBlockCauseOneRequest() throws {
-    try serve("shared.bin", count: 64 << 20)
-    let mountPoint = try mount([nginx.url("shared.bin")], options: ["--block-size", "1048576"])
-    nginx.clearLog()
+    let bytes = try serve("shared.bin", count: 64 << 20)
+    // The block takes half a second to arrive (2 MB/s), so readers started together overlap.
+    let server = try FaultServer(root: nginx.root)
+    defer { server.stop() }
+    let mountPoint = try mount([server.url("slow/2000000", "shared.bin")], options: ["--block-size", "1048576"])
     let path = mountPoint + "/shared.bin"
+    let runs = Mutex<[(index: Int, result: CommandResult, start: Date, end: Date)]>([])
+    let outputs = (0..<4).map { workDirectory.appendingPathComponent("dd\($0).out") }
     let group = DispatchGroup()
     for index in 0..<4 {
-      group.enter()
-      DispatchQueue.global().async {
+      DispatchQueue.global().async(group: group) {
         // Separate processes, each with its own open file, all in the same 1 MiB block.
-        _ = try? runCommand(
-          "/bin/dd", ["if=\(path)", "bs=4096", "skip=\(10240 + index)", "count=1", "status=none", "iflag=direct"])
-        group.leave()
+        let start = Date()
+        let output = outputs[index].path
+        let result = try? runCommand(
+          "/bin/dd",
+          ["if=\(path)", "of=\(output)", "bs=4096", "skip=\(10240 + index)", "count=1", "status=none", "iflag=direct"],
+          timeout: 30)
+        let end = Date()
+        if let result { runs.withLock { $0.append((index, result, start, end)) } }
       }
     }
-    XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
-    let ranged = nginx.requests().filter { $0.range != "bytes=0-0" }
-    XCTAssertEqual(ranged.map(\.range), ["bytes=41943040-42991615"])
+    XCTAssertEqual(group.wait(timeout: .now() + 40), .success)
+    let finished = runs.withLock { $0 }
+    XCTAssertEqual(finished.count, 4)
+    for run in finished {
+      XCTAssertEqual(run.result.status, 0, "dd \(run.index): \(run.result.error)")
+      let offset = (10240 + run.index) * 4096
+      let got = try Data(contentsOf: outputs[run.index])
+      XCTAssertTrue(got.elementsEqual(bytes[offset..<offset + 4096]), "dd \(run.index) read other bytes")
+    }
+    let lastStart = try XCTUnwrap(finished.map(\.start).max())
+    let firstEnd = try XCTUnwrap(finished.map(\.end).min())
+    XCTAssertLessThan(lastStart, firstEnd, "the readers did not overlap")
+    XCTAssertEqual(server.dataRequests().map(\.range), ["bytes=41943040-42991615"])
     try unmount(mountPoint)
   }
 

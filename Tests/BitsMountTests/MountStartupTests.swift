@@ -104,4 +104,39 @@ final class MountStartupTests: MountTestCase {
     XCTAssertEqual(try runCommand("/usr/bin/fusermount3", ["-u", mountPoint]).status, 0)
     XCTAssertTrue(waitUntil(timeout: 10) { kill(pid, 0) != 0 }, "the daemon exits after an unmount")
   }
+
+  func testCacheInUseByAnotherProcessIsAccessDenied() throws {
+    try serve("locked.bin", count: 100)
+    let first = try mount([nginx.url("locked.bin")])
+    // Another daemon on the same cache directory and URL would reset the first one's bytes.
+    try assertMountFails([nginx.url("locked.bin")], at: try makeMountPoint("second"), mentioning: "E_ACCESSDENIED")
+    try unmount(first)
+  }
+
+  func testUnmountOfNothingFails() throws {
+    let empty = try makeMountPoint("empty")
+    for path in [empty, workDirectory.appendingPathComponent("absent").path] {
+      let result = try bitsfs(["unmount", path])
+      XCTAssertEqual(result.status, 2, result.error)
+      XCTAssertTrue(result.error.contains("nothing is mounted at"), result.error)
+    }
+  }
+
+  func testFuseOptionsReachTheMount() throws {
+    try serve("o.bin", count: 100)
+    func options(of mountPoint: String) throws -> [Substring] {
+      // mountinfo: "… mount-point … - fstype source super-options"
+      let lines = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n")
+      let line = try XCTUnwrap(lines.first { $0.split(separator: " ")[4] == mountPoint }, "\(mountPoint) not mounted")
+      return try XCTUnwrap(line.split(separator: " ").last).split(separator: ",")
+    }
+    let plain = try mount([nginx.url("o.bin")])
+    XCTAssertFalse(try options(of: plain).contains("allow_other"), "allow_other is off unless asked")
+    try unmount(plain)
+    let shared = try mount([nginx.url("o.bin")], at: plain, options: ["-o", "allow_other"])
+    let sharedOptions = try options(of: shared)
+    XCTAssertTrue(sharedOptions.contains("allow_other"), "\(sharedOptions)")
+    XCTAssertEqual(try read(shared + "/o.bin", offset: 0, count: 100).count, 100)
+    try unmount(shared)
+  }
 }

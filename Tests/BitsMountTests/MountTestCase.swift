@@ -1,5 +1,6 @@
 import BitsMount
 import Foundation
+import Synchronization
 import TestSupport
 import XCTest
 
@@ -109,16 +110,66 @@ class MountTestCase: XCTestCase {
     nginx.requests().filter { $0.range != "bytes=0-0" }.reduce(0) { $0 + $1.bodyBytes }
   }
 
-  func read(_ path: String, offset: UInt64, count: Int) throws -> [UInt8] {
-    try readBytes(path, offset: offset, count: count)
+  /// Reads up to `count` bytes of `path` at `offset`, failing the test if the read does not return
+  /// within `timeout` seconds.
+  func read(_ path: String, offset: UInt64, count: Int, timeout: TimeInterval = 30) throws -> [UInt8] {
+    try PendingRead(path, offset: offset, count: count).wait(timeout: timeout).result.get()
   }
 }
 
+/// A blocking read on a thread of its own, waited for with a bound: a read that hangs fails its
+/// test (whose tearDown then unmounts and stops the daemon, which ends the read) instead of
+/// hanging the suite.
+final class PendingRead: Sendable {
+  let what: String
+  private let outcome = Mutex<(result: Result<[UInt8], any Error>, elapsed: TimeInterval)?>(nil)
+  private let finished = DispatchSemaphore(value: 0)
+
+  /// Starts `body`, described as `what` in a failure.
+  init(_ what: String, _ body: @escaping @Sendable () throws -> [UInt8]) {
+    self.what = what
+    let start = Date()
+    Thread.detachNewThread { [self] in
+      let result = Result { try body() }
+      outcome.withLock { $0 = (result, Date().timeIntervalSince(start)) }
+      finished.signal()
+    }
+  }
+
+  /// Starts reading up to `count` bytes of `path` at `offset` (through a descriptor of its own).
+  convenience init(_ path: String, offset: UInt64, count: Int) {
+    self.init("a read of \(count) bytes of \(path) at \(offset)") { try readBytes(path, offset: offset, count: count) }
+  }
+
+  var isFinished: Bool { outcome.withLock { $0 != nil } }
+
+  /// What the read returned and how long it took; throws if it has not returned in `timeout` seconds.
+  func wait(timeout: TimeInterval = 30) throws -> (result: Result<[UInt8], any Error>, elapsed: TimeInterval) {
+    guard finished.wait(timeout: .now() + timeout) == .success, let outcome = outcome.withLock({ $0 }) else {
+      throw HungRead(what: what, seconds: timeout)
+    }
+    return outcome
+  }
+}
+
+struct HungRead: Error, CustomStringConvertible {
+  var what: String
+  var seconds: TimeInterval
+
+  var description: String { "\(what) did not return within \(seconds) s" }
+}
+
 /// Reads up to `count` bytes of `path` at `offset` with pread(2); POSIX errors are thrown as is.
+/// Unbounded: from a test's own thread, go through `MountTestCase.read` or `PendingRead`.
 func readBytes(_ path: String, offset: UInt64, count: Int) throws -> [UInt8] {
   let fd = open(path, O_RDONLY)
   guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
   defer { close(fd) }
+  return try readBytes(fd, offset: offset, count: count)
+}
+
+/// Reads up to `count` bytes of the open file `fd` at `offset`; POSIX errors are thrown as is.
+func readBytes(_ fd: Int32, offset: UInt64, count: Int) throws -> [UInt8] {
   var bytes = [UInt8](repeating: 0, count: count)
   var total = 0
   while total < count {
@@ -130,4 +181,13 @@ func readBytes(_ path: String, offset: UInt64, count: Int) throws -> [UInt8] {
     total += got
   }
   return Array(bytes[0..<total])
+}
+
+extension XCTestCase {
+  /// Skips the test unless it runs as root, or fails it where such a skip must not pass (CI).
+  func requireRoot(for purpose: String) throws {
+    guard let missing = missingRoot(for: purpose) else { return }
+    if !missing.mayBeSkipped { XCTFail(missing.reason) }
+    throw XCTSkip(missing.reason)
+  }
 }

@@ -103,18 +103,18 @@ final class FetchCommandTests: XCTestCase {
     }
   }
 
-  /// A fetch killed with SIGKILL, or interrupted with SIGINT, resumes: the second run asks only
-  /// for what the first did not get, and the result is byte-identical.
+  /// A fetch killed with SIGKILL, or interrupted with SIGINT or SIGTERM, resumes: the second run
+  /// asks only for what the first did not get, and the result is byte-identical.
   func testInterruptedFetchResumes() throws {
     let root = directory.appendingPathComponent("www")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     let bytes = try TestData.write(count: 6 << 20, seed: 8, to: root.appendingPathComponent("slow.bin"))
     let server = try FaultServer(root: root)
     defer { server.stop() }
-    let url = server.url("slow/2000000", "slow.bin")
+    let url = server.url("slow/1000000", "slow.bin")
     let journal = directory.appendingPathComponent(".resumed.bin.bitsfs")
 
-    for signal in [SIGKILL, SIGINT] {
+    for signal in [SIGKILL, SIGINT, SIGTERM] {
       let process = Process()
       process.executableURL = URL(fileURLWithPath: bitsfsBinary)
       process.arguments = ["fetch", url, path("resumed.bin"), "--quiet"]
@@ -125,7 +125,7 @@ final class FetchCommandTests: XCTestCase {
       XCTAssertTrue(waitUntil(timeout: 20) { CacheJournal.journalledBytes(under: journal) > before })
       kill(process.processIdentifier, signal)
       process.waitUntilExit()
-      XCTAssertEqual(process.terminationStatus, signal == SIGKILL ? SIGKILL : 128 + SIGINT)
+      XCTAssertEqual(process.terminationStatus, signal == SIGKILL ? SIGKILL : 128 + signal)
       XCTAssertFalse(FileManager.default.fileExists(atPath: path("resumed.bin")), "no partial destination")
     }
     let kept = CacheJournal.journalledBytes(under: journal)
@@ -143,8 +143,42 @@ final class FetchCommandTests: XCTestCase {
     XCTAssertLessThanOrEqual(asked, bytes.count - kept, "the resumed run asked only for missing bytes")
   }
 
+  func testHeaderIsSentWithEveryRequest() throws {
+    let bytes = try TestData.write(count: 3 << 20, seed: 4, to: nginx.root.appendingPathComponent("f.bin"))
+    let refused = try fetch([nginx.url("auth/f.bin"), path("out.bin")])
+    XCTAssertEqual(refused.status, 1)
+    XCTAssertTrue(refused.error.contains("BG_E_HTTP_ERROR_401"), refused.error)
+    let fetched = try fetch([nginx.url("auth/f.bin"), path("out.bin"), "--header", "Authorization: Bearer sekrit"])
+    XCTAssertEqual(fetched.status, 0, fetched.error)
+    XCTAssertTrue(Array(try Data(contentsOf: URL(fileURLWithPath: path("out.bin")))) == bytes)
+  }
+
+  func testSecondFetchToTheSameFileIsAccessDenied() throws {
+    let root = directory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    try TestData.write(count: 4 << 20, seed: 8, to: root.appendingPathComponent("slow.bin"))
+    let server = try FaultServer(root: root)
+    defer { server.stop() }
+    let url = server.url("slow/500000", "slow.bin")
+    let first = Process()
+    first.executableURL = URL(fileURLWithPath: bitsfsBinary)
+    first.arguments = ["fetch", url, path("busy.bin"), "--quiet"]
+    try first.run()
+    defer {
+      kill(first.processIdentifier, SIGKILL)
+      first.waitUntilExit()
+    }
+    // Once the first run holds its job's cache entry, a second one on it is refused.
+    let journal = directory.appendingPathComponent(".busy.bin.bitsfs")
+    XCTAssertTrue(waitUntil(timeout: 20) { CacheJournal.journalledBytes(under: journal) > 0 })
+    let second = try fetch([url, path("busy.bin"), "--quiet"])
+    XCTAssertEqual(second.status, 1, second.error)
+    XCTAssertTrue(second.error.contains("E_ACCESSDENIED"), second.error)
+    XCTAssertTrue(first.isRunning, "the first fetch goes on")
+  }
+
   func testFullDiskIsReportedAndLosesNothing() throws {
-    guard getuid() == 0 else { throw XCTSkip("mounting a small tmpfs needs root") }
+    try requireRoot(for: "mounting a small tmpfs")
     let tiny = path("tiny")
     try FileManager.default.createDirectory(atPath: tiny, withIntermediateDirectories: true)
     XCTAssertEqual(try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny]).status, 0)
@@ -153,5 +187,14 @@ final class FetchCommandTests: XCTestCase {
     XCTAssertEqual(result.status, 1)
     XCTAssertTrue(result.error.contains("ERROR_DISK_FULL"), result.error)
     XCTAssertFalse(FileManager.default.fileExists(atPath: tiny + "/big.bin"))
+  }
+}
+
+extension XCTestCase {
+  /// Skips the test unless it runs as root, or fails it where such a skip must not pass (CI).
+  func requireRoot(for purpose: String) throws {
+    guard let missing = missingRoot(for: purpose) else { return }
+    if !missing.mayBeSkipped { XCTFail(missing.reason) }
+    throw XCTSkip(missing.reason)
   }
 }

@@ -3,7 +3,8 @@ import Synchronization
 
 /// The project's fault-injecting server (`Tests/fixtures/fault-server.py`) on 127.0.0.1, for
 /// what nginx cannot do: ignore ranges, answer wrong ranges, change the file, reset, stall, fail.
-/// URLs are `/<fault>/<args…>/<file>`; `/plain/<file>` behaves.
+/// URLs are `/<fault>/<args…>/<file>`; `/plain/<file>` behaves. Faults that count requests count
+/// data requests only: never a HEAD or the one-byte version probe (`Range: bytes=0-0`).
 public final class FaultServer {
   public let baseURL: String
   private let process: Process
@@ -56,11 +57,16 @@ public final class FaultServer {
     let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     return text.split(separator: "\n").compactMap { line in
       let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-      guard fields.count == 5, let status = Int(fields[4]) else { return nil }
+      guard fields.count == 6, let status = Int(fields[4]), let time = TimeInterval(fields[5]) else { return nil }
       return ServedRequest(
         method: fields[0], path: fields[1], range: fields[2] == "-" ? nil : fields[2],
-        ifRange: fields[3] == "-" ? nil : fields[3], status: status, bodyBytes: 0)
+        ifRange: fields[3] == "-" ? nil : fields[3], status: status, bodyBytes: 0, time: time)
     }
+  }
+
+  /// The GETs logged so far other than version probes: the ones that transfer data.
+  public func dataRequests() -> [ServedRequest] {
+    requests().filter { $0.method == "GET" && $0.range != "bytes=0-0" }
   }
 
   /// Forgets the per-file request counts, so `-once` and `fail/N` faults happen again.

@@ -9,6 +9,8 @@ public struct ServedRequest: Sendable, Equatable {
   public var ifRange: String?
   public var status: Int
   public var bodyBytes: Int
+  /// When it was answered, in seconds since the server started; 0 where the server does not log it.
+  public var time: TimeInterval = 0
   /// `HTTP/1.1`, `HTTP/2.0`; empty where the server does not log it.
   public var protocolVersion = ""
   /// The serial number of the connection the request came on; 0 where the server does not log it.
