@@ -9,16 +9,18 @@ public struct FuseError: Error, CustomStringConvertible {
   public var description: String
 }
 
-/// A FUSE mount serving `FileSystemOperations` on libfuse's multi-threaded loop.
+/// A FUSE mount serving `FileSystemOperations` on libfuse's multi-threaded loop: the only place
+/// where kernel requests become calls and answers become replies.
 public final class FuseSession: Sendable {
-  /// The libfuse session. Shared across threads only for calls libfuse allows from any thread
-  /// (exit, cache invalidation); it is destroyed once, after the loop and every reply are done.
+  /// The libfuse session, until it is destroyed. Calls from other threads (exit, cache
+  /// invalidation) are made under this lock, and the session is destroyed under it, so none
+  /// can reach freed memory.
   private struct Handle: @unchecked Sendable {
     let pointer: OpaquePointer
   }
 
   public let mountPoint: String
-  private let handle: Handle
+  private let handle: Mutex<Handle?>
   /// Kept here so the operations outlive every callback that reaches them through the context.
   private let operations: any FileSystemOperations
   private let isStopping = Atomic<Bool>(false)
@@ -30,49 +32,52 @@ public final class FuseSession: Sendable {
     table.context = Unmanaged.passUnretained(operations as AnyObject).toOpaque()
     table.lookup = { context, request, parent, name in
       guard let request, let name else { return }
-      FuseSession.operations(context).lookup(FuseRequest(raw: request), parent: parent, name: String(cString: name))
+      FuseSession.operations(context).lookup(
+        parent: parent, name: String(cString: name), reply: FuseReply(request).send)
     }
     table.getattr = { context, request, inode in
       guard let request else { return }
-      FuseSession.operations(context).getattr(FuseRequest(raw: request), inode: inode)
+      FuseSession.operations(context).getattr(inode: inode, reply: FuseReply(request).send)
     }
     table.open = { context, request, inode, flags in
       guard let request else { return }
-      FuseSession.operations(context).open(FuseRequest(raw: request), inode: inode, flags: flags)
+      FuseSession.operations(context).open(inode: inode, flags: flags, reply: FuseReply(request).send)
     }
     table.read = { context, request, inode, size, offset, handle in
       guard let request else { return }
       FuseSession.operations(context).read(
-        FuseRequest(raw: request), inode: inode, size: size, offset: offset, handle: handle)
+        inode: inode, size: size, offset: offset, handle: handle, reply: FuseReply(request).send)
     }
     table.release = { context, request, inode, handle in
       guard let request else { return }
-      FuseSession.operations(context).release(FuseRequest(raw: request), inode: inode, handle: handle)
+      FuseSession.operations(context).release(inode: inode, handle: handle, reply: FuseReply(request).send)
     }
     table.opendir = { context, request, inode in
       guard let request else { return }
-      FuseSession.operations(context).opendir(FuseRequest(raw: request), inode: inode)
+      FuseSession.operations(context).opendir(inode: inode, reply: FuseReply(request).send)
     }
     table.readdir = { context, request, inode, size, offset in
       guard let request else { return }
-      FuseSession.operations(context).readdir(FuseRequest(raw: request), inode: inode, size: size, offset: offset)
+      FuseSession.operations(context).readdir(
+        inode: inode, reply: FuseReply(request, shape: .directory(size: size, offset: offset)).send)
     }
     table.releasedir = { context, request, inode, handle in
       guard let request else { return }
-      FuseSession.operations(context).releasedir(FuseRequest(raw: request), inode: inode, handle: handle)
+      FuseSession.operations(context).releasedir(inode: inode, handle: handle, reply: FuseReply(request).send)
     }
     table.getxattr = { context, request, inode, name, size in
       guard let request, let name else { return }
       FuseSession.operations(context).getxattr(
-        FuseRequest(raw: request), inode: inode, name: String(cString: name), size: size)
+        inode: inode, name: String(cString: name), reply: FuseReply(request, shape: .attribute(size: size)).send)
     }
     table.listxattr = { context, request, inode, size in
       guard let request else { return }
-      FuseSession.operations(context).listxattr(FuseRequest(raw: request), inode: inode, size: size)
+      FuseSession.operations(context).listxattr(
+        inode: inode, reply: FuseReply(request, shape: .attribute(size: size)).send)
     }
     table.statfs = { context, request in
       guard let request else { return }
-      FuseSession.operations(context).statfs(FuseRequest(raw: request))
+      FuseSession.operations(context).statfs(reply: FuseReply(request).send)
     }
     guard let session = bitsfs_session_new(options.joined(separator: ","), &table) else {
       throw FuseError(description: "invalid FUSE options: \(options.joined(separator: ","))")
@@ -81,7 +86,7 @@ public final class FuseSession: Sendable {
       bitsfs_session_destroy(session)
       throw FuseError(description: "cannot mount at \(mountPoint) (is /dev/fuse available and fusermount3 installed?)")
     }
-    handle = Handle(pointer: session)
+    handle = Mutex(Handle(pointer: session))
     self.operations = operations
   }
 
@@ -94,24 +99,42 @@ public final class FuseSession: Sendable {
   /// `afterLoop` (which must make every pending reply happen), waits for the replies, unmounts
   /// and frees the session.
   public func run(afterLoop: () -> Void = {}) {
-    bitsfs_session_loop(handle.pointer, 16)
+    guard let pointer = handle.withLock({ $0?.pointer }) else { return }
+    // The loop and the waits run without the lock: only this thread destroys the session.
+    bitsfs_session_loop(pointer, 16)
     afterLoop()
-    if bitsfs_session_wait_idle(handle.pointer, 60_000) == 0 {
+    if bitsfs_session_wait_idle(pointer, 60_000) == 0 {
       writeToStandardError("bitsfs: some requests were still unanswered at unmount\n")
     }
-    bitsfs_session_destroy(handle.pointer)
+    handle.withLock { handle in
+      bitsfs_session_destroy(pointer)
+      handle = nil
+    }
   }
 
   /// Ends the loop by unmounting (the kernel then closes the channel the loop reads).
   public func stop() {
     guard !isStopping.exchange(true, ordering: .relaxed) else { return }
-    bitsfs_session_exit(handle.pointer)
-    _ = runQuietly("/usr/bin/fusermount3", ["-u", "-z", mountPoint])
+    let live = handle.withLock { handle -> Bool in
+      guard let handle else { return false }
+      bitsfs_session_exit(handle.pointer)
+      return true
+    }
+    if live { _ = runQuietly("/usr/bin/fusermount3", ["-u", "-z", mountPoint]) }
   }
 
   /// Drops the kernel's cached pages of `inode`, whose remote version changed.
   public func invalidate(inode: UInt64) {
-    _ = bitsfs_notify_inval_inode(handle.pointer, inode)
+    handle.withLock { handle in
+      if let handle { _ = bitsfs_notify_inval_inode(handle.pointer, inode) }
+    }
+  }
+
+  /// Drops the kernel's cached lookup of `name` in `parent`, so the next open asks again.
+  public func invalidate(name: String, in parent: UInt64) {
+    handle.withLock { handle in
+      if let handle { _ = bitsfs_notify_inval_entry(handle.pointer, parent, name) }
+    }
   }
 
   /// Raises the mount's read-ahead to `kilobytes`: the default, 128 KiB, caps FUSE reads at
@@ -119,13 +142,8 @@ public final class FuseSession: Sendable {
   /// `max_read`) in flight. Call only once the loop runs.
   @discardableResult
   public static func raiseReadAhead(mountPoint: String, kilobytes: Int) -> Bool {
-    guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: " ")
-      guard fields.count > 4, fields[4] == mountPoint else { continue }
-      let path = "/sys/class/bdi/\(fields[2])/read_ahead_kb"
-      return (try? "\(kilobytes)\n".write(toFile: path, atomically: false, encoding: .utf8)) != nil
-    }
-    return false
+    guard let mount = MountTable.mounts().last(where: { $0.mountPoint == mountPoint }) else { return false }
+    let path = "/sys/class/bdi/\(mount.device)/read_ahead_kb"
+    return (try? "\(kilobytes)\n".write(toFile: path, atomically: false, encoding: .utf8)) != nil
   }
 }

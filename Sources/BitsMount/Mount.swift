@@ -106,9 +106,12 @@ public final class Mount: Sendable {
     session.withLock { $0 }?.stop()
   }
 
+  /// The file's remote version changed: the kernel drops its pages of the old version and its
+  /// lookup of the name, so the next open finds the new version's inode.
   func invalidate(_ file: DownloadFile) {
-    guard let inode = fileSystem.inode(of: file) else { return }
-    session.withLock { $0 }?.invalidate(inode: inode)
+    guard let (name, inodes) = fileSystem.inodes(of: file), let session = session.withLock({ $0 }) else { return }
+    for inode in inodes { session.invalidate(inode: inode) }
+    session.invalidate(name: name, in: MountedFileSystem.rootInode)
   }
 
   // MARK: Checks
@@ -163,55 +166,5 @@ private final class ChangeRelay: Sendable {
 
   func fileChanged(_ file: DownloadFile) {
     target.withLock { $0.mount }?.invalidate(file)
-  }
-}
-
-/// The system's mount table, as this process sees it.
-public enum MountTable {
-  /// Mount points from `/proc/self/mountinfo` (field 5, with octal escapes decoded).
-  public static func mountPoints() -> [String] {
-    guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
-    return text.split(separator: "\n").compactMap { line in
-      let fields = line.split(separator: " ")
-      return fields.count > 4 ? decode(String(fields[4])) : nil
-    }
-  }
-
-  public static func isMountPoint(_ path: String) -> Bool {
-    mountPoints().contains(path)
-  }
-
-  /// Whether `path` is in a mount whose process died: the kernel answers ENOTCONN. Asked with
-  /// statvfs, which always reaches the file system, where stat may be answered from attributes
-  /// the kernel cached before the death.
-  public static func isDeadMount(_ path: String) -> Bool {
-    var info = statvfs()
-    return statvfs(path, &info) != 0 && errno == ENOTCONN
-  }
-
-  /// What to say of `path`, in a dead mount: which mount it is and how to clear it.
-  public static func deadMountError(_ path: String) -> BitsError {
-    let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-    let mountPoint =
-      mountPoints().filter { absolute == $0 || absolute.hasPrefix($0 + "/") }.max { $0.count < $1.count } ?? absolute
-    return BitsError(
-      .invalidArgument,
-      "\(mountPoint) is a dead mount (its bitsfs process has ended); clear it with `bitsfs unmount \(mountPoint)`")
-  }
-
-  private static func decode(_ field: String) -> String {
-    var bytes: [UInt8] = []
-    var iterator = Array(field.utf8)[...]
-    while let byte = iterator.popFirst() {
-      if byte == UInt8(ascii: "\\"), iterator.count >= 3,
-        let value = UInt8(String(decoding: iterator.prefix(3), as: UTF8.self), radix: 8)
-      {
-        bytes.append(value)
-        iterator = iterator.dropFirst(3)
-      } else {
-        bytes.append(byte)
-      }
-    }
-    return String(decoding: bytes, as: UTF8.self)
   }
 }

@@ -1,5 +1,4 @@
 import BitsEngine
-import Dispatch
 import FoundationEssentials
 import Glibc
 import Synchronization
@@ -8,9 +7,7 @@ import Synchronization
 public struct MountOptions: Sendable {
   /// Missing bytes are fetched in blocks of this size, aligned to it.
   public var blockSize: UInt64 = 64 << 10
-  /// Sequential readers get a read-ahead window that starts at this size and doubles…
-  public var initialReadAhead: UInt64 = 1 << 20
-  /// …up to this size.
+  /// The largest read-ahead window a sequential reader earns; 0 turns read-ahead off.
   public var maximumReadAhead: UInt64 = 64 << 20
   /// A read whose bytes do not arrive in this time fails with EIO.
   public var readTimeout: Duration = .seconds(30)
@@ -23,17 +20,23 @@ public struct MountOptions: Sendable {
 /// The read-only file system of a mount: one directory holding one file per URL, each backed by a
 /// `DownloadFile` of an on-demand job. Reads are answered from the cache, fetching missing blocks
 /// first; the reply leaves as soon as the bytes are on disk, from whichever thread delivered them.
+/// Every operation answers through its `reply`; nothing here knows of FUSE.
+///
+/// Each version of a file has an inode of its own (`InodeTable`), so the kernel's pages of one
+/// version never answer a reader of another. Locks: `inodes` and `handles` are leaves, never
+/// held together and never while calling the engine or a reply.
 public final class MountedFileSystem: FileSystemOperations {
-  static let rootInode: UInt64 = 1
+  static let rootInode = InodeTable.root
 
   private let entries: [Entry]
   private let options: MountOptions
+  private let inodes = Mutex(InodeTable())
   private let handles = Mutex(HandleTable())
   private let mountTime = Date()
 
   struct Entry: Sendable {
+    let index: Int
     let name: String
-    let inode: UInt64
     let file: DownloadFile
   }
 
@@ -42,31 +45,38 @@ public final class MountedFileSystem: FileSystemOperations {
     var open: [UInt64: OpenFile] = [:]
   }
 
-  /// Per open file: the version it was opened at, and what the reader's pattern suggests.
+  /// Per open file: the version it was opened at, its reader's read-ahead, its last failure.
   private struct OpenFile {
-    let inode: UInt64
+    let entry: Int
     let generation: UInt64
-    var hasRead = false
-    var nextSequentialOffset: UInt64 = 0
-    var readAhead: UInt64 = 0
-    var readAheadEnd: UInt64 = 0
+    var readAhead: ReadAheadPolicy
+    /// A read of these bytes failed until this instant: the kernel asks again for a page that
+    /// failed, and that second ask fails at once rather than waiting the read timeout again.
+    var failure: (range: Range<UInt64>, until: ContinuousClock.Instant)?
   }
 
   /// `files` are named by the last path segment of their URL; names must be unique.
   public init(files: [(name: String, file: DownloadFile)], options: MountOptions) {
-    self.entries = files.enumerated().map { index, item in
-      Entry(name: item.name, inode: Self.rootInode + 1 + UInt64(index), file: item.file)
-    }
+    entries = files.enumerated().map { Entry(index: $0, name: $1.name, file: $1.file) }
     self.options = options
   }
 
-  func entry(_ inode: UInt64) -> Entry? {
-    guard inode > Self.rootInode, inode - Self.rootInode - 1 < UInt64(entries.count) else { return nil }
-    return entries[Int(inode - Self.rootInode - 1)]
+  /// The inode the file's current version has.
+  private func currentInode(of entry: Entry) -> UInt64 {
+    let generation = entry.file.generation
+    return inodes.withLock { $0.number(for: InodeTable.Key(entry: entry.index, generation: generation)) }
   }
 
-  public func inode(of file: DownloadFile) -> UInt64? {
-    entries.first { $0.file === file }?.inode
+  /// The file of `inode` and the generation of the version it was numbered for.
+  private func resolve(_ inode: UInt64) -> (entry: Entry, generation: UInt64)? {
+    guard let key = inodes.withLock({ $0.key(of: inode) }) else { return nil }
+    return (entries[key.entry], key.generation)
+  }
+
+  /// Every inode `file` has had, and its name: what to invalidate when its version changes.
+  public func inodes(of file: DownloadFile) -> (name: String, inodes: [UInt64])? {
+    guard let entry = entries.first(where: { $0.file === file }) else { return nil }
+    return (entry.name, inodes.withLock { $0.numbers(ofEntry: entry.index) })
   }
 
   // MARK: Attributes
@@ -76,45 +86,48 @@ public final class MountedFileSystem: FileSystemOperations {
       return FileAttributes(
         inode: inode, size: 0, mode: S_IFDIR | 0o555, linkCount: 2, modificationTime: mountTime)
     }
-    guard let entry = entry(inode), let version = entry.file.lastKnownVersion else { return nil }
+    guard let (entry, _) = resolve(inode), let version = entry.file.lastKnownVersion else { return nil }
     let modified = version.lastModified.flatMap(HTTPDate.parse) ?? mountTime
     return FileAttributes(
       inode: inode, size: version.size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: modified)
   }
 
-  public func lookup(_ request: FuseRequest, parent: UInt64, name: String) {
+  public func lookup(parent: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
     guard parent == Self.rootInode, let entry = entries.first(where: { $0.name == name }),
-      let attributes = attributes(of: entry.inode)
-    else { return request.replyError(ENOENT) }
-    request.replyEntry(inode: entry.inode, attributes: attributes, timeout: 1)
+      let attributes = attributes(of: currentInode(of: entry))
+    else { return reply(.error(ENOENT)) }
+    reply(.entry(attributes, timeout: 1))
   }
 
-  public func getattr(_ request: FuseRequest, inode: UInt64) {
-    guard let attributes = attributes(of: inode) else { return request.replyError(ENOENT) }
-    request.replyAttributes(attributes, timeout: 1)
+  public func getattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+    guard let attributes = attributes(of: inode) else { return reply(.error(ENOENT)) }
+    reply(.attributes(attributes, timeout: 1))
   }
 
   // MARK: Files
 
-  public func open(_ request: FuseRequest, inode: UInt64, flags: Int32) {
-    guard let entry = entry(inode) else { return request.replyError(ENOENT) }
-    guard flags & O_ACCMODE == O_RDONLY else { return request.replyError(EROFS) }
+  public func open(inode: UInt64, flags: Int32, reply: @escaping FileSystemReplyHandler) {
+    guard let (entry, inodeGeneration) = resolve(inode) else { return reply(.error(ENOENT)) }
+    guard flags & O_ACCMODE == O_RDONLY else { return reply(.error(EROFS)) }
+    let limits = ReadAheadPolicy.Limits(maximum: options.maximumReadAhead)
     let finishOpen: @Sendable () -> Void = { [self] in
       let generation = entry.file.generation
       let handle = handles.withLock { table in
         defer { table.nextHandle += 1 }
-        table.open[table.nextHandle] = OpenFile(inode: inode, generation: generation)
+        table.open[table.nextHandle] = OpenFile(
+          entry: entry.index, generation: generation, readAhead: ReadAheadPolicy(limits: limits))
         return table.nextHandle
       }
-      // The kernel may keep this file's pages across opens: when the remote version changes,
-      // the mount invalidates them.
-      request.replyOpen(handle: handle, keepCache: true, directIO: false)
+      // The kernel may keep the pages of this version's inode across opens. An open through
+      // the inode of an older version (a name the kernel had looked up before the change)
+      // bypasses the page cache, so that inode never holds bytes of two versions.
+      let isCurrent = inodeGeneration == generation
+      reply(.opened(handle: handle, keepCache: isCurrent, directIO: !isCurrent))
     }
     // A file whose remote version changed is reconnecting: the open waits for the new version
     // (bounded by the retry period), so that it reads the new version rather than failing.
     guard entry.file.version != nil else {
-      entry.file.connect { _ in finishOpen() }
-      return
+      return entry.file.connect { _ in finishOpen() }
     }
     // Close-to-open consistency: an open confirms the version if it was last confirmed more
     // than the revalidation interval ago. No thread waits for the server meanwhile; an open
@@ -122,149 +135,94 @@ public final class MountedFileSystem: FileSystemOperations {
     entry.file.revalidate(ifOlderThan: options.revalidationInterval, completion: finishOpen)
   }
 
-  public func read(_ request: FuseRequest, inode: UInt64, size: Int, offset: UInt64, handle: UInt64) {
-    guard let entry = entry(inode), let fileSize = entry.file.version?.size else { return request.replyError(EIO) }
-    let end = min(fileSize, offset + UInt64(size))
-    guard offset < end else { return request.replyBytes(UnsafeRawBufferPointer(start: nil, count: 0)) }
-    guard let (generation, readAhead) = planReadAhead(handle: handle, range: offset..<end, fileSize: fileSize) else {
-      return request.replyError(EBADF)
+  public func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+    guard let (entry, _) = resolve(inode), let fileSize = entry.file.version?.size else { return reply(.error(EIO)) }
+    let (end, overflow) = offset.addingReportingOverflow(UInt64(size))
+    let range = offset..<min(fileSize, overflow ? fileSize : end)
+    guard offset < range.upperBound else { return reply(.bytes([])) }
+    let now = ContinuousClock.now
+    let plan = handles.withLock { table -> (generation: UInt64, decision: ReadAheadPolicy.Decision)?? in
+      guard var open = table.open[handle] else { return nil }
+      defer { table.open[handle] = open }
+      if let failure = open.failure, failure.until > now, failure.range.overlaps(range) { return .some(nil) }
+      return (open.generation, open.readAhead.read(range, fileSize: fileSize))
     }
+    guard let plan else { return reply(.error(EBADF)) }
+    guard let (generation, decision) = plan else { return reply(.error(EIO)) }
     let file = entry.file
-    file.read(offset..<end, alignment: options.blockSize, timeout: options.readTimeout) { result in
+    file.read(range, alignment: options.blockSize, timeout: options.readTimeout) { [self] result in
       switch result {
       case .success(let bytes) where bytes.generation == generation:
         switch bytes.location {
-        case .cache(let data): request.replyData(fd: data.descriptor, offset: offset, count: Int(end - offset))
-        case .received(let received): received.withUnsafeBytes { request.replyBytes($0) }
+        case .cache(let data): reply(.cached(data, offset: range.lowerBound, count: range.count))
+        case .received(let received): reply(.bytes(received))
         }
-      case .success, .failure:
-        // Another version than the one opened, a server failure or a timeout: never wrong bytes.
-        request.replyError(EIO)
+      case .success:
+        // Another version than the one opened: never bytes of two versions in one open file.
+        reply(.error(EIO))
+      case .failure(let error):
+        if error.code == .timedOut { remember(range, failedFor: handle) }
+        reply(.error(EIO))
       }
     }
-    if let readAhead { file.prefetch(readAhead) }
+    if let drop = decision.drop { file.dropReadAhead(drop) }
+    if let fetch = decision.fetch { file.prefetch(fetch) }
   }
 
-  /// Tracks the reader's pattern: consecutive reads grow a read-ahead window (doubling up to the
-  /// maximum), a jump resets it, so random readers fetch only the blocks they touch.
-  private func planReadAhead(handle: UInt64, range: Range<UInt64>, fileSize: UInt64) -> (UInt64, Range<UInt64>?)? {
-    handles.withLock { table -> (UInt64, Range<UInt64>?)? in
-      guard var open = table.open[handle] else { return nil }
-      defer { table.open[handle] = open }
-      // A read continuing the previous one is sequential; a first read is not yet. Once a reader
-      // is sequential, the kernel's concurrent read-ahead may deliver reads a little out of order,
-      // so reads within the current window still count; a random reader needs an exact match.
-      let slack = open.readAhead
-      let isSequential =
-        open.hasRead && range.lowerBound + slack >= open.nextSequentialOffset
-        && range.lowerBound <= open.nextSequentialOffset + slack
-      open.hasRead = true
-      open.nextSequentialOffset =
-        isSequential ? max(open.nextSequentialOffset, range.upperBound) : range.upperBound
-      guard isSequential else {
-        open.readAhead = 0
-        open.readAheadEnd = 0
-        return (open.generation, nil)
-      }
-      open.readAhead = min(options.maximumReadAhead, max(options.initialReadAhead, open.readAhead * 2))
-      // Ask again only once the reader has used half of the last window, to keep requests large.
-      let target = min(fileSize, range.upperBound + open.readAhead)
-      guard target > open.readAheadEnd, open.readAheadEnd < range.upperBound + open.readAhead / 2 else {
-        return (open.generation, nil)
-      }
-      let start = max(range.upperBound, open.readAheadEnd)
-      open.readAheadEnd = target
-      return (open.generation, start < target ? start..<target : nil)
-    }
+  /// The kernel asks again for a page whose read failed; within the read timeout that ask
+  /// fails at once, so a reader waits the timeout once.
+  private func remember(_ range: Range<UInt64>, failedFor handle: UInt64) {
+    let until = ContinuousClock.now + options.readTimeout
+    handles.withLock { $0.open[handle]?.failure = (range, until) }
   }
 
-  public func release(_ request: FuseRequest, inode: UInt64, handle: UInt64) {
+  public func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
     handles.withLock { _ = $0.open.removeValue(forKey: handle) }
-    request.replyError(0)
+    reply(.error(0))
   }
 
   // MARK: Directory
 
-  public func opendir(_ request: FuseRequest, inode: UInt64) {
-    guard inode == Self.rootInode else { return request.replyError(ENOTDIR) }
-    request.replyOpen(handle: 0, keepCache: false, directIO: false)
+  public func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+    guard inode == Self.rootInode else { return reply(.error(ENOTDIR)) }
+    reply(.opened(handle: 0, keepCache: false, directIO: false))
   }
 
-  public func readdir(_ request: FuseRequest, inode: UInt64, size: Int, offset: UInt64) {
-    guard inode == Self.rootInode else { return request.replyError(ENOTDIR) }
-    var listing: [(name: String, inode: UInt64, mode: mode_t)] = [
-      (".", Self.rootInode, S_IFDIR), ("..", Self.rootInode, S_IFDIR),
-    ]
-    listing += entries.map { ($0.name, $0.inode, S_IFREG) }
-    request.replyDirectory(entries: listing, size: size, offset: offset)
+  public func readdir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+    guard inode == Self.rootInode else { return reply(.error(ENOTDIR)) }
+    let listing =
+      [
+        DirectoryEntry(name: ".", inode: Self.rootInode, mode: S_IFDIR),
+        DirectoryEntry(name: "..", inode: Self.rootInode, mode: S_IFDIR),
+      ] + entries.map { DirectoryEntry(name: $0.name, inode: currentInode(of: $0), mode: S_IFREG) }
+    reply(.directory(listing))
   }
 
-  public func releasedir(_ request: FuseRequest, inode: UInt64, handle: UInt64) {
-    request.replyError(0)
+  public func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+    reply(.error(0))
   }
 
   // MARK: Extended attributes
 
-  /// The attributes `listxattr` shows, which `cp -a` and `rsync -X` copy: facts about the remote
-  /// file only. Statistics and filled ranges, stale in a copy, are read by name.
-  func attributeNames(of entry: Entry) -> [String] {
-    ["user.bitsfs.url"] + (entry.file.version?.etag == nil ? [] : ["user.bitsfs.etag"])
-  }
-
-  func attributeValue(_ name: String, of entry: Entry) -> String? {
-    switch name {
-    case "user.bitsfs.url": return Self.shownURL(entry.file.remoteURL)
-    case "user.bitsfs.etag": return entry.file.version?.etag
-    case "user.bitsfs.filled":
-      // GetFilledFileRanges, as offset+length pairs.
-      return entry.file.filledRanges.map { "\($0.offset)+\($0.length)" }.joined(separator: " ")
-    case "user.bitsfs.filled-map":
-      return FilledMap.encode(entry.file.filledRanges, size: entry.file.statistics.size ?? 0)
-    case "user.bitsfs.stats":
-      let statistics = entry.file.statistics
-      return "size=\(statistics.size ?? 0) filled=\(statistics.filledBytes) ranges=\(statistics.filledRangeCount)"
-        + " fetched=\(statistics.fetchedBytes) requests=\(statistics.requestCount)"
-    default: return nil
-    }
-  }
-
-  public func getxattr(_ request: FuseRequest, inode: UInt64, name: String, size: Int) {
+  public func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
     if inode == Self.rootInode, name == "user.bitsfs.pid" {
       // Which process serves the mount, for scripts and `bitsfs status`.
-      return replyAttribute(request, Array(String(getpid()).utf8), size: size)
+      return reply(.attributeValue(Array(String(getpid()).utf8)))
     }
-    guard let entry = entry(inode) else { return request.replyError(inode == Self.rootInode ? ENODATA : ENOENT) }
-    guard let value = attributeValue(name, of: entry) else { return request.replyError(ENODATA) }
-    replyAttribute(request, Array(value.utf8), size: size)
+    guard let (entry, _) = resolve(inode) else { return reply(.error(inode == Self.rootInode ? ENODATA : ENOENT)) }
+    guard let value = FileExtendedAttributes.value(name, of: entry.file) else { return reply(.error(ENODATA)) }
+    reply(.attributeValue(Array(value.utf8)))
   }
 
-  public func listxattr(_ request: FuseRequest, inode: UInt64, size: Int) {
-    guard let entry = entry(inode) else {
-      return replyAttribute(request, inode == Self.rootInode ? Array("user.bitsfs.pid".utf8) + [0] : [], size: size)
+  public func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+    guard let (entry, _) = resolve(inode) else {
+      return reply(.attributeValue(inode == Self.rootInode ? Array("user.bitsfs.pid".utf8) + [0] : []))
     }
-    replyAttribute(request, attributeNames(of: entry).flatMap { Array($0.utf8) + [0] }, size: size)
+    reply(.attributeValue(FileExtendedAttributes.names(of: entry.file).flatMap { Array($0.utf8) + [0] }))
   }
 
-  /// The URL without user name, password or query string: a presigned URL's query is a
-  /// credential, and attributes travel with copies of the file.
-  static func shownURL(_ url: String) -> String {
-    guard var components = URLComponents(string: url) else { return "" }
-    components.user = nil
-    components.password = nil
-    components.query = nil
-    components.fragment = nil
-    return components.string ?? ""
-  }
-
-  /// The xattr protocol: size 0 asks for the length, a too-small buffer is ERANGE.
-  private func replyAttribute(_ request: FuseRequest, _ bytes: [UInt8], size: Int) {
-    if size == 0 { return request.replyXattrSize(bytes.count) }
-    guard size >= bytes.count else { return request.replyError(ERANGE) }
-    bytes.withUnsafeBytes { request.replyBytes($0) }
-  }
-
-  public func statfs(_ request: FuseRequest) {
+  public func statfs(reply: @escaping FileSystemReplyHandler) {
     let total = entries.reduce(UInt64(0)) { $0 + ($1.file.version?.size ?? 0) }
-    request.replyStatfs(blockSize: 4096, blocks: (total + 4095) / 4096, files: UInt64(entries.count + 1))
+    reply(.fileSystemStatistics(blockSize: 4096, blocks: (total + 4095) / 4096, files: UInt64(entries.count + 1)))
   }
 }

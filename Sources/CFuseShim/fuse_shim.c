@@ -254,6 +254,10 @@ int bitsfs_notify_inval_inode(struct bitsfs_session *session, uint64_t ino) {
   return fuse_lowlevel_notify_inval_inode(session->fuse, ino, 0, 0);
 }
 
+int bitsfs_notify_inval_entry(struct bitsfs_session *session, uint64_t parent, const char *name) {
+  return fuse_lowlevel_notify_inval_entry(session->fuse, parent, name, strlen(name));
+}
+
 int bitsfs_reply_err(fuse_req_t req, int error) {
   struct shim *shim = SHIM(req);
   return end(shim, fuse_reply_err(req, error));

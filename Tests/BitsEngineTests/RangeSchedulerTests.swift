@@ -197,3 +197,19 @@ final class BackoffTests: XCTestCase {
     XCTAssertEqual(backoff.delay(beforeAttempt: 0), .milliseconds(200))
   }
 }
+
+final class RangeSchedulerDropTests: XCTestCase {
+  func testDroppingReadAheadLeavesReadersAndStartedPiecesAlone() {
+    var scheduler = RangeScheduler(
+      limits: RangeScheduler.Limits(
+        maximumRequestSize: 100, maximumConcurrentRequests: 1,
+        backoff: Backoff(initial: .milliseconds(1), maximum: .milliseconds(1)), retryPeriod: .seconds(1)))
+    _ = scheduler.request([0..<400], priority: .high, filled: ByteRangeSet())
+    _ = scheduler.request([1000..<1100], priority: .foreground, filled: ByteRangeSet())
+    let started = scheduler.takeStartable()
+    XCTAssertEqual(started.map(\.range), [1000..<1100, 0..<100])
+    scheduler.dropQueued(within: 0..<2000, priority: .high)
+    XCTAssertEqual(scheduler.queue.map(\.range), [])
+    XCTAssertEqual(scheduler.claimed.intervals, [0..<100, 1000..<1100], "pieces in flight stay claimed")
+  }
+}

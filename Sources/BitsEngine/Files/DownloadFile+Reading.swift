@@ -17,6 +17,13 @@ extension DownloadFile {
           BitsError(.remoteFileChanged, "the remote file changed and is not reconnected yet", url: remoteURL))
       }
       let range = range.clamped(to: 0..<version.size)
+      if !state.readAheadUnread.isEmpty {
+        let used = state.readAheadUnread.intersection(with: range)
+        for part in used {
+          state.readAheadUsedBytes += UInt64(part.count)
+          state.readAheadUnread.remove(part)
+        }
+      }
       if state.filled.contains(range) {
         return .success(FilledBytes(location: .cache(data), range: range, generation: state.generation))
       }
@@ -53,6 +60,12 @@ extension DownloadFile {
       // Both fit: a file's size is below `off_t`'s limit (ServerRules refuses larger ones).
       _ = posix_fadvise(data.descriptor, off_t(part.lowerBound), off_t(part.count), POSIX_FADV_WILLNEED)
     }
+  }
+
+  /// A reader left the run it was reading: read-ahead for it within `range` that has not
+  /// started is dropped.
+  public func dropReadAhead(_ range: Range<UInt64>) {
+    state.withLock { $0.scheduler.dropQueued(within: range, priority: .high) }
   }
 
   /// Asks again for the bytes of every waiting reader (after a suspend or a reconnect).

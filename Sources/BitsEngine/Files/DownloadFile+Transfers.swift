@@ -27,7 +27,8 @@ extension DownloadFile {
     }
     for (piece, version, data, generation) in starting {
       let receiver = PieceReceiver(
-        file: self, pieceID: piece.id, range: piece.range, version: version, data: data, generation: generation)
+        file: self, pieceID: piece.id, range: piece.range, priority: piece.priority, version: version, data: data,
+        generation: generation)
       let request = HTTPRequest(
         url: remoteURL, range: piece.range, ifRange: version.ifRangeValidator, headers: configuration.headers)
       let transfer = transport.start(request, receiver: receiver)
@@ -54,13 +55,17 @@ extension DownloadFile {
     }
   }
 
-  /// `range` of the version of `generation` is in the cache file.
-  func didFill(_ range: Range<UInt64>, generation: UInt64) {
+  /// `range` of the version of `generation` is in the cache file, fetched by read-ahead or not.
+  func didFill(_ range: Range<UInt64>, generation: UInt64, readAhead: Bool) {
     let (ready, report) = state.withLock {
       state -> ([(ReadWaiters<ReadCompletion>.Waiter, FilledBytes)], RangeReportThrottle.Next) in
       guard generation == state.generation, let data = state.data else { return ([], .nothing) }
       state.filled.insert(range)
       state.fetchedBytes += UInt64(range.count)
+      if readAhead {
+        state.readAheadUnread.insert(range)
+        state.readAheadBytes += UInt64(range.count)
+      }
       state.commits.add(range)
       scheduleCommit(within: configuration.commitInterval, &state)
       let ready = state.waiters.takeReady(after: range, filled: state.filled).map { waiter in

@@ -152,6 +152,7 @@ extension DownloadFile {
       state.version = nil
       state.data = nil
       state.filled = ByteRangeSet()
+      state.readAheadUnread = ByteRangeSet()
       state.commits.discard()
       state.reports.discard()
       let inFlight = state.scheduler.reset()

@@ -10,6 +10,9 @@ public struct FileStatistics: Sendable {
   public var fetchedBytes: UInt64
   /// Range requests sent in this process.
   public var requestCount: Int
+  /// Bytes fetched by read-ahead in this process, and how many of them readers then read.
+  public var readAheadBytes: UInt64
+  public var readAheadUsedBytes: UInt64
 }
 
 /// A file of a download job (`IBackgroundCopyFile2`): its remote URL, the ranges asked of it,
@@ -73,6 +76,10 @@ public final class DownloadFile: Sendable {
     var isRetrying = false
     var fetchedBytes: UInt64 = 0
     var requestCount = 0
+    /// Bytes read ahead that no reader has read yet.
+    var readAheadUnread = ByteRangeSet()
+    var readAheadBytes: UInt64 = 0
+    var readAheadUsedBytes: UInt64 = 0
   }
 
   init(
@@ -128,7 +135,8 @@ public final class DownloadFile: Sendable {
     state.withLock { state in
       FileStatistics(
         size: state.version?.size, filledBytes: state.filled.coveredByteCount,
-        filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount)
+        filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount,
+        readAheadBytes: state.readAheadBytes, readAheadUsedBytes: state.readAheadUsedBytes)
     }
   }
 

@@ -5,6 +5,7 @@ struct PieceReceiver: HTTPTransferReceiver {
   let file: DownloadFile
   let pieceID: UInt64
   let range: Range<UInt64>
+  let priority: TransferPriority
   let version: RemoteVersion
   let data: DataFile
   let generation: UInt64
@@ -33,7 +34,7 @@ struct PieceReceiver: HTTPTransferReceiver {
     } catch {
       return .abort(error)
     }
-    file.didFill(start..<end, generation: generation)
+    file.didFill(start..<end, generation: generation, readAhead: priority == .high)
     return .proceed
   }
 

@@ -161,6 +161,15 @@ package struct RangeScheduler: Sendable {
     sortQueue()
   }
 
+  /// Drops the queued pieces of `priority` that lie within `range` (read-ahead for a reader that
+  /// went elsewhere); their bytes are no longer claimed. Pieces in flight go on.
+  package mutating func dropQueued(within range: Range<UInt64>, priority: TransferPriority) {
+    let dropped = queue.filter { $0.priority == priority && $0.range.clamped(to: range) == $0.range }
+    guard !dropped.isEmpty else { return }
+    queue.removeAll { $0.priority == priority && $0.range.clamped(to: range) == $0.range }
+    for piece in dropped { claimed.remove(piece.range) }
+  }
+
   /// Forgets everything queued, in flight or waiting for a retry, and returns the pieces that
   /// were in flight (their transfers are to be cancelled). Filled bytes are not its business.
   package mutating func reset() -> [Piece] {

@@ -47,6 +47,8 @@ int bitsfs_session_wait_idle(struct bitsfs_session *session, int timeout_ms);
 void bitsfs_session_destroy(struct bitsfs_session *session);
 /// Drops the kernel's cached pages and attributes of `ino`.
 int bitsfs_notify_inval_inode(struct bitsfs_session *session, uint64_t ino);
+/// Drops the kernel's cached name `name` in directory `parent`, so the next lookup asks again.
+int bitsfs_notify_inval_entry(struct bitsfs_session *session, uint64_t parent, const char *name);
 
 int bitsfs_reply_err(fuse_req_t req, int error);
 int bitsfs_reply_entry(fuse_req_t req, uint64_t ino, const struct stat *attributes, double timeout);

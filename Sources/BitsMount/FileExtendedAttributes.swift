@@ -1,0 +1,40 @@
+import BitsEngine
+import FoundationEssentials
+
+/// The `user.bitsfs.*` attributes a mount publishes for each file.
+enum FileExtendedAttributes {
+  /// The attributes `listxattr` shows, which `cp -a` and `rsync -X` copy: facts about the remote
+  /// file only. Statistics and filled ranges, stale in a copy, are read by name.
+  static func names(of file: DownloadFile) -> [String] {
+    ["user.bitsfs.url"] + (file.version?.etag == nil ? [] : ["user.bitsfs.etag"])
+  }
+
+  static func value(_ name: String, of file: DownloadFile) -> String? {
+    switch name {
+    case "user.bitsfs.url": return shownURL(file.remoteURL)
+    case "user.bitsfs.etag": return file.version?.etag
+    case "user.bitsfs.filled":
+      // GetFilledFileRanges, as offset+length pairs.
+      return file.filledRanges.map { "\($0.offset)+\($0.length)" }.joined(separator: " ")
+    case "user.bitsfs.filled-map":
+      return FilledMap.encode(file.filledRanges, size: file.statistics.size ?? 0)
+    case "user.bitsfs.stats":
+      let statistics = file.statistics
+      return "size=\(statistics.size ?? 0) filled=\(statistics.filledBytes) ranges=\(statistics.filledRangeCount)"
+        + " fetched=\(statistics.fetchedBytes) requests=\(statistics.requestCount)"
+        + " read-ahead=\(statistics.readAheadBytes) read-ahead-used=\(statistics.readAheadUsedBytes)"
+    default: return nil
+    }
+  }
+
+  /// The URL without user name, password or query string: a presigned URL's query is a
+  /// credential, and attributes travel with copies of the file.
+  static func shownURL(_ url: String) -> String {
+    guard var components = URLComponents(string: url) else { return "" }
+    components.user = nil
+    components.password = nil
+    components.query = nil
+    components.fragment = nil
+    return components.string ?? ""
+  }
+}

@@ -1,0 +1,51 @@
+import BitsEngine
+import Glibc
+
+/// One entry of a directory listing.
+public struct DirectoryEntry: Sendable, Equatable {
+  public var name: String
+  public var inode: UInt64
+  public var mode: mode_t
+
+  public init(name: String, inode: UInt64, mode: mode_t) {
+    self.name = name
+    self.inode = inode
+    self.mode = mode
+  }
+}
+
+/// What a file system answers to one kernel request. The FUSE session turns it into the reply
+/// (and packs listings and attribute values to the size the kernel asked for); tests read it.
+public enum FileSystemReply: Sendable {
+  /// An errno, or 0 for success without data.
+  case error(Int32)
+  case entry(FileAttributes, timeout: Double)
+  case attributes(FileAttributes, timeout: Double)
+  case opened(handle: UInt64, keepCache: Bool, directIO: Bool)
+  case bytes([UInt8])
+  /// `count` bytes of the cache data file from `offset`, sent without copying them here.
+  case cached(DataFile, offset: UInt64, count: Int)
+  /// The whole listing; the session sends the part the kernel asked for.
+  case directory([DirectoryEntry])
+  /// An extended attribute's value, or a NUL-separated list of names.
+  case attributeValue([UInt8])
+  case fileSystemStatistics(blockSize: UInt, blocks: UInt64, files: UInt64)
+}
+
+/// Answers one request: called exactly once, from any thread, now or later.
+public typealias FileSystemReplyHandler = @Sendable (FileSystemReply) -> Void
+
+/// A read-only file system as operations that each answer through `reply`, exactly once.
+public protocol FileSystemOperations: AnyObject, Sendable {
+  func lookup(parent: UInt64, name: String, reply: @escaping FileSystemReplyHandler)
+  func getattr(inode: UInt64, reply: @escaping FileSystemReplyHandler)
+  func open(inode: UInt64, flags: Int32, reply: @escaping FileSystemReplyHandler)
+  func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
+  func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
+  func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler)
+  func readdir(inode: UInt64, reply: @escaping FileSystemReplyHandler)
+  func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
+  func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler)
+  func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler)
+  func statfs(reply: @escaping FileSystemReplyHandler)
+}

@@ -1,0 +1,33 @@
+/// Inode numbers for the files of a mount, one per file and remote version: the kernel keeps a
+/// file's pages per inode, so pages of one version can never answer a reader of another. A pure
+/// value.
+struct InodeTable: Sendable {
+  /// A file (by its index in the mount) at one generation of its version.
+  struct Key: Hashable, Sendable {
+    var entry: Int
+    var generation: UInt64
+  }
+
+  static let root: UInt64 = 1
+  private var keys: [UInt64: Key] = [:]
+  private var numbers: [Key: UInt64] = [:]
+  private var next: UInt64 = root + 1
+
+  /// The inode of `key`, numbered when first asked for.
+  mutating func number(for key: Key) -> UInt64 {
+    if let number = numbers[key] { return number }
+    defer { next += 1 }
+    keys[next] = key
+    numbers[key] = next
+    return next
+  }
+
+  func key(of number: UInt64) -> Key? {
+    keys[number]
+  }
+
+  /// Every inode numbered for `entry`, of any generation.
+  func numbers(ofEntry entry: Int) -> [UInt64] {
+    numbers.filter { $0.key.entry == entry }.map(\.value).sorted()
+  }
+}

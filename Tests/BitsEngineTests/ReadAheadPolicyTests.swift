@@ -1,0 +1,111 @@
+import BitsEngine
+import XCTest
+
+/// The read-ahead policy on recorded access patterns: what each costs in bytes fetched ahead.
+final class ReadAheadPolicyTests: XCTestCase {
+  private let limits = ReadAheadPolicy.Limits(maximum: 64 << 20)
+  private let fileSize: UInt64 = 1 << 30
+
+  /// Replays `reads` and returns every fetch and drop decided.
+  private func replay(_ reads: [Range<UInt64>], limits: ReadAheadPolicy.Limits? = nil) -> (
+    fetched: [Range<UInt64>], dropped: [Range<UInt64>]
+  ) {
+    var policy = ReadAheadPolicy(limits: limits ?? self.limits)
+    var fetched: [Range<UInt64>] = []
+    var dropped: [Range<UInt64>] = []
+    for read in reads {
+      let decision = policy.read(read, fileSize: fileSize)
+      if let fetch = decision.fetch { fetched.append(fetch) }
+      if let drop = decision.drop { dropped.append(drop) }
+    }
+    return (fetched, dropped)
+  }
+
+  private func total(_ ranges: [Range<UInt64>]) -> UInt64 { ranges.reduce(0) { $0 + UInt64($1.count) } }
+
+  /// Bytes fetched ahead that the reader never read.
+  private func wasted(_ fetched: [Range<UInt64>], reads: [Range<UInt64>]) -> UInt64 {
+    let read = ByteRangeSet(reads)
+    return fetched.reduce(0) { sum, range in
+      sum + UInt64(range.count) - read.intersection(with: range).reduce(0) { $0 + UInt64($1.count) }
+    }
+  }
+
+  private func sequential(from start: UInt64, count: Int, size: UInt64) -> [Range<UInt64>] {
+    (0..<UInt64(count)).map { start + $0 * size..<start + ($0 + 1) * size }
+  }
+
+  func testAPagePairEarnsNothing() {
+    XCTAssertEqual(replay([4096..<8192, 8192..<12288]).fetched, [])
+  }
+
+  func testMmapFaultsOutOfOrderEarnNothingWhileShort() {
+    // Kernel fault-around delivers adjacent pages, sometimes the later one first.
+    let faults: [Range<UInt64>] = [
+      40960..<45056, 36864..<40960, 45056..<49152, 1_000_000..<1_004_096, 996_000..<1_000_000,
+    ]
+    XCTAssertEqual(replay(faults).fetched, [])
+  }
+
+  func testAOneMebibyteDdWastesAtMostItsOwnSize() {
+    let dd = sequential(from: 128 << 20, count: 8, size: 128 << 10)
+    let fetched = replay(dd).fetched
+    XCTAssertGreaterThan(total(fetched), 0)
+    XCTAssertLessThanOrEqual(wasted(fetched, reads: dd), 1 << 20)
+    XCTAssertLessThanOrEqual(total(fetched), 2 << 20, "with the read itself, within 3 MiB from the server")
+  }
+
+  func testAFileProbeOfSevenMebibytesWastesAtMostItsOwnSize() {
+    let probe = sequential(from: 0, count: 56, size: 128 << 10)
+    XCTAssertLessThanOrEqual(wasted(replay(probe).fetched, reads: probe), 7 << 20)
+  }
+
+  func testALongStreamReachesTheMaximumWindowAndStaysAhead() {
+    let stream = sequential(from: 0, count: 4096, size: 128 << 10)  // 512 MiB
+    let fetched = replay(stream).fetched
+    // Fetches follow each other without a gap or an overlap.
+    for (earlier, later) in zip(fetched, fetched.dropFirst()) { XCTAssertEqual(earlier.upperBound, later.lowerBound) }
+    // The reader is never more than one window behind what was asked ahead.
+    XCTAssertGreaterThanOrEqual(fetched.last!.upperBound, 512 << 20)
+    XCTAssertLessThanOrEqual(fetched.last!.upperBound, (512 << 20) + (64 << 20))
+    XCTAssertLessThanOrEqual(UInt64(fetched.map(\.count).max()!), 64 << 20)
+  }
+
+  func testBTreeDescentEarnsNothing() {
+    // SQLite pages of 4 KiB read at scattered offsets.
+    let pages: [UInt64] = [0, 1 << 20, 37 << 20, 12 << 20, 90 << 20, 91 << 20 + 8192]
+    XCTAssertEqual(replay(pages.map { $0..<$0 + 4096 }).fetched, [])
+  }
+
+  func testAColumnChunkEarnsAtMostASmallMultipleOfItself() {
+    // One 2 MiB column chunk read in 256 KiB reads, then a jump to the next row group's chunk.
+    let chunk = sequential(from: 10 << 20, count: 8, size: 256 << 10)
+    let next = sequential(from: 40 << 20, count: 8, size: 256 << 10)
+    let (fetched, dropped) = replay(chunk + next)
+    XCTAssertLessThanOrEqual(wasted(fetched, reads: chunk + next), 2 * (2 << 20))
+    XCTAssertEqual(dropped.count, 1, "the jump drops what was asked ahead of the first chunk")
+    XCTAssertEqual(dropped.first?.lowerBound, 12 << 20)
+  }
+
+  func testTwoInterleavedStreamsOnOneHandleDropAndEarnLittle() {
+    let a = sequential(from: 0, count: 32, size: 128 << 10)
+    let b = sequential(from: 500 << 20, count: 32, size: 128 << 10)
+    let interleaved = zip(a, b).flatMap { [$0, $1] }
+    XCTAssertEqual(replay(interleaved).fetched, [], "neither stream continues from the other")
+  }
+
+  func testReadAheadOffFetchesNothing() {
+    let stream = sequential(from: 0, count: 256, size: 128 << 10)
+    XCTAssertEqual(replay(stream, limits: ReadAheadPolicy.Limits(maximum: 0)).fetched, [])
+  }
+
+  func testTheWindowNeverRunsPastTheEndOfTheFile() {
+    var policy = ReadAheadPolicy(limits: limits)
+    var fetched: [Range<UInt64>] = []
+    for read in sequential(from: 0, count: 40, size: 128 << 10) {
+      if let fetch = policy.read(read, fileSize: 5 << 20).fetch { fetched.append(fetch) }
+    }
+    XCTAssertTrue(fetched.allSatisfy { $0.upperBound <= 5 << 20 })
+    XCTAssertEqual(fetched.last?.upperBound, 5 << 20)
+  }
+}
