@@ -2,12 +2,12 @@ import BitsEngine
 import Glibc
 
 /// One entry of a directory listing.
-public struct DirectoryEntry: Sendable, Equatable {
-  public var name: String
-  public var inode: UInt64
-  public var mode: mode_t
+package struct DirectoryEntry: Sendable, Equatable {
+  package var name: String
+  package var inode: UInt64
+  package var mode: mode_t
 
-  public init(name: String, inode: UInt64, mode: mode_t) {
+  package init(name: String, inode: UInt64, mode: mode_t) {
     self.name = name
     self.inode = inode
     self.mode = mode
@@ -16,7 +16,7 @@ public struct DirectoryEntry: Sendable, Equatable {
 
 /// What a file system answers to one kernel request. The FUSE session turns it into the reply
 /// (and packs listings and attribute values to the size the kernel asked for); tests read it.
-public enum FileSystemReply: Sendable {
+package enum FileSystemReply: Sendable {
   /// An errno, or 0 for success without data.
   case error(Int32)
   case entry(FileAttributes, timeout: Double)
@@ -33,10 +33,10 @@ public enum FileSystemReply: Sendable {
 }
 
 /// Answers one request: called exactly once, from any thread, now or later.
-public typealias FileSystemReplyHandler = @Sendable (FileSystemReply) -> Void
+package typealias FileSystemReplyHandler = @Sendable (FileSystemReply) -> Void
 
 /// A read-only file system as operations that each answer through `reply`, exactly once.
-public protocol FileSystemOperations: AnyObject, Sendable {
+package protocol FileSystemOperations: AnyObject, Sendable {
   func lookup(parent: UInt64, name: String, reply: @escaping FileSystemReplyHandler)
   func getattr(inode: UInt64, reply: @escaping FileSystemReplyHandler)
   func open(inode: UInt64, flags: Int32, reply: @escaping FileSystemReplyHandler)

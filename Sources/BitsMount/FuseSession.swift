@@ -26,7 +26,7 @@ public final class FuseSession: Sendable {
   private let isStopping = Atomic<Bool>(false)
 
   /// Mounts at `mountPoint` with FUSE `options` (such as `ro`, `allow_other`).
-  public init(mountPoint: String, options: [String], operations: some FileSystemOperations) throws {
+  package init(mountPoint: String, options: [String], operations: some FileSystemOperations) throws {
     self.mountPoint = mountPoint
     var table = bitsfs_fuse_operations()
     table.context = Unmanaged.passUnretained(operations as AnyObject).toOpaque()

@@ -92,21 +92,21 @@ public final class MountedFileSystem: FileSystemOperations {
       inode: inode, size: version.size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: modified)
   }
 
-  public func lookup(parent: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
+  package func lookup(parent: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
     guard parent == Self.rootInode, let entry = entries.first(where: { $0.name == name }),
       let attributes = attributes(of: currentInode(of: entry))
     else { return reply(.error(ENOENT)) }
     reply(.entry(attributes, timeout: 1))
   }
 
-  public func getattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+  package func getattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
     guard let attributes = attributes(of: inode) else { return reply(.error(ENOENT)) }
     reply(.attributes(attributes, timeout: 1))
   }
 
   // MARK: Files
 
-  public func open(inode: UInt64, flags: Int32, reply: @escaping FileSystemReplyHandler) {
+  package func open(inode: UInt64, flags: Int32, reply: @escaping FileSystemReplyHandler) {
     guard let (entry, inodeGeneration) = resolve(inode) else { return reply(.error(ENOENT)) }
     guard flags & O_ACCMODE == O_RDONLY else { return reply(.error(EROFS)) }
     let limits = ReadAheadPolicy.Limits(maximum: options.maximumReadAhead)
@@ -135,7 +135,7 @@ public final class MountedFileSystem: FileSystemOperations {
     entry.file.revalidate(ifOlderThan: options.revalidationInterval, completion: finishOpen)
   }
 
-  public func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+  package func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
     guard let (entry, _) = resolve(inode), let fileSize = entry.file.version?.size else { return reply(.error(EIO)) }
     let (end, overflow) = offset.addingReportingOverflow(UInt64(size))
     let range = offset..<min(fileSize, overflow ? fileSize : end)
@@ -176,19 +176,19 @@ public final class MountedFileSystem: FileSystemOperations {
     handles.withLock { $0.open[handle]?.failure = (range, until) }
   }
 
-  public func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+  package func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
     handles.withLock { _ = $0.open.removeValue(forKey: handle) }
     reply(.error(0))
   }
 
   // MARK: Directory
 
-  public func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+  package func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
     guard inode == Self.rootInode else { return reply(.error(ENOTDIR)) }
     reply(.opened(handle: 0, keepCache: false, directIO: false))
   }
 
-  public func readdir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+  package func readdir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
     guard inode == Self.rootInode else { return reply(.error(ENOTDIR)) }
     let listing =
       [
@@ -198,13 +198,13 @@ public final class MountedFileSystem: FileSystemOperations {
     reply(.directory(listing))
   }
 
-  public func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+  package func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
     reply(.error(0))
   }
 
   // MARK: Extended attributes
 
-  public func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
+  package func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
     if inode == Self.rootInode, name == "user.bitsfs.pid" {
       // Which process serves the mount, for scripts and `bitsfs status`.
       return reply(.attributeValue(Array(String(getpid()).utf8)))
@@ -214,14 +214,14 @@ public final class MountedFileSystem: FileSystemOperations {
     reply(.attributeValue(Array(value.utf8)))
   }
 
-  public func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+  package func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
     guard let (entry, _) = resolve(inode) else {
       return reply(.attributeValue(inode == Self.rootInode ? Array("user.bitsfs.pid".utf8) + [0] : []))
     }
     reply(.attributeValue(FileExtendedAttributes.names(of: entry.file).flatMap { Array($0.utf8) + [0] }))
   }
 
-  public func statfs(reply: @escaping FileSystemReplyHandler) {
+  package func statfs(reply: @escaping FileSystemReplyHandler) {
     let total = entries.reduce(UInt64(0)) { $0 + ($1.file.version?.size ?? 0) }
     reply(.fileSystemStatistics(blockSize: 4096, blocks: (total + 4095) / 4096, files: UInt64(entries.count + 1)))
   }

@@ -202,7 +202,7 @@ final class RangeSchedulerDropTests: XCTestCase {
   func testDroppingReadAheadLeavesReadersAndStartedPiecesAlone() {
     var scheduler = RangeScheduler(
       limits: RangeScheduler.Limits(
-        maximumRequestSize: 100, maximumConcurrentRequests: 1,
+        maximumRequestSize: 100, maximumConcurrentRequests: 2,
         backoff: Backoff(initial: .milliseconds(1), maximum: .milliseconds(1)), retryPeriod: .seconds(1)))
     _ = scheduler.request([0..<400], priority: .high, filled: ByteRangeSet())
     _ = scheduler.request([1000..<1100], priority: .foreground, filled: ByteRangeSet())

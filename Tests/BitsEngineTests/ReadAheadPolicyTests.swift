@@ -94,6 +94,19 @@ final class ReadAheadPolicyTests: XCTestCase {
     XCTAssertEqual(replay(interleaved).fetched, [], "neither stream continues from the other")
   }
 
+  func testRandomReadsThatLandNearEachOtherEarnNothing() {
+    // 4 KiB reads hopping forward by a few hundred KiB: the span grows, the bytes read do not.
+    let hops = (0..<UInt64(200)).map { $0 * (300 << 10)..<$0 * (300 << 10) + 4096 }
+    XCTAssertEqual(replay(hops).fetched, [])
+  }
+
+  func testKernelReadAheadArrivingOutOfOrderStillCounts() {
+    // 512 KiB reads of a stream, each pair swapped, as concurrent kernel read-ahead delivers them.
+    let reads = sequential(from: 0, count: 64, size: 512 << 10)
+    let swapped = stride(from: 0, to: reads.count, by: 2).flatMap { [reads[$0 + 1], reads[$0]] }
+    XCTAssertGreaterThan(total(replay(swapped).fetched), 8 << 20)
+  }
+
   func testReadAheadOffFetchesNothing() {
     let stream = sequential(from: 0, count: 256, size: 128 << 10)
     XCTAssertEqual(replay(stream, limits: ReadAheadPolicy.Limits(maximum: 0)).fetched, [])

@@ -13,8 +13,8 @@ import Synchronization
 /// entry costs no waiting on the disk. Data is synced before its ranges are journalled, and the
 /// entry's directory once before the first ranges of an epoch, so after a crash the journal
 /// never claims bytes that are not on disk or that belong to another version.
-public final class CacheEntry: Sendable {
-  public struct Metadata: Codable, Hashable, Sendable {
+package final class CacheEntry: Sendable {
+  package struct Metadata: Codable, Hashable, Sendable {
     /// The layout of the entry's files; an entry of another layout is dropped, not misread.
     public var format = CacheEntry.format
     public var url: String
@@ -25,7 +25,7 @@ public final class CacheEntry: Sendable {
 
   static let format = 3
 
-  public let directory: URL
+  package let directory: URL
   private var dataPath: String { directory.appendingPathComponent("data").path }
   private var journalPath: String { directory.appendingPathComponent("filled").path }
   private var metadataPath: String { directory.appendingPathComponent("meta.json").path }
@@ -41,7 +41,7 @@ public final class CacheEntry: Sendable {
   private static let heldInProcess = Mutex<Set<String>>([])
 
   /// Creates the directory (mode 0700) if needed and takes the entry's lock. Nothing is read yet.
-  public init(directory: URL) throws(BitsError) {
+  package init(directory: URL) throws(BitsError) {
     self.directory = directory
     do {
       try FileManager.default.createDirectory(
@@ -84,7 +84,7 @@ public final class CacheEntry: Sendable {
 
   /// Lets another owner (a process, or a job of this one) take the entry. Nothing may be
   /// written to the entry afterwards.
-  public func release() {
+  package func release() {
     guard let descriptor = lockDescriptor.withLock({ $0.take() }) else { return }
     close(descriptor)
     _ = Self.heldInProcess.withLock { $0.remove(directory.standardizedFileURL.path) }
@@ -94,7 +94,7 @@ public final class CacheEntry: Sendable {
   /// emptied entry ready for that version when it held nothing, another URL or another version,
   /// or anything damaged (unreadable metadata, a journal record failing its check or pointing
   /// past the file, a data file of the wrong size).
-  public func open(url: String, version: RemoteVersion) throws(BitsError) -> (DataFile, ByteRangeSet) {
+  package func open(url: String, version: RemoteVersion) throws(BitsError) -> (DataFile, ByteRangeSet) {
     try requireHeld()
     if let metadata = readMetadata(), metadata.format == Self.format, metadata.url == url,
       metadata.version == version,
@@ -115,7 +115,7 @@ public final class CacheEntry: Sendable {
 
   /// Drops every byte held and prepares an empty data file of `version.size` bytes. Readers of
   /// the previous data file keep their own descriptor and see the old bytes, never a mix.
-  public func reset(url: String, version: RemoteVersion) throws(BitsError) -> DataFile {
+  package func reset(url: String, version: RemoteVersion) throws(BitsError) -> DataFile {
     try requireHeld()
     let epoch = UInt64.random(in: 1...UInt64.max)
     try FilledJournal.start(epoch: epoch, path: journalPath)
@@ -131,7 +131,7 @@ public final class CacheEntry: Sendable {
   }
 
   /// Records `ranges` as filled once their bytes in `data` are durable.
-  public func commit(_ ranges: [Range<UInt64>], data: DataFile) throws(BitsError) {
+  package func commit(_ ranges: [Range<UInt64>], data: DataFile) throws(BitsError) {
     try requireHeld()
     guard !ranges.isEmpty else { return }
     try data.synchronize()
@@ -145,7 +145,7 @@ public final class CacheEntry: Sendable {
   }
 
   /// Moves the data file to `path` (same file system), leaving the entry empty.
-  public func moveData(to path: String) throws(BitsError) {
+  package func moveData(to path: String) throws(BitsError) {
     try requireHeld()
     try FilledJournal.start(epoch: nil, path: journalPath)
     guard rename(dataPath, path) == 0 else {
@@ -154,7 +154,7 @@ public final class CacheEntry: Sendable {
   }
 
   /// Deletes the entry and everything in it.
-  public func remove() {
+  package func remove() {
     guard (try? requireHeld()) != nil else { return }
     try? FileManager.default.removeItem(at: directory)
   }

@@ -3,9 +3,9 @@ import Glibc
 
 /// The data file's descriptor. Each version of a cached file gets its own `DataFile`; the
 /// descriptor closes when the last reader lets go of it.
-public final class DataFile: Sendable {
-  public let descriptor: Int32
-  public let path: String
+package final class DataFile: Sendable {
+  package let descriptor: Int32
+  package let path: String
 
   init(path: String, create: Bool) throws(BitsError) {
     let flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0)
@@ -46,14 +46,14 @@ public final class DataFile: Sendable {
   }
 
   /// Writes all of `bytes` at `offset`.
-  public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(BitsError) {
+  package func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(BitsError) {
     try repeatUntilDone(bytes.count, failure: "cannot write to the cache") { done in
       pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
     }
   }
 
   /// Reads exactly `buffer.count` bytes at `offset`.
-  public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BitsError) {
+  package func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BitsError) {
     try repeatUntilDone(buffer.count, failure: "cannot read from the cache") { done in
       pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
     }

@@ -7,7 +7,7 @@ extension DownloadFile {
   /// changed, a permanent failure, or `timeout` passed). Missing bytes are fetched at once in
   /// `alignment`-sized blocks, ahead of background work; bytes already asked for are not asked
   /// again, however many readers wait for them.
-  public func read(
+  package func read(
     _ range: Range<UInt64>, alignment: UInt64, timeout: Duration,
     completion: @escaping @Sendable (Result<FilledBytes, BitsError>) -> Void
   ) {
@@ -48,7 +48,7 @@ extension DownloadFile {
   }
 
   /// Read-ahead: fetches what `range` lacks in the background, unless already asked for.
-  public func prefetch(_ range: Range<UInt64>) {
+  package func prefetch(_ range: Range<UInt64>) {
     guard let size = version?.size else { return }
     let range = range.clamped(to: 0..<size)
     fetch([range], priority: .high)
@@ -64,7 +64,7 @@ extension DownloadFile {
 
   /// A reader left the run it was reading: read-ahead for it within `range` that has not
   /// started is dropped.
-  public func dropReadAhead(_ range: Range<UInt64>) {
+  package func dropReadAhead(_ range: Range<UInt64>) {
     state.withLock { $0.scheduler.dropQueued(within: range, priority: .high) }
   }
 

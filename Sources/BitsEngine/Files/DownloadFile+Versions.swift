@@ -86,7 +86,7 @@ extension DownloadFile {
   }
 
   /// Whether `revalidate(ifOlderThan: interval)` would ask the server.
-  public func needsRevalidation(ifOlderThan interval: Duration) -> Bool {
+  package func needsRevalidation(ifOlderThan interval: Duration) -> Bool {
     let now = ContinuousClock.now
     return state.withLock { state in
       guard state.version != nil else { return false }
@@ -102,7 +102,7 @@ extension DownloadFile {
   /// first. One attempt only, which no thread waits for; a server that cannot be reached leaves
   /// the known version in place (cached bytes keep being served) and is not asked again for a
   /// while. Concurrent callers share one attempt.
-  public func revalidate(ifOlderThan interval: Duration, completion: @escaping @Sendable () -> Void) {
+  package func revalidate(ifOlderThan interval: Duration, completion: @escaping @Sendable () -> Void) {
     guard needsRevalidation(ifOlderThan: interval) else { return completion() }
     let current = state.withLock { state -> RemoteVersion?? in
       guard state.revalidationWaiters == nil else {

@@ -114,7 +114,7 @@ public final class DownloadFile: Sendable {
 
   /// Increases each time the file is (re)connected to a version; bytes read under one
   /// generation must not be combined with bytes of another.
-  public var generation: UInt64 { state.withLock { $0.generation } }
+  package var generation: UInt64 { state.withLock { $0.generation } }
 
   /// `RequestFileRanges`: fetches whatever of `ranges` is not filled yet, in the background.
   public func requestFileRanges(_ ranges: [FileRange], priority: TransferPriority = .normal) throws(BitsError) {

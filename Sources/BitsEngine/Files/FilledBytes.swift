@@ -1,6 +1,6 @@
 /// Bytes of one version of a file, ready to be read.
-public struct FilledBytes: Sendable {
-  public enum Location: Sendable {
+package struct FilledBytes: Sendable {
+  package enum Location: Sendable {
     /// In the cache's data file, at the offsets of `range`.
     case cache(DataFile)
     /// A copy of bytes just received, not yet in the cache: a small read waiting for nothing
@@ -8,12 +8,12 @@ public struct FilledBytes: Sendable {
     case received([UInt8])
   }
 
-  public let location: Location
-  public let range: Range<UInt64>
-  public let generation: UInt64
+  package let location: Location
+  package let range: Range<UInt64>
+  package let generation: UInt64
 
   /// Copies the bytes into `buffer`, which holds `range.count` bytes.
-  public func copy(into buffer: UnsafeMutableRawBufferPointer) throws(BitsError) {
+  package func copy(into buffer: UnsafeMutableRawBufferPointer) throws(BitsError) {
     switch location {
     case .cache(let data): try data.read(into: buffer, at: range.lowerBound)
     case .received(let bytes): bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }

@@ -3,7 +3,7 @@ import Dispatch
 /// The conversions of `Duration` that the clock-less APIs around it take.
 extension Duration {
   /// The duration in seconds, as a floating-point number.
-  public var seconds: Double {
+  package var seconds: Double {
     let (seconds, attoseconds) = components
     return Double(seconds) + Double(attoseconds) * 1e-18
   }

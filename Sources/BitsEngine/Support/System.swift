@@ -1,14 +1,14 @@
 import Glibc
 
 /// Whether `path` names a directory (following symbolic links).
-public func isDirectory(_ path: String) -> Bool {
+package func isDirectory(_ path: String) -> Bool {
   var info = stat()
   return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
 }
 
 /// Runs the program at `path` with `arguments`, its output and errors discarded, and returns
 /// its exit status (`nil` if it could not start or was killed).
-public func runQuietly(_ path: String, _ arguments: [String]) -> Int32? {
+package func runQuietly(_ path: String, _ arguments: [String]) -> Int32? {
   var actions = posix_spawn_file_actions_t()
   posix_spawn_file_actions_init(&actions)
   defer { posix_spawn_file_actions_destroy(&actions) }
@@ -27,7 +27,7 @@ public func runQuietly(_ path: String, _ arguments: [String]) -> Int32? {
 }
 
 /// `text` with `%XX` escapes decoded; `nil` if an escape is malformed or the result is not UTF-8.
-public func percentDecoded(_ text: some StringProtocol) -> String? {
+package func percentDecoded(_ text: some StringProtocol) -> String? {
   var bytes: [UInt8] = []
   var iterator = text.utf8.makeIterator()
   while let byte = iterator.next() {
@@ -51,7 +51,7 @@ private func hexValue(_ digit: UInt8) -> UInt8? {
 }
 
 /// Writes `text` to standard error, unbuffered.
-public func writeToStandardError(_ text: String) {
+package func writeToStandardError(_ text: String) {
   var bytes = Array(text.utf8)[...]
   while !bytes.isEmpty {
     let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }

@@ -5,7 +5,7 @@ import Glibc
 // start from a cold page cache.
 
 /// Runs `body` on a new detached thread named `name` (as `top -H` and `perf` show it).
-public func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+package func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
   let context = Unmanaged.passRetained(ThreadBody(name: name, body: body)).toOpaque()
   var thread = pthread_t()
   let result = pthread_create(
