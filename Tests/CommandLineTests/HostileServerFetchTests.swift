@@ -1,0 +1,49 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `bitsfs fetch` against servers that lie on the wire: sizes no file can have, compressed
+/// answers. The process never dies of what it is told, and never stores bytes it did not ask for.
+final class HostileServerFetchTests: XCTestCase {
+  var directory: URL!
+  var root: URL!
+  var server: FaultServer!
+  /// Compressible, so that a gzipped answer is shorter than the range and could pass for part of it.
+  let text = Array(String(repeating: "the quick brown fox jumps over the lazy dog\n", count: 1500).utf8)
+
+  override func setUpWithError() throws {
+    guard FileManager.default.isExecutableFile(atPath: bitsfsBinary) else {
+      XCTFail("no bitsfs binary at \(bitsfsBinary): run `swift build` before `swift test`")
+      throw XCTSkip("no binary")
+    }
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-hostile-\(UUID().uuidString)")
+    root = directory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    try Data(text).write(to: root.appendingPathComponent("t.txt"))
+    server = try FaultServer(root: root)
+  }
+
+  override func tearDown() {
+    server?.stop()
+    if let directory { try? FileManager.default.removeItem(at: directory) }
+  }
+
+  private func fetch(_ arguments: [String]) throws -> CommandResult {
+    try runCommand(bitsfsBinary, ["fetch"] + arguments + ["--retry-period", "2"], timeout: 60)
+  }
+
+  private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+  func testSizesBeyondWhatAFileCanHaveAreRefusedWithoutACrash() throws {
+    for total in ["9223372036854775808", "18446744073709551615", "18446744073709551616"] {
+      for ranges in [[], ["--range", "0:100"]] {
+        let result = try fetch([server.url("total/\(total)", "t.txt"), path("out.bin")] + ranges)
+        XCTAssertEqual(result.status, 1, "\(total) \(ranges): the process must exit, not trap: \(result.error)")
+        XCTAssertTrue(result.error.contains("BG_E_INVALID_SERVER_RESPONSE"), "\(total): \(result.error)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("out.bin")))
+      }
+    }
+    let largest = try fetch([server.url("total/9223372036854775807", "t.txt"), path("out.bin"), "--range", "0:100"])
+    XCTAssertNotEqual(largest.status, 132, "2^63-1 is a size a file may have: \(largest.error)")
+  }
+}
