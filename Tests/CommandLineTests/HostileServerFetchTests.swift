@@ -44,6 +44,6 @@ final class HostileServerFetchTests: XCTestCase {
       }
     }
     let largest = try fetch([server.url("total/9223372036854775807", "t.txt"), path("out.bin"), "--range", "0:100"])
-    XCTAssertNotEqual(largest.status, 132, "2^63-1 is a size a file may have: \(largest.error)")
+    XCTAssertTrue([0, 1].contains(largest.status), "2^63-1 is a size a file may have, not a trap: \(largest.error)")
   }
 }
