@@ -44,6 +44,29 @@ final class HostileServerFetchTests: XCTestCase {
       }
     }
     let largest = try fetch([server.url("total/9223372036854775807", "t.txt"), path("out.bin"), "--range", "0:100"])
-    XCTAssertTrue([0, 1].contains(largest.status), "2^63-1 is a size a file may have, not a trap: \(largest.error)")
+    // 2^63-1 is a size a file may have: the disk may not take it, the process does not trap.
+    XCTAssertFalse(largest.error.contains("Fatal error"), largest.error)
+  }
+
+  func testAnUncompressedAnswerIsAskedForAndAGzippedOneRefused() throws {
+    let polite = try fetch([server.url("gzip", "t.txt"), path("polite.txt")])
+    XCTAssertEqual(polite.status, 0, "a server offering gzip sends identity when asked to: \(polite.error)")
+    XCTAssertTrue(
+      (try? Data(contentsOf: URL(fileURLWithPath: path("polite.txt")))).map(Array.init) == text,
+      "the file's bytes, not a gzip stream")
+
+    let stubborn = try fetch([server.url("gzip-always", "t.txt"), path("stubborn.txt")])
+    XCTAssertEqual(stubborn.status, 1, stubborn.error)
+    XCTAssertTrue(stubborn.error.contains("BG_E_INVALID_SERVER_RESPONSE"), stubborn.error)
+    XCTAssertTrue(stubborn.error.contains("gzip"), stubborn.error)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("stubborn.txt")))
+    let dataRequests = server.requests().filter { $0.path.hasPrefix("/gzip-always/") && $0.range != "bytes=0-0" }
+    XCTAssertEqual(dataRequests.count, 0, "the probe's answer already ends it: \(dataRequests)")
+
+    let asked = try fetch([server.url("gzip", "t.txt"), path("asked.txt"), "--header", "Accept-Encoding: gzip"])
+    XCTAssertEqual(asked.status, 1, asked.error)
+    XCTAssertTrue(asked.error.contains("BG_E_INVALID_SERVER_RESPONSE"), asked.error)
+    XCTAssertTrue(asked.error.contains("--header"), "the user's own header caused it: \(asked.error)")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("asked.txt")))
   }
 }

@@ -65,6 +65,8 @@ final class CurlTransfer {
       try options.set(CURLOPT_RANGE, "\(range.lowerBound)-\(range.upperBound - 1)")
     }
     var lines = request.headers.map { "\($0.name): \($0.value)" }
+    // Bytes in a content coding (gzip, br) are not the file's: ask for none, unless the user chose.
+    if userAcceptEncoding == nil { lines.append("Accept-Encoding: identity") }
     if let ifRange = request.ifRange { lines.append("If-Range: \(ifRange)") }
     for line in lines {
       guard let appended = curl_slist_append(headerList, line) else {
@@ -72,7 +74,9 @@ final class CurlTransfer {
       }
       headerList = appended
     }
-    if let headerList { try options.check(bitsfs_easy_set_slist(easy, CURLOPT_HTTPHEADER, headerList), CURLOPT_HTTPHEADER) }
+    if let headerList {
+      try options.check(bitsfs_easy_set_slist(easy, CURLOPT_HTTPHEADER, headerList), CURLOPT_HTTPHEADER)
+    }
     try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_HEADERDATA, context), CURLOPT_HEADERDATA)
     try options.check(
       bitsfs_easy_set_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
@@ -93,9 +97,19 @@ final class CurlTransfer {
     return easy
   }
 
+  /// The `Accept-Encoding` the user's own headers ask for, if any.
+  private var userAcceptEncoding: String? {
+    request.headers.last { $0.name.lowercased() == "accept-encoding" }?.value
+  }
+
   private func deliverHeadIfNeeded() -> Bool {
     guard !headDelivered else { return abortReason == nil }
     headDelivered = true
+    let coding = ServerRules.checkContentCoding(head, userAcceptEncoding: userAcceptEncoding, url: request.url)
+    if case .abort(let error) = coding {
+      abortReason = error
+      return false
+    }
     if case .abort(let error) = receiver.transferDidReceiveHead(head) {
       abortReason = error
       return false

@@ -91,6 +91,28 @@ package enum ServerRules {
     return .success(RemoteVersion(size: size, lastModified: head["last-modified"], etag: head["etag"]))
   }
 
+  /// Refuses an answer whose body is in a content coding (`Content-Encoding: gzip`, …): its bytes
+  /// are not the file's. `userAcceptEncoding` is the `Accept-Encoding` the user's own headers
+  /// sent, if any (else the request asked for `identity`), so the message can name the cause.
+  package static func checkContentCoding(_ head: HTTPResponseHead, userAcceptEncoding: String?, url: String)
+    -> TransferVerdict
+  {
+    guard head.status == 200 || head.status == 206, let value = head["content-encoding"] else { return .proceed }
+    let codings = value.split(separator: ",").map { $0.trimmingHTTPWhitespace().lowercased() }
+    guard codings.contains(where: { $0 != "identity" }) else { return .proceed }
+    // Named when a token list as codings are; a server's free text is not repeated.
+    let isPrintable = value.count <= 64 && value.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 0x20 }
+    let named = isPrintable ? "Content-Encoding: \(value)" : "a Content-Encoding"
+    let message =
+      if let userAcceptEncoding {
+        "the server answered with \(named), as the header 'Accept-Encoding: \(userAcceptEncoding)' given with the "
+          + "request (--header) allows; such bytes are not the file's: leave that header out"
+      } else {
+        "the server answered with \(named) although asked for identity; such bytes are not the file's"
+      }
+    return .abort(BitsError(.invalidServerResponse, message, url: url))
+  }
+
   /// 200, 206 and 416 are the answers to a range request; anything else is an error of its own.
   private static func answersARange(_ head: HTTPResponseHead) -> Bool {
     head.status == 200 || head.status == 206 || head.status == 416
