@@ -69,4 +69,20 @@ final class HostileServerFetchTests: XCTestCase {
     XCTAssertTrue(asked.error.contains("--header"), "the user's own header caused it: \(asked.error)")
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("asked.txt")))
   }
+
+  func testHeadersGivenForOneHostDoNotFollowARedirectToAnother() throws {
+    let origin = try HeaderServer(root: root)
+    let elsewhere = try HeaderServer(root: root)
+    defer {
+      origin.stop()
+      elsewhere.stop()
+    }
+    let result = try fetch([
+      origin.redirectURL(to: elsewhere.url("t.txt")), path("out.txt"), "--header", "X-Api-Key: key-sekrit",
+    ])
+    XCTAssertEqual(result.status, 0, result.error)
+    XCTAssertFalse(elsewhere.requests().isEmpty)
+    XCTAssertEqual(elsewhere.requests().compactMap { $0.headers["x-api-key"] }, [], "the key stayed with its host")
+    XCTAssertTrue(origin.requests().allSatisfy { $0.headers["x-api-key"] == "key-sekrit" })
+  }
 }

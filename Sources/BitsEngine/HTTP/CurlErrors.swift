@@ -15,8 +15,6 @@ extension BitsError {
       return BitsError(
         .certificateInvalid,
         "TLS verification failed: \(reason) (trust its certificate authority with --ca-cert FILE)", url: url)
-    case CURLE_TOO_MANY_REDIRECTS:
-      return BitsError(.invalidServerResponse, "too many redirects", url: url)
     default:
       return BitsError(.connectionClosed, "the connection failed: \(reason)", url: url)
     }

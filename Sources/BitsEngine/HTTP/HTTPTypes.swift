@@ -114,10 +114,13 @@ public struct HTTPResponseHead: Sendable {
   public var status: Int
   /// Header names in lower case; a repeated header keeps its last value.
   public var headers: [String: String]
+  /// The URL that gave this answer: the one asked, or the last redirect's target.
+  public var finalURL: String?
 
-  public init(status: Int, headers: [String: String]) {
+  public init(status: Int, headers: [String: String], finalURL: String? = nil) {
     self.status = status
     self.headers = headers
+    self.finalURL = finalURL
   }
 
   public subscript(name: String) -> String? { headers[name.lowercased()] }
