@@ -23,6 +23,8 @@ final class CurlTransfer {
   private var batch: UnsafeMutableRawBufferPointer?
   private var batchCount = 0
   private var abortReason: BitsError?
+  /// libcurl's message for a failure, which names what went wrong more precisely than its code.
+  private let errorBuffer: UnsafeMutablePointer<CChar>
   private var reported = false
 
   init(id: TransferID, request: HTTPRequest, receiver: any HTTPTransferReceiver) {
@@ -30,12 +32,15 @@ final class CurlTransfer {
     self.request = request
     self.receiver = receiver
     redirects = RedirectChain(url: request.url)
+    errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+    errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
   }
 
   deinit {
     if let easy { curl_easy_cleanup(easy) }
     curl_slist_free_all(headerList)
     batch?.deallocate()
+    errorBuffer.deallocate()
   }
 
   private static let receiveBufferSize = 512 * 1024
@@ -64,6 +69,7 @@ final class CurlTransfer {
     if let path = configuration.certificateAuthorityPath { try options.set(CURLOPT_CAINFO, path) }
     try options.set(CURLOPT_USERAGENT, configuration.userAgent)
     try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_PRIVATE, context), CURLOPT_PRIVATE)
+    try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), CURLOPT_ERRORBUFFER)
     if let range = request.range {
       try options.set(CURLOPT_RANGE, "\(range.lowerBound)-\(range.upperBound - 1)")
     }
@@ -192,7 +198,9 @@ final class CurlTransfer {
       if !deliverHeadIfNeeded(), let abortReason { return .failure(abortReason) }
       return .success(())
     }
-    return .failure(.curl(code, url: request.url))
+    var verifyResult = 0
+    if let easy { _ = bitsfs_easy_get_long(easy, CURLINFO_SSL_VERIFYRESULT, &verifyResult) }
+    return .failure(.curl(code, url: request.url, detail: String(cString: errorBuffer), verifyResult: verifyResult))
   }
 
   func report(_ outcome: Result<Void, BitsError>, trace: (@Sendable (String) -> Void)?) {
