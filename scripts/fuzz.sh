@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of every parser of outside input:
-# response heads, Content-Range, HTTP dates, user-given headers, damaged cache files.
+# response heads, Content-Range, HTTP dates, user-given headers, damaged cache files; and of the
+# rules judging a server's answer (an accepted answer is exactly the asked range and version).
 # Bounded: FUZZ_SECONDS (default 60) in all. Prints libFuzzer's figures; exits non-zero on a
 # crash, leaving the input in .build-fuzz/crashes/ (replay it: .build/debug/bitsfs-fuzz FILE).
 set -euo pipefail
@@ -10,12 +11,21 @@ build=.build-fuzz
 swift build --product bitsfs-fuzz --build-path "$build" \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >/dev/null
 binary=$build/debug/bitsfs-fuzz
+# libFuzzer reports a crash itself; Swift's backtracer would hold the pipes open after it.
+export SWIFT_BACKTRACE=enable=no
 
 # Seeds: one well-formed input per parser (the first byte picks the parser).
 corpus=$build/corpus
 mkdir -p "$corpus" "$build/crashes"
 seed() { printf "$2" > "$corpus/seed-$1"; }
 seed head '\x00HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-99/1000\r\nContent-Length: 100\r\nETag: "a"\r\n\r\n'
+seed headhuge '\x00HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/9223372036854775808\r\nContent-Length: 1\r\n'
+# Answers to judge: flags, then the size, asked offset and length as 16-bit numbers (see
+# FuzzTargets.answer), then the head. A right 206 and 200, and a 206 near the largest size.
+validators='ETag: "v"\r\nLast-Modified: Tue, 24 Nov 2026 10:00:00 GMT\r\n'
+seed answer206 '\x05\x00\x03\xe8\x00\x64\x00\x63HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 100-199/1000\r\nContent-Length: 100\r\n'"$validators"
+seed answer200 '\x05\x00\x03\xe8\x00\x00\x03\xe7HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n'"$validators"
+seed answerhuge '\x05\x01\x03\xe8\x00\x64\x00\x63HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 9223372036854710372-9223372036854710471/9223372036854711272\r\n'"$validators"
 seed date '\x01Sun, 06 Nov 1994 08:49:37 GMT'
 seed date850 '\x01Sunday, 06-Nov-94 08:49:37 GMT'
 seed dateasc '\x01Sun Nov  6 08:49:37 1994'

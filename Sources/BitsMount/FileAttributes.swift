@@ -22,9 +22,10 @@ public struct FileAttributes: Sendable {
     status.st_ino = UInt(inode)
     status.st_mode = mode
     status.st_nlink = UInt(linkCount)
-    status.st_size = off_t(size)
+    // Sizes come from servers; whatever one claims, a stat must not trap the whole mount.
+    status.st_size = off_t(clamping: size)
     status.st_blksize = 4096
-    status.st_blocks = blkcnt_t((size + 511) / 512)
+    status.st_blocks = blkcnt_t(clamping: size / 512 + (size % 512 == 0 ? 0 : 1))
     status.st_uid = getuid()
     status.st_gid = getgid()
     let seconds = modificationTime.timeIntervalSince1970

@@ -6,8 +6,9 @@ import Foundation
 #endif
 
 /// Everything bitsfs reads from outside, fed arbitrary bytes: response heads, `Content-Range`,
-/// HTTP dates, request headers given by the user, and the cache files a crash or a disk error
-/// may have damaged. The first byte picks the parser; a crash or a broken invariant is a bug.
+/// HTTP dates, request headers given by the user, the cache files a crash or a disk error may
+/// have damaged, and the rules that accept or refuse a server's answer. The first byte picks
+/// the target; a crash or a broken invariant is a bug.
 ///
 /// Built with `scripts/fuzz.sh` (libFuzzer, coverage-guided). Built plainly, it replays the
 /// inputs named on its command line, so found crashes can be rerun without the fuzzer.
@@ -16,7 +17,7 @@ enum FuzzTargets {
     guard let selector = input.first else { return }
     let rest = UnsafeRawBufferPointer(rebasing: input.dropFirst())
     let text = String(decoding: rest, as: UTF8.self)
-    switch selector % 5 {
+    switch selector % 6 {
     case 0: responseHead(rest)
     case 1: _ = HTTPDate.parse(text)
     case 2:
@@ -24,21 +25,77 @@ enum FuzzTargets {
         check(!header.value.contains(where: { $0 == "\r" || $0 == "\n" }), "a header value kept a line break")
       }
     case 3: cacheEntry(journal: Data(rest), metadata: nil)
-    default: cacheEntry(journal: nil, metadata: Data(rest))
+    case 4: cacheEntry(journal: nil, metadata: Data(rest))
+    default: answer(rest)
     }
   }
 
-  /// Lines as libcurl hands them over, then what the engine asks of the head.
+  /// Lines as libcurl hands them over, then what the engine asks of the head: the numbers it
+  /// accepts are sizes a file can have, and a `Content-Range` it accepts reads back the same
+  /// once written out (the parser does not invent or drop a part).
   private static func responseHead(_ bytes: UnsafeRawBufferPointer) {
+    let head = head(from: bytes)
+    if let range = try? head.contentRange {
+      let numbers = [range.bytes?.lowerBound, range.bytes?.upperBound, range.completeLength].compactMap { $0 }
+      check(numbers.allSatisfy { $0 <= RemoteVersion.maximumSize }, "a Content-Range beyond off_t: \(range)")
+      check((try? ContentRange(parsing: range.description)) == range, "\(range) reads back differently")
+    }
+    if let length = try? head.contentLength {
+      check(length <= RemoteVersion.maximumSize, "a Content-Length beyond off_t: \(length)")
+    }
+    _ = head["etag"]
+  }
+
+  private static func head(from bytes: UnsafeRawBufferPointer) -> HTTPResponseHead {
     var head = HTTPResponseHead(status: 0, headers: [:])
     for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
       head.add(line: UnsafeRawBufferPointer(rebasing: line))
     }
-    if let range = head.contentRange {
-      if let bytes = range.bytes { check(bytes.lowerBound < bytes.upperBound, "an empty Content-Range") }
+    return head
+  }
+
+  /// An answer to a request the engine could make, judged by `ServerRules`: one accepted must
+  /// describe exactly the asked range of exactly the asked version. The first seven bytes give
+  /// the file size, the asked range and flags; small numbers, or (flag 1) numbers near the
+  /// largest size, so that a head of fuzzed text can name them. The rest is the head.
+  private static func answer(_ bytes: UnsafeRawBufferPointer) {
+    guard bytes.count >= 7 else { return }
+    let flags = bytes[0]
+    func number(at index: Int) -> UInt64 { UInt64(bytes[index]) << 8 | UInt64(bytes[index + 1]) }
+    let base = flags & 1 == 0 ? 0 : RemoteVersion.maximumSize - 0xFFFF
+    let size = base + number(at: 1)
+    let lower = base + number(at: 3) % max(1, number(at: 1))
+    let length = 1 + number(at: 5) % (size - lower == 0 ? 1 : size - lower)
+    // The engine never asks for nothing, nor beyond the end of the version it knows.
+    guard size > 0, lower + length <= size else { return }
+    let asked = lower..<lower + length
+    let version = RemoteVersion(
+      size: size, lastModified: flags & 2 == 0 ? "Tue, 24 Nov 2026 10:00:00 GMT" : nil,
+      etag: flags & 4 == 0 ? "\"v\"" : nil)
+    let head = head(from: UnsafeRawBufferPointer(rebasing: bytes.dropFirst(7)))
+
+    if case .success(let probed) = ServerRules.version(fromProbe: head, url: url) {
+      check(probed.size <= RemoteVersion.maximumSize, "a probe accepted a size beyond off_t: \(probed.size)")
     }
-    _ = head.contentLength
-    _ = head["etag"]
+    guard case .proceed = ServerRules.check(head, asked: asked, version: version, url: url) else { return }
+    let contentLength = try? head.contentLength
+    switch head.status {
+    case 206:
+      let range = try? head.contentRange
+      check(range?.bytes == asked, "a 206 of \(String(describing: range)) accepted for \(asked)")
+      check(
+        range?.completeLength.map { $0 == size } ?? true, "a 206 of \(String(describing: range)) for \(size) bytes")
+      check(contentLength.map { $0 == length } ?? true, "a 206 of \(String(describing: contentLength)) bytes")
+    case 200:
+      check(asked == 0..<size, "a 200 accepted for \(asked) of \(size) bytes")
+      check(contentLength.map { $0 == size } ?? true, "a 200 of \(String(describing: contentLength)) bytes")
+    default:
+      check(false, "a \(head.status) accepted")
+    }
+    check(head["etag"].map { version.etag == nil || $0 == version.etag } ?? true, "an answer of another entity tag")
+    check(
+      head["last-modified"].map { version.lastModified == nil || $0 == version.lastModified } ?? true,
+      "an answer of another date")
   }
 
   private static let url = "http://127.0.0.1/fuzz.bin"

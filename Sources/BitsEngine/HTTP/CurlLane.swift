@@ -193,9 +193,27 @@ private struct CurlTransferLoop {
       }
       guard found == CURLE_OK, let context else { continue }
       let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+      if code == CURLE_OK, transfer.receivedRedirect {
+        follow(transfer, easy: easy)
+        continue
+      }
       // Bytes that arrived before a failure are as good as any: the receiver keeps them.
       _ = transfer.deliverReceivedBody()
       finish(transfer.id, outcome: transfer.outcome(for: code))
+    }
+  }
+
+  /// Sends `transfer` on to where its redirect points, on the same easy handle and connections.
+  private mutating func follow(_ transfer: CurlTransfer, easy: UnsafeMutableRawPointer) {
+    _ = curl_multi_remove_handle(multi, easy)
+    do throws(BitsError) {
+      try transfer.followRedirect(configuration: configuration)
+    } catch {
+      return finish(transfer.id, outcome: .failure(error))
+    }
+    let added = curl_multi_add_handle(multi, easy)
+    guard added == CURLM_OK else {
+      return finish(transfer.id, outcome: .failure(Self.multiError(added, url: transfer.request.url)))
     }
   }
 

@@ -1,7 +1,8 @@
 import CCurl
 
-/// One libcurl easy handle and what its callbacks have seen. It lives on its network thread
-/// only, as libcurl requires of an easy handle in a multi handle; it is not `Sendable`.
+/// One libcurl easy handle and what its callbacks have seen, across the redirects it follows.
+/// It lives on its network thread only, as libcurl requires of an easy handle in a multi
+/// handle; it is not `Sendable`.
 final class CurlTransfer {
   let id: TransferID
   let request: HTTPRequest
@@ -9,6 +10,9 @@ final class CurlTransfer {
   private(set) var easy: UnsafeMutableRawPointer?
   private var headerList: UnsafeMutablePointer<curl_slist>?
   private var head = HTTPResponseHead(status: 0, headers: [:])
+  private var redirects: RedirectChain
+  /// Whether the request's own headers went with the current hop.
+  private var sendsRequestHeaders = false
   private let started = ContinuousClock.now
   private var headDelivered = false
   /// Body bytes delivered to the receiver so far.
@@ -19,18 +23,24 @@ final class CurlTransfer {
   private var batch: UnsafeMutableRawBufferPointer?
   private var batchCount = 0
   private var abortReason: BitsError?
+  /// libcurl's message for a failure, which names what went wrong more precisely than its code.
+  private let errorBuffer: UnsafeMutablePointer<CChar>
   private var reported = false
 
   init(id: TransferID, request: HTTPRequest, receiver: any HTTPTransferReceiver) {
     self.id = id
     self.request = request
     self.receiver = receiver
+    redirects = RedirectChain(url: request.url)
+    errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+    errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
   }
 
   deinit {
     if let easy { curl_easy_cleanup(easy) }
     curl_slist_free_all(headerList)
     batch?.deallocate()
+    errorBuffer.deallocate()
   }
 
   private static let receiveBufferSize = 512 * 1024
@@ -44,11 +54,9 @@ final class CurlTransfer {
     self.easy = easy
     let context = Unmanaged.passUnretained(self).toOpaque()
     let options = EasyOptions(easy: easy, url: request.url)
-    try options.set(CURLOPT_URL, request.url)
     try options.set(CURLOPT_PROTOCOLS_STR, "http,https")
-    try options.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
-    try options.set(CURLOPT_FOLLOWLOCATION, 1)
-    try options.set(CURLOPT_MAXREDIRS, 10)
+    // Redirects are followed by `followRedirect`, which decides what goes to each hop.
+    try options.set(CURLOPT_FOLLOWLOCATION, 0)
     try options.set(CURLOPT_NOSIGNAL, 1)
     try options.set(CURLOPT_TCP_KEEPALIVE, 1)
     try options.set(CURLOPT_BUFFERSIZE, Self.receiveBufferSize)
@@ -61,18 +69,11 @@ final class CurlTransfer {
     if let path = configuration.certificateAuthorityPath { try options.set(CURLOPT_CAINFO, path) }
     try options.set(CURLOPT_USERAGENT, configuration.userAgent)
     try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_PRIVATE, context), CURLOPT_PRIVATE)
+    try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), CURLOPT_ERRORBUFFER)
     if let range = request.range {
       try options.set(CURLOPT_RANGE, "\(range.lowerBound)-\(range.upperBound - 1)")
     }
-    var lines = request.headers.map { "\($0.name): \($0.value)" }
-    if let ifRange = request.ifRange { lines.append("If-Range: \(ifRange)") }
-    for line in lines {
-      guard let appended = curl_slist_append(headerList, line) else {
-        throw BitsError(.connectionClosed, "libcurl could not add a header (out of memory)", url: request.url)
-      }
-      headerList = appended
-    }
-    if let headerList { try options.check(bitsfs_easy_set_slist(easy, CURLOPT_HTTPHEADER, headerList), CURLOPT_HTTPHEADER) }
+    try aim(options, configuration: configuration)
     try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_HEADERDATA, context), CURLOPT_HEADERDATA)
     try options.check(
       bitsfs_easy_set_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
@@ -93,9 +94,63 @@ final class CurlTransfer {
     return easy
   }
 
+  /// Points the handle at the current URL with the headers that may go there.
+  private func aim(_ options: EasyOptions, configuration: HTTPConfiguration) throws(BitsError) {
+    try options.set(CURLOPT_URL, redirects.url)
+    sendsRequestHeaders = redirects.sendsRequestHeaders(configuration)
+    var lines = sendsRequestHeaders ? request.headers.map { "\($0.name): \($0.value)" } : []
+    // Bytes in a content coding (gzip, br) are not the file's: ask for none, unless the user chose.
+    if sentAcceptEncoding == nil { lines.append("Accept-Encoding: identity") }
+    if let ifRange = request.ifRange { lines.append("If-Range: \(ifRange)") }
+    var list: UnsafeMutablePointer<curl_slist>?
+    for line in lines {
+      guard let appended = curl_slist_append(list, line) else {
+        curl_slist_free_all(list)
+        throw BitsError(.connectionClosed, "libcurl could not add a header (out of memory)", url: request.url)
+      }
+      list = appended
+    }
+    // The handle holds the list it was given until it is given another.
+    let previous = headerList
+    headerList = list
+    defer { curl_slist_free_all(previous) }
+    try options.check(bitsfs_easy_set_slist(options.easy, CURLOPT_HTTPHEADER, list), CURLOPT_HTTPHEADER)
+  }
+
+  /// The `Accept-Encoding` of the user's own headers, when they went with the current hop.
+  private var sentAcceptEncoding: String? {
+    guard sendsRequestHeaders else { return nil }
+    return request.headers.last { $0.name.lowercased() == "accept-encoding" }?.value
+  }
+
+  /// Whether the answer received is a redirect to follow rather than the final answer.
+  var receivedRedirect: Bool {
+    [301, 302, 303, 307, 308].contains(head.status) && head["location"] != nil
+  }
+
+  /// Aims the handle, taken out of its multi handle, at the target of the redirect just
+  /// received; throws when that target may not be followed.
+  func followRedirect(configuration: HTTPConfiguration) throws(BitsError) {
+    guard let easy else { return }
+    var location: UnsafeMutablePointer<CChar>?
+    // libcurl resolves a relative Location against the URL it came from.
+    guard bitsfs_easy_get_string(easy, CURLINFO_REDIRECT_URL, &location) == CURLE_OK, let location else {
+      throw BitsError(.invalidServerResponse, "a redirect without a usable Location", url: request.url)
+    }
+    try redirects.follow(to: String(cString: location), configuration: configuration)
+    head = HTTPResponseHead(status: 0, headers: [:])
+    try aim(EasyOptions(easy: easy, url: request.url), configuration: configuration)
+  }
+
   private func deliverHeadIfNeeded() -> Bool {
     guard !headDelivered else { return abortReason == nil }
     headDelivered = true
+    head.finalURL = redirects.url
+    let coding = ServerRules.checkContentCoding(head, userAcceptEncoding: sentAcceptEncoding, url: request.url)
+    if case .abort(let error) = coding {
+      abortReason = error
+      return false
+    }
     if case .abort(let error) = receiver.transferDidReceiveHead(head) {
       abortReason = error
       return false
@@ -104,6 +159,8 @@ final class CurlTransfer {
   }
 
   private func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    // A redirect's body is a note for people, not the file.
+    guard !receivedRedirect else { return true }
     guard deliverHeadIfNeeded() else { return false }
     if batchCount + bytes.count > Self.receiveBufferSize {
       guard deliverReceivedBody() else { return false }
@@ -141,7 +198,9 @@ final class CurlTransfer {
       if !deliverHeadIfNeeded(), let abortReason { return .failure(abortReason) }
       return .success(())
     }
-    return .failure(.curl(code, url: request.url))
+    var verifyResult = 0
+    if let easy { _ = bitsfs_easy_get_long(easy, CURLINFO_SSL_VERIFYRESULT, &verifyResult) }
+    return .failure(.curl(code, url: request.url, detail: String(cString: errorBuffer), verifyResult: verifyResult))
   }
 
   func report(_ outcome: Result<Void, BitsError>, trace: (@Sendable (String) -> Void)?) {

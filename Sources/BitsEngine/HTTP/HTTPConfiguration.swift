@@ -14,6 +14,14 @@ public struct HTTPConfiguration: Sendable {
   /// A PEM file of certificate authorities to trust instead of the system's.
   public var certificateAuthorityPath: String?
   public var userAgent = "bitsfs/0.1"
+  /// Send a request's own headers (`HTTPRequest.headers`: `Authorization`, `Cookie`,
+  /// `X-Api-Key`, …) to whatever host a redirect leads to, not only to the scheme, host and port
+  /// of the URL asked. Off by default: a redirect to another origin would hand it the
+  /// credentials. Even when on, none is sent after a redirect from https to http.
+  public var sendsHeadersAcrossOrigins = false
+  /// Follow a redirect from https to http. Off by default: the rest of the transfer would travel
+  /// in clear, readable and changeable by anyone on the path.
+  public var followsRedirectsToHTTP = false
   /// Receives one line per finished request (URL, range, status, bytes, time, outcome) for
   /// debugging. Header values, which may be credentials, are never part of it.
   public var trace: (@Sendable (String) -> Void)?

@@ -45,33 +45,68 @@ public struct HTTPRequest: Sendable {
   }
 }
 
+/// Why a header field the engine relies on cannot be used.
+public enum HTTPFieldError: Error, Sendable {
+  case malformed
+  /// A size or offset beyond ``RemoteVersion/maximumSize``: no file has it.
+  case beyondMaximumSize
+}
+
 /// `Content-Range: bytes first-last/complete` (or `bytes */complete` on a 416).
-public struct ContentRange: Hashable, Sendable {
+public struct ContentRange: Hashable, Sendable, CustomStringConvertible {
   public var bytes: Range<UInt64>?
   public var completeLength: UInt64?
 
-  public init?(_ value: String) {
+  /// Parses the field value; every number must be decimal digits only, within
+  /// ``RemoteVersion/maximumSize``, and the range must lie inside the complete length
+  /// (RFC 9110 §14.4).
+  public init(parsing value: String) throws(HTTPFieldError) {
     let trimmed = value.trimmingHTTPWhitespace()
-    guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }
+    guard trimmed.lowercased().hasPrefix("bytes ") else { throw .malformed }
     let spec = trimmed.dropFirst("bytes ".count).trimmingHTTPWhitespace()
-    let halves = spec.split(separator: "/", maxSplits: 1).map(String.init)
-    guard halves.count == 2 else { return nil }
-    if halves[1] == "*" {
-      completeLength = nil
-    } else {
-      guard let complete = UInt64(halves[1]) else { return nil }
-      completeLength = complete
-    }
+    let halves = spec.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+    guard halves.count == 2 else { throw .malformed }
+    completeLength = halves[1] == "*" ? nil : try decimalField(halves[1])
     if halves[0] == "*" {
       bytes = nil
     } else {
-      let ends = halves[0].split(separator: "-", maxSplits: 1)
-      guard ends.count == 2, let first = UInt64(ends[0]), let last = UInt64(ends[1]), first <= last,
-        last < UInt64.max
-      else { return nil }
+      let ends = halves[0].split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+      guard ends.count == 2 else { throw .malformed }
+      let first = try decimalField(ends[0])
+      let last = try decimalField(ends[1])
+      // A byte at the largest offset would end a file one byte larger than any can be.
+      guard last < RemoteVersion.maximumSize else { throw .beyondMaximumSize }
+      guard first <= last, completeLength.map({ last < $0 }) ?? true else { throw .malformed }
       bytes = first..<(last + 1)
     }
   }
+
+  /// `nil` unless `value` parses.
+  public init?(_ value: String) {
+    guard let parsed = try? ContentRange(parsing: value) else { return nil }
+    self = parsed
+  }
+
+  /// The field value, as a server would send it.
+  public var description: String {
+    let range = bytes.map { "\($0.lowerBound)-\($0.upperBound - 1)" } ?? "*"
+    return "bytes \(range)/\(completeLength.map(String.init) ?? "*")"
+  }
+}
+
+/// A number as a header gives it: ASCII digits only (no sign, no spaces, unlike `UInt64(_:)`),
+/// at most ``RemoteVersion/maximumSize``.
+func decimalField(_ text: some StringProtocol) throws(HTTPFieldError) -> UInt64 {
+  guard !text.isEmpty else { throw .malformed }
+  var value: UInt64 = 0
+  for unit in text.utf8 {
+    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(unit) else { throw .malformed }
+    let (shifted, overflowed) = value.multipliedReportingOverflow(by: 10)
+    let (sum, carried) = shifted.addingReportingOverflow(UInt64(unit - UInt8(ascii: "0")))
+    guard !overflowed, !carried, sum <= RemoteVersion.maximumSize else { throw .beyondMaximumSize }
+    value = sum
+  }
+  return value
 }
 
 /// The status and headers of the final response (after redirects).
@@ -79,10 +114,13 @@ public struct HTTPResponseHead: Sendable {
   public var status: Int
   /// Header names in lower case; a repeated header keeps its last value.
   public var headers: [String: String]
+  /// The URL that gave this answer: the one asked, or the last redirect's target.
+  public var finalURL: String?
 
-  public init(status: Int, headers: [String: String]) {
+  public init(status: Int, headers: [String: String], finalURL: String? = nil) {
     self.status = status
     self.headers = headers
+    self.finalURL = finalURL
   }
 
   public subscript(name: String) -> String? { headers[name.lowercased()] }
@@ -95,7 +133,9 @@ public struct HTTPResponseHead: Sendable {
     if line.hasPrefix("HTTP/") {
       headers.removeAll()
       let parts = line.split(separator: " ", maxSplits: 2)
-      status = parts.count >= 2 ? Int(parts[1]) ?? 0 : 0
+      // A status code is three digits (RFC 9110 §15); anything else is no status.
+      let code = parts.count >= 2 && parts[1].utf8.count == 3 ? try? decimalField(parts[1]) : nil
+      status = code.map(Int.init) ?? 0
       return
     }
     guard let colon = line.firstIndex(of: ":") else { return }
@@ -103,9 +143,20 @@ public struct HTTPResponseHead: Sendable {
     headers[name] = line[line.index(after: colon)...].trimmingHTTPWhitespace()
   }
 
-  public var contentRange: ContentRange? { self["content-range"].flatMap(ContentRange.init) }
+  /// `nil` when the answer has none; an error when it has one that cannot be used.
+  public var contentRange: ContentRange? {
+    get throws(HTTPFieldError) {
+      guard let value = self["content-range"] else { return nil }
+      return try ContentRange(parsing: value)
+    }
+  }
+
+  /// `nil` when the answer has none; an error when it has one that cannot be used.
   public var contentLength: UInt64? {
-    self["content-length"].flatMap { UInt64($0.trimmingHTTPWhitespace()) }
+    get throws(HTTPFieldError) {
+      guard let value = self["content-length"] else { return nil }
+      return try decimalField(value.trimmingHTTPWhitespace())
+    }
   }
 }
 

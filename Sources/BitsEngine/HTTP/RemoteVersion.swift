@@ -1,6 +1,10 @@
 /// The version of a remote file as BITS defines it: its size and date, plus the entity tag when
 /// the server gives one. Bytes of two versions are never mixed in one file.
 public struct RemoteVersion: Hashable, Sendable, Codable {
+  /// The largest size a file can have here: sizes and offsets become `off_t`, a signed 64-bit
+  /// integer, in every system call. Servers naming more are refused where their answer is read.
+  public static let maximumSize = UInt64(Int64.max)
+
   public var size: UInt64
   public var lastModified: String?
   public var etag: String?

@@ -14,7 +14,8 @@ public struct FileRange: Hashable, Sendable, CustomStringConvertible {
 
   /// The range covering `bytes`, a half-open interval.
   public init(_ bytes: Range<UInt64>) {
-    self.init(offset: bytes.lowerBound, length: UInt64(bytes.count))
+    // Not `bytes.count`: an `Int`, it traps beyond `Int.max`.
+    self.init(offset: bytes.lowerBound, length: bytes.upperBound - bytes.lowerBound)
   }
 
   public var extendsToEndOfFile: Bool { length == Self.lengthToEndOfFile }
