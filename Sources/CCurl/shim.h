@@ -31,6 +31,13 @@ static inline CURLcode bitsfs_easy_set_callback(CURL *easy, CURLoption option,
   return curl_easy_setopt(easy, option, value);
 }
 
+typedef int (*bitsfs_curl_prereq_callback)(void *context, char *primary_ip, char *local_ip, int primary_port,
+                                           int local_port);
+
+static inline CURLcode bitsfs_easy_set_prereq(CURL *easy, bitsfs_curl_prereq_callback value) {
+  return curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, value);
+}
+
 static inline CURLcode bitsfs_easy_get_long(CURL *easy, CURLINFO info, long *value) {
   return curl_easy_getinfo(easy, info, value);
 }

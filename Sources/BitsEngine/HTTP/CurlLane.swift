@@ -145,8 +145,33 @@ private struct CurlTransferLoop {
       }
       collectFinished()
       deliverReceivedBodies()
-      let polled = curl_multi_poll(multi, nil, 0, 1000, nil)
+      abandonStalledTransfers()
+      let polled = curl_multi_poll(multi, nil, 0, pollTimeout, nil)
       if polled != CURLM_OK { failEveryTransfer(polled) }
+    }
+  }
+
+  /// How long one wait for sockets may take: short enough to notice a stall soon after the
+  /// stall timeout.
+  private var pollTimeout: Int32 {
+    Int32(clamping: max(50, min(1000, configuration.stallTimeout.milliseconds / 4)))
+  }
+
+  /// Ends the transfers that received nothing (no head line, no body byte) for the stall
+  /// timeout since they last did, or since their connection was made (a request waiting for
+  /// a free connection is not stalled). libcurl's own low-speed limit averages over seconds, so a burst followed by
+  /// silence would be noticed many seconds late.
+  private mutating func abandonStalledTransfers() {
+    let now = ContinuousClock.now
+    let stalled = active.values.filter { transfer in
+      transfer.lastActivity.map { now - $0 >= configuration.stallTimeout } ?? false
+    }
+    for transfer in stalled {
+      let seconds = configuration.stallTimeout.seconds
+      finish(
+        transfer.id,
+        outcome: .failure(
+          BitsError(.timedOut, "the server sent nothing for \(seconds) s", url: transfer.request.url)))
     }
   }
 

@@ -14,6 +14,9 @@ final class CurlTransfer {
   /// Whether the request's own headers went with the current hop.
   private var sendsRequestHeaders = false
   private let started = ContinuousClock.now
+  /// When the server last sent anything (a head line, body bytes), or the connection was made,
+  /// for stall detection; `nil` while the request waits for a connection.
+  private(set) var lastActivity: ContinuousClock.Instant?
   private var headDelivered = false
   /// Body bytes delivered to the receiver so far.
   private var bodyOffset: UInt64 = 0
@@ -61,9 +64,6 @@ final class CurlTransfer {
     try options.set(CURLOPT_TCP_KEEPALIVE, 1)
     try options.set(CURLOPT_BUFFERSIZE, Self.receiveBufferSize)
     try options.set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout.milliseconds))
-    // libcurl's stall detection: fewer than 1 byte/s for the whole stall window aborts.
-    try options.set(CURLOPT_LOW_SPEED_LIMIT, 1)
-    try options.set(CURLOPT_LOW_SPEED_TIME, max(1, Int(configuration.stallTimeout.milliseconds / 1000)))
     try options.set(CURLOPT_SSL_VERIFYPEER, configuration.verifiesTLS ? 1 : 0)
     try options.set(CURLOPT_SSL_VERIFYHOST, configuration.verifiesTLS ? 2 : 0)
     if let path = configuration.certificateAuthorityPath { try options.set(CURLOPT_CAINFO, path) }
@@ -79,14 +79,23 @@ final class CurlTransfer {
       bitsfs_easy_set_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
         guard let data, let context else { return 0 }
         let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+        transfer.lastActivity = .now
         transfer.head.add(line: UnsafeRawBufferPointer(start: data, count: size * count))
         return size * count
       }, CURLOPT_HEADERFUNCTION)
+    try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_PREREQDATA, context), CURLOPT_PREREQDATA)
+    try options.check(
+      bitsfs_easy_set_prereq(easy) { context, _, _, _, _ in
+        guard let context else { return Int32(CURL_PREREQFUNC_OK) }
+        Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue().lastActivity = .now
+        return Int32(CURL_PREREQFUNC_OK)
+      }, CURLOPT_PREREQFUNCTION)
     try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_WRITEDATA, context), CURLOPT_WRITEDATA)
     try options.check(
       bitsfs_easy_set_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
         guard let data, let context else { return 0 }
         let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+        transfer.lastActivity = .now
         let accepted = transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
         // Any count other than the one given makes libcurl stop with CURLE_WRITE_ERROR.
         return accepted ? size * count : 0
