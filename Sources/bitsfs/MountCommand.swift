@@ -47,6 +47,13 @@ struct MountCommand: ParsableCommand {
     transform: NumericOption.powerOfTwo("--block-size", in: 4096...(64 << 20)))
   var blockSize: UInt64 = 64 << 10
 
+  @Option(
+    help: ArgumentHelp(
+      "The largest read-ahead window a sequential reader earns, e.g. 16M; 0 turns read-ahead off.",
+      valueName: "size"),
+    transform: NumericOption.size("--read-ahead-max", in: 0...(1 << 30)))
+  var readAheadMax: UInt64 = 64 << 20
+
   @OptionGroup var transfer: TransferOptions
 
   func validate() throws {
@@ -87,6 +94,7 @@ struct MountCommand: ParsableCommand {
     configuration.job = try transfer.jobConfiguration()
     configuration.reads.readTimeout = .milliseconds(Int64(readTimeout * 1000))
     configuration.reads.blockSize = blockSize
+    configuration.reads.maximumReadAhead = readAheadMax
     configuration.reads.revalidationInterval = .milliseconds(Int64(revalidate * 1000))
     // A read gives up after the read timeout; its request keeps retrying as long, so a server
     // that comes back serves the next read.

@@ -35,6 +35,26 @@ enum NumericOption {
     }
   }
 
+  /// A size in bytes, with an optional binary suffix: `0`, `4096`, `512K`, `64M`, `1G`.
+  static func size(_ option: String, in range: ClosedRange<UInt64>) -> @Sendable (String) throws -> UInt64 {
+    { text in
+      let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+      var digits = Substring(text)
+      var unit: UInt64 = 1
+      if let last = digits.last?.uppercased().first, let multiplier = units[last] {
+        unit = multiplier
+        digits = digits.dropLast()
+      }
+      guard let number = UInt64(digits), case let (value, overflow) = number.multipliedReportingOverflow(by: unit),
+        !overflow, range.contains(value)
+      else {
+        throw ValidationError(
+          "\(option) must be a size between \(range.lowerBound) and \(range.upperBound) bytes (suffixes K, M, G, T)")
+      }
+      return value
+    }
+  }
+
   /// `86400` rather than `86400.0`.
   private static func decimal(_ value: Double) -> String {
     value == value.rounded() ? String(Int64(value)) : String(value)

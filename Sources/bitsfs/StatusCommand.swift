@@ -44,7 +44,8 @@ struct StatusCommand: ParsableCommand {
         "\(file.split(separator: "/").last ?? "")  size \(ProgressReporter.bytes(size))  "
           + "filled \(ProgressReporter.bytes(filledBytes)) (\(ProgressReporter.oneDecimal(percent))%) in "
           + "\(fields["ranges"] ?? 0) ranges  fetched \(ProgressReporter.bytes(fields["fetched"] ?? 0)) "
-          + "in \(fields["requests"] ?? 0) requests")
+          + "in \(fields["requests"] ?? 0) requests  read ahead \(ProgressReporter.bytes(fields["read-ahead"] ?? 0)) "
+          + "(\(ProgressReporter.bytes(fields["read-ahead-used"] ?? 0)) of it read)")
       print("  [\(FilledMap.picture(of: map, width: width))]")
     }
   }

@@ -137,11 +137,15 @@ final class DownloadJobTests: EngineTestCase {
     XCTAssertEqual(try settle(followed), .transferred)
     try followed.complete()
     XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: localPath("followed.bin")))), bytes)
+    // The probe was redirected; the range request went straight to where it led.
+    let paths = nginx.requests().map(\.path)
+    XCTAssertEqual(paths.filter { $0.hasPrefix("/moved/") }.count, 1, "\(paths)")
+    XCTAssertEqual(paths.filter { $0 == "/target.bin" }.count, 2, "\(paths)")
 
     let refused = makeJob()
     try refused.addFile(remoteURL: nginx.url("to-ftp.bin"), localName: localPath("refused.bin"))
     XCTAssertEqual(try settle(refused), .error)
-    XCTAssertEqual(refused.error?.code, .invalidArgument, "\(String(describing: refused.error))")
+    XCTAssertEqual(refused.error?.code, .invalidServerResponse, "\(String(describing: refused.error))")
   }
 
   func testStatesFollowTheBITSLifeCycle() throws {

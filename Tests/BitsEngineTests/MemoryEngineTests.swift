@@ -274,6 +274,20 @@ final class MemoryEngineTests: XCTestCase {
     XCTAssertEqual(file.version?.etag, "\"v1\"", "the known version stays")
   }
 
+  func testRangeRequestsGoWhereTheProbeWasRedirectedAndBackWhenThatFails() throws {
+    let target = "http://mirror.test/f.bin"
+    let bytes = TestData.bytes(count: 600_000, seed: 15)
+    server.serve(MemoryTransport.Version(bytes: bytes, etag: "\"a\""), at: target)
+    server.redirect(url, to: target)
+    // The mirror refuses the second piece once (an expired signature, say).
+    server.inject(.status(403), at: target, skip: 1)
+    XCTAssertEqual(try fetchWhole(makeJob()), bytes)
+    let requests = server.requests.filter { !MemoryTransport.isProbe($0) }
+    // Three pieces at once to the mirror, then the refused one again at the original URL.
+    XCTAssertEqual(requests.map(\.url), [target, target, target, url], "no redirect per request")
+    XCTAssertEqual(ByteRangeSet(requests.compactMap(\.range)).intervals, [0..<600_000])
+  }
+
   func testTheSameURLTwiceInOneProcessIsRefused() throws {
     serve(count: 1000, seed: 14, etag: "\"a\"")
     let job = makeJob()

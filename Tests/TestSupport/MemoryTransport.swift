@@ -64,6 +64,8 @@ public final class MemoryTransport: HTTPTransport {
 
   private struct Stored {
     var versions: [String: Version] = [:]
+    /// URLs answered as another URL would be, as after a redirect.
+    var redirects: [String: String] = [:]
     var injections: [String: [Injection]] = [:]
     var log: [HTTPRequest] = []
     var nextID: UInt64 = 1
@@ -102,6 +104,12 @@ public final class MemoryTransport: HTTPTransport {
     stored.withLock { $0.versions[url] = version }
   }
 
+  /// Requests for `url` are answered as if redirected to `target`: with its version, and with
+  /// `target` as the head's final URL.
+  public func redirect(_ url: String, to target: String) {
+    stored.withLock { $0.redirects[url] = target }
+  }
+
   public func version(at url: String) -> Version? {
     stored.withLock { $0.versions[url] }
   }
@@ -127,17 +135,19 @@ public final class MemoryTransport: HTTPTransport {
   @discardableResult
   public func start(_ request: HTTPRequest, receiver: any HTTPTransferReceiver) -> TransferID {
     let running = Running(receiver: receiver)
-    let (id, version, fault) = stored.withLock { stored -> (UInt64, Version?, Fault?) in
+    let (id, version, fault, finalURL) = stored.withLock { stored -> (UInt64, Version?, Fault?, String?) in
       let id = stored.nextID
       stored.nextID += 1
       stored.log.append(request)
       stored.running[id] = running
-      let fault = Self.takeFault(for: request, &stored)
-      if case .change(let version) = fault { stored.versions[request.url] = version }
-      return (id, stored.versions[request.url], fault)
+      let target = stored.redirects[request.url]
+      let url = target ?? request.url
+      let fault = Self.takeFault(for: HTTPRequest(url: url, range: request.range), &stored)
+      if case .change(let version) = fault { stored.versions[url] = version }
+      return (id, stored.versions[url], fault, target)
     }
     network.async { [self] in
-      answer(request, version: version, fault: fault, running: running, id: id)
+      answer(request, version: version, fault: fault, running: running, id: id, finalURL: finalURL)
     }
     return TransferID(lane: 0, value: id)
   }
@@ -174,14 +184,16 @@ public final class MemoryTransport: HTTPTransport {
 
   // MARK: Answering (on the network queue)
 
-  private func answer(_ request: HTTPRequest, version: Version?, fault: Fault?, running: Running, id: UInt64) {
+  private func answer(
+    _ request: HTTPRequest, version: Version?, fault: Fault?, running: Running, id: UInt64, finalURL: String?
+  ) {
     defer { stored.withLock { _ = $0.running.removeValue(forKey: id) } }
     guard !running.finished.load(ordering: .sequentiallyConsistent) else { return }
     guard let version else {
-      return respond(status: 404, headers: [:], body: [], running: running)
+      return respond(status: 404, headers: [:], body: [], running: running, finalURL: finalURL)
     }
     if case .status(let status) = fault {
-      return respond(status: status, headers: [:], body: [], running: running)
+      return respond(status: status, headers: [:], body: [], running: running, finalURL: finalURL)
     }
     let size = UInt64(version.bytes.count)
     var headers: [String: String] = ["accept-ranges": "bytes"]
@@ -193,12 +205,13 @@ public final class MemoryTransport: HTTPTransport {
     if fault == .ignoreRange { wanted = nil }
     guard var range = wanted else {
       headers["content-length"] = String(size)
-      return respond(status: 200, headers: headers, body: version.bytes[...], running: running, fault: fault)
+      return respond(
+        status: 200, headers: headers, body: version.bytes[...], running: running, fault: fault, finalURL: finalURL)
     }
     guard range.lowerBound < size else {
       headers["content-range"] = "bytes */\(size)"
       headers["content-length"] = "0"
-      return respond(status: 416, headers: headers, body: [], running: running)
+      return respond(status: 416, headers: headers, body: [], running: running, finalURL: finalURL)
     }
     range = range.clamped(to: 0..<size)
     if case .shiftedRange(let offset) = fault {
@@ -211,14 +224,15 @@ public final class MemoryTransport: HTTPTransport {
     } else {
       headers["content-length"] = String(body.count)
     }
-    respond(status: 206, headers: headers, body: body, running: running, fault: fault)
+    respond(status: 206, headers: headers, body: body, running: running, fault: fault, finalURL: finalURL)
   }
 
   private func respond(
-    status: Int, headers: [String: String], body: ArraySlice<UInt8>, running: Running, fault: Fault? = nil
+    status: Int, headers: [String: String], body: ArraySlice<UInt8>, running: Running, fault: Fault? = nil,
+    finalURL: String?
   ) {
     if case .abort(let error) = running.receiver.transferDidReceiveHead(
-      HTTPResponseHead(status: status, headers: headers))
+      HTTPResponseHead(status: status, headers: headers, finalURL: finalURL))
     {
       return running.finish(.failure(error))
     }

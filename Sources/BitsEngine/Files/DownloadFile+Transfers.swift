@@ -19,18 +19,19 @@ extension DownloadFile {
   }
 
   private func startQueuedPieces() {
-    let starting = state.withLock { state -> [(RangeScheduler.Piece, RemoteVersion, DataFile, UInt64)] in
+    let starting = state.withLock { state -> [(RangeScheduler.Piece, RemoteVersion, DataFile, UInt64, String?)] in
       guard !state.isSuspended, let version = state.version, let data = state.data else { return [] }
       let pieces = state.scheduler.takeStartable()
       state.requestCount += pieces.count
-      return pieces.map { ($0, version, data, state.generation) }
+      return pieces.map { ($0, version, data, state.generation, state.dataURL) }
     }
-    for (piece, version, data, generation) in starting {
+    for (piece, version, data, generation, dataURL) in starting {
       let receiver = PieceReceiver(
         file: self, pieceID: piece.id, range: piece.range, priority: piece.priority, version: version, data: data,
-        generation: generation)
+        generation: generation, redirectedURL: dataURL)
       let request = HTTPRequest(
-        url: remoteURL, range: piece.range, ifRange: version.ifRangeValidator, headers: configuration.headers)
+        url: dataURL ?? remoteURL, range: piece.range, ifRange: version.ifRangeValidator,
+        headers: configuration.headers)
       let transfer = transport.start(request, receiver: receiver)
       state.withLock { state in
         // The transfer may have ended already, or the file been reset meanwhile.
@@ -85,9 +86,11 @@ extension DownloadFile {
     deliver(report)
   }
 
-  /// The request for piece `pieceID` of the version of `generation` ended.
+  /// The request for piece `pieceID` of the version of `generation` ended; it went to
+  /// `redirectedURL` if not to `remoteURL`.
   func pieceFinished(
-    _ pieceID: UInt64, outcome: Result<Void, BitsError>, version: RemoteVersion, generation: UInt64
+    _ pieceID: UInt64, outcome: Result<Void, BitsError>, version: RemoteVersion, generation: UInt64,
+    redirectedURL: String?
   ) {
     let (decision, failed, becameIdle, resumed) = state.withLock {
       state -> (RangeScheduler.Decision, [ReadWaiters<ReadCompletion>.Waiter], Bool, Bool) in
@@ -95,6 +98,16 @@ extension DownloadFile {
         return (.settled, [], false, false)
       }
       state.transfers[pieceID] = nil
+      var outcome = outcome
+      // The URL a redirect led to failed (an expired presigned URL, a mirror gone): requests
+      // go back to the original URL, and this one is retried there.
+      if let redirectedURL, case .failure(let error) = outcome, error.code != .cancelled,
+        error.code != .remoteFileChanged
+      {
+        if state.dataURL == redirectedURL { state.dataURL = nil }
+        outcome = .failure(
+          BitsError(.connectionClosed, "the redirect target failed (\(error.code.name)); asking the original URL"))
+      }
       let missing = state.filled.gaps(in: piece.range)
       let decision = state.scheduler.finish(pieceID, outcome: outcome, missing: missing, now: .now)
       var failed: [ReadWaiters<ReadCompletion>.Waiter] = []

@@ -24,7 +24,9 @@ extension DownloadFile {
     probe(retryPeriod: configuration.retryPeriod).run { [self] result in
       switch result {
       case .failure(let error): finishConnecting(.failure(error))
-      case .success(let version):
+      case .success(let probed):
+        let version = probed.version
+        let dataURL = rememberedURL(probed.finalURL)
         persistQueue.async { [self] in
           do throws(BitsError) {
             let (data, filled) = try cache.open(url: remoteURL, version: version)
@@ -35,6 +37,7 @@ extension DownloadFile {
               state.lastValidationFailure = nil
               state.data = data
               state.filled = filled
+              state.dataURL = dataURL
               state.generation += 1
             }
             finishConnecting(.success(version))
@@ -67,6 +70,15 @@ extension DownloadFile {
     }
     done.wait()
     return try outcome.withLock { $0! }.get()
+  }
+
+  /// Where range requests go once a probe was redirected to `finalURL`: there, so each request
+  /// is not redirected again, when it is on the original URL's origin or no headers of the
+  /// job's could follow it there (headers go to the original origin only).
+  private func rememberedURL(_ finalURL: String?) -> String? {
+    guard let finalURL, finalURL != remoteURL, let final = URLOrigin(finalURL), final.isHTTP else { return nil }
+    guard configuration.headers.isEmpty || final == URLOrigin(remoteURL) else { return nil }
+    return finalURL
   }
 
   func probe(retryPeriod: Duration) -> VersionProbe {
@@ -126,7 +138,7 @@ extension DownloadFile {
           state.lastValidated = .now
           state.lastValidationFailure = nil
         }
-        guard probed != current else { return finishRevalidating() }
+        guard probed.version != current else { return finishRevalidating() }
         versionDidChange(from: current)
         connect { [self] _ in finishRevalidating() }
       }
@@ -152,6 +164,7 @@ extension DownloadFile {
       state.version = nil
       state.data = nil
       state.filled = ByteRangeSet()
+      state.dataURL = nil
       state.readAheadUnread = ByteRangeSet()
       state.commits.discard()
       state.reports.discard()

@@ -62,6 +62,9 @@ public final class DownloadFile: Sendable {
     /// Increases each time the file is (re)connected to a version.
     var generation: UInt64 = 0
     var data: DataFile?
+    /// Where range requests go: the URL a redirect of the probe ended at, remembered for the
+    /// version; `nil` for `remoteURL` itself.
+    var dataURL: String?
     var filled = ByteRangeSet()
     var scheduler: RangeScheduler
     /// The transfer of each piece in flight.

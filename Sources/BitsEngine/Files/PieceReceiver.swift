@@ -9,6 +9,8 @@ struct PieceReceiver: HTTPTransferReceiver {
   let version: RemoteVersion
   let data: DataFile
   let generation: UInt64
+  /// Where the request went, when not to the file's URL.
+  let redirectedURL: String?
 
   func transferDidReceiveHead(_ head: HTTPResponseHead) -> TransferVerdict {
     let verdict = ServerRules.check(head, asked: range, version: version, url: file.remoteURL)
@@ -39,6 +41,7 @@ struct PieceReceiver: HTTPTransferReceiver {
   }
 
   func transferDidFinish(_ outcome: Result<Void, BitsError>) {
-    file.pieceFinished(pieceID, outcome: outcome, version: version, generation: generation)
+    file.pieceFinished(
+      pieceID, outcome: outcome, version: version, generation: generation, redirectedURL: redirectedURL)
   }
 }

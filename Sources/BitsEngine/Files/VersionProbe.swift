@@ -1,6 +1,12 @@
 import Dispatch
 import Synchronization
 
+/// What a probe learned: the version, and the URL that answered after any redirects.
+struct ProbeResult: Sendable {
+  var version: RemoteVersion
+  var finalURL: String?
+}
+
 /// Learns a file's version with one-byte range requests, retrying transient failures with the
 /// backoff until `retryPeriod` has passed. Nothing blocks while it waits: each attempt is a
 /// transfer, each pause a timer.
@@ -13,13 +19,13 @@ struct VersionProbe: Sendable {
   /// Told of each transient failure that will be retried.
   let retrying: @Sendable (BitsError) -> Void
 
-  func run(completion: @escaping @Sendable (Result<RemoteVersion, BitsError>) -> Void) {
+  func run(completion: @escaping @Sendable (Result<ProbeResult, BitsError>) -> Void) {
     attempt(1, startedAt: .now, completion: completion)
   }
 
   private func attempt(
     _ number: Int, startedAt start: ContinuousClock.Instant,
-    completion: @escaping @Sendable (Result<RemoteVersion, BitsError>) -> Void
+    completion: @escaping @Sendable (Result<ProbeResult, BitsError>) -> Void
   ) {
     let receiver = ProbeReceiver(url: url) { result in
       guard case .failure(let error) = result, error.code.isTransient else { return completion(result) }
@@ -37,16 +43,18 @@ struct VersionProbe: Sendable {
 /// Learns a file's version from the head of a one-byte range request.
 private final class ProbeReceiver: HTTPTransferReceiver {
   let url: String
-  private let result = Mutex<Result<RemoteVersion, BitsError>?>(nil)
-  private let completion: @Sendable (Result<RemoteVersion, BitsError>) -> Void
+  private let result = Mutex<Result<ProbeResult, BitsError>?>(nil)
+  private let completion: @Sendable (Result<ProbeResult, BitsError>) -> Void
 
-  init(url: String, completion: @escaping @Sendable (Result<RemoteVersion, BitsError>) -> Void) {
+  init(url: String, completion: @escaping @Sendable (Result<ProbeResult, BitsError>) -> Void) {
     self.url = url
     self.completion = completion
   }
 
   func transferDidReceiveHead(_ head: HTTPResponseHead) -> TransferVerdict {
-    let version = ServerRules.version(fromProbe: head, url: url)
+    let version = ServerRules.version(fromProbe: head, url: url).map {
+      ProbeResult(version: $0, finalURL: head.finalURL)
+    }
     result.withLock { $0 = version }
     // The head says all a probe needs; a server ignoring ranges would send the whole file.
     if case .failure(let error) = version { return .abort(error) }
@@ -58,7 +66,7 @@ private final class ProbeReceiver: HTTPTransferReceiver {
   }
 
   func transferDidFinish(_ outcome: Result<Void, BitsError>) {
-    let final = result.withLock { result -> Result<RemoteVersion, BitsError> in
+    let final = result.withLock { result -> Result<ProbeResult, BitsError> in
       switch (outcome, result) {
       // Once the head gave the version, a connection lost during the one-byte body changes nothing.
       case (.failure(let error), .success?) where error.code.isTransient: break
