@@ -67,7 +67,9 @@ final class FuseReply: Sendable {
 
   /// The xattr protocol: size 0 asks for the length, a buffer too small is ERANGE.
   private func sendAttribute(_ bytes: [UInt8]) {
-    guard case .attribute(let size) = shape else { return bytes.withUnsafeBytes { _ = bitsfs_reply_buf(request.raw, $0.baseAddress, $0.count) } }
+    guard case .attribute(let size) = shape else {
+      return bytes.withUnsafeBytes { _ = bitsfs_reply_buf(request.raw, $0.baseAddress, $0.count) }
+    }
     if size == 0 { return _ = bitsfs_reply_xattr(request.raw, bytes.count) }
     guard size >= bytes.count else { return _ = bitsfs_reply_err(request.raw, ERANGE) }
     bytes.withUnsafeBytes { _ = bitsfs_reply_buf(request.raw, $0.baseAddress, $0.count) }

@@ -143,13 +143,13 @@ final class MemoryEngineTests: XCTestCase {
       try job.resume()
       XCTAssertEqual(job.waitUntilSettled(timeout: .seconds(10)), .error, "\(fault)")
       XCTAssertTrue(
-        [.invalidServerResponse, .insufficientRangeSupport].contains(job.error?.code), "\(fault): \(String(describing: job.error))")
+        [.invalidServerResponse, .insufficientRangeSupport].contains(job.error?.code),
+        "\(fault): \(String(describing: job.error))")
       XCTAssertTrue(
         file.filledRanges.allSatisfy { $0.offset >= 1000 && $0.offset + $0.length <= 1100 }, "\(fault)")
       try job.cancel()
     }
   }
-
 
   func testAChangeDuringTheTransferRestartsOnTheNewVersionOnly() throws {
     serve(count: 600_000, seed: 6, etag: "\"v1\"")

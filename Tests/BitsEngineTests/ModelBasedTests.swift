@@ -79,8 +79,9 @@ final class ModelBasedTests: XCTestCase {
     for step in 0..<operations {
       let context = "seed \(seed), step \(step) after \(trace.suffix(8))"
       let operation = random.next() % 10
-      trace.append(["read", "read", "read", "read", "read", "change", "fault", "suspend", "revalidate", "restart"][
-        Int(operation)])
+      trace.append(
+        ["read", "read", "read", "read", "read", "change", "fault", "suspend", "revalidate", "restart"][
+          Int(operation)])
       switch operation {
       case 0...4:
         // 1 to 4 reads at once, random or continuing a sequential reader.

@@ -116,7 +116,9 @@ final class RangeSchedulerTests: XCTestCase {
     var scheduler = RangeScheduler(limits: limits)
     _ = scheduler.request([0..<200], priority: .normal, filled: ByteRangeSet())
     let pieces = scheduler.takeStartable()
-    guard case .retry(let error, _, _) = scheduler.finish(pieces[0].id, outcome: .success(()), missing: [50..<100], now: start)
+    guard
+      case .retry(let error, _, _) = scheduler.finish(
+        pieces[0].id, outcome: .success(()), missing: [50..<100], now: start)
     else { return XCTFail("a short answer is retried") }
     XCTAssertEqual(error.code, .connectionClosed)
     XCTAssertEqual(scheduler.finish(pieces[1].id, outcome: .failure(transient), missing: [], now: start), .settled)
@@ -126,7 +128,9 @@ final class RangeSchedulerTests: XCTestCase {
     var scheduler = RangeScheduler(limits: limits)
     _ = scheduler.request([0..<400], priority: .normal, filled: ByteRangeSet())
     let started = scheduler.takeStartable()
-    guard case .retry(_, _, let token) = scheduler.finish(started[0].id, outcome: .failure(transient), missing: [0..<100], now: start)
+    guard
+      case .retry(_, _, let token) = scheduler.finish(
+        started[0].id, outcome: .failure(transient), missing: [0..<100], now: start)
     else { return XCTFail() }
     XCTAssertEqual(Set(scheduler.reset().map(\.id)), [started[1].id])
     XCTAssertTrue(scheduler.isIdle)
@@ -191,8 +195,10 @@ final class BackoffTests: XCTestCase {
     let backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(5))
     XCTAssertEqual(
       (1...7).map { backoff.delay(beforeAttempt: $0) },
-      [.milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200),
-       .seconds(5), .seconds(5)])
+      [
+        .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200),
+        .seconds(5), .seconds(5),
+      ])
     XCTAssertEqual(backoff.delay(beforeAttempt: 1_000_000), .seconds(5), "no overflow however many attempts")
     XCTAssertEqual(backoff.delay(beforeAttempt: 0), .milliseconds(200))
   }

@@ -68,9 +68,10 @@ final class MountedFileSystemTests: XCTestCase {
   }
 
   private func open(_ inode: UInt64) throws -> (handle: UInt64, keepCache: Bool, directIO: Bool) {
-    guard case .opened(let handle, let keepCache, let directIO)? = answer({
-      fileSystem.open(inode: inode, flags: O_RDONLY, reply: $0)
-    })
+    guard
+      case .opened(let handle, let keepCache, let directIO)? = answer({
+        fileSystem.open(inode: inode, flags: O_RDONLY, reply: $0)
+      })
     else { throw XCTSkip("open failed") }
     return (handle, keepCache, directIO)
   }
@@ -82,7 +83,9 @@ final class MountedFileSystemTests: XCTestCase {
   }
 
   private func read(_ inode: UInt64, handle: UInt64, _ range: Range<UInt64>) -> ReadOutcome {
-    switch answer({ fileSystem.read(inode: inode, size: range.count, offset: range.lowerBound, handle: handle, reply: $0) }) {
+    switch answer({
+      fileSystem.read(inode: inode, size: range.count, offset: range.lowerBound, handle: handle, reply: $0)
+    }) {
     case .bytes(let bytes)?: return .success(bytes)
     case .cached(let data, let offset, let count)?:
       var copy = [UInt8](repeating: 0, count: count)
@@ -133,7 +136,10 @@ final class MountedFileSystemTests: XCTestCase {
     }
     XCTAssertEqual(listing.map(\.name), [".", "..", "data.bin"])
     XCTAssertEqual(listing.last?.inode, try lookupInode())
-    guard case .attributeValue(let value)? = answer({ fileSystem.getxattr(inode: try! self.lookupInode(), name: "user.bitsfs.url", reply: $0) })
+    guard
+      case .attributeValue(let value)? = answer({
+        fileSystem.getxattr(inode: try! self.lookupInode(), name: "user.bitsfs.url", reply: $0)
+      })
     else { return XCTFail("getxattr") }
     XCTAssertEqual(String(decoding: value, as: UTF8.self), "http://memory.test/dir/data.bin")
     guard case .attributeValue(let names)? = answer({ fileSystem.listxattr(inode: try! self.lookupInode(), reply: $0) })
@@ -156,7 +162,8 @@ final class MountedFileSystemTests: XCTestCase {
     XCTAssertTrue(fresh.keepCache)
     XCTAssertEqual(read(newInode, handle: fresh.handle, 0..<4096), .success(Array(second[0..<4096])))
     for offset in stride(from: UInt64(0), to: 1 << 20, by: 256 << 10) {
-      XCTAssertEqual(read(oldInode, handle: old.handle, offset..<offset + 4096), .failure(EIO), "old descriptor at \(offset)")
+      XCTAssertEqual(
+        read(oldInode, handle: old.handle, offset..<offset + 4096), .failure(EIO), "old descriptor at \(offset)")
     }
     XCTAssertEqual(read(oldInode, handle: reopened.handle, 8192..<12288), .success(Array(second[8192..<12288])))
   }

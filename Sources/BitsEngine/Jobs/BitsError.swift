@@ -16,7 +16,6 @@ public enum BitsErrorCode: Hashable, Sendable {
   case connectFailure
   case connectionClosed
   case certificateInvalid
-  case noProgress
   case timedOut
   /// The remote file changed while it was transferred (`BG_E_REMOTE_FILE_CHANGED`).
   case remoteFileChanged
@@ -44,7 +43,6 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .connectFailure: "BG_E_CONNECT_FAILURE"
     case .connectionClosed: "BG_E_CONNECTION_CLOSED"
     case .certificateInvalid: "ERROR_INTERNET_INVALID_CA"
-    case .noProgress: "BG_E_NO_PROGRESS"
     case .timedOut: "ERROR_INTERNET_TIMEOUT"
     case .remoteFileChanged: "BG_E_REMOTE_FILE_CHANGED"
     case .localFileChanged: "BG_E_LOCAL_FILE_CHANGED"
@@ -70,7 +68,6 @@ public enum BitsErrorCode: Hashable, Sendable {
     case .connectFailure: 0x8020_002D
     case .connectionClosed: 0x8020_002E
     case .certificateInvalid: 0x8007_2F0D
-    case .noProgress: 0x8020_0024
     case .timedOut: 0x8007_2EE2
     case .remoteFileChanged: 0x8020_0073
     case .localFileChanged: 0x8020_001D
@@ -83,7 +80,7 @@ public enum BitsErrorCode: Hashable, Sendable {
   /// Whether a job that met this error should try again after a pause (`BG_JOB_STATE_TRANSIENT_ERROR`).
   public var isTransient: Bool {
     switch self {
-    case .connectFailure, .connectionClosed, .noProgress, .timedOut: true
+    case .connectFailure, .connectionClosed, .timedOut: true
     case .httpStatus(let status): status >= 500 || status == 429 || status == 408
     default: false
     }
