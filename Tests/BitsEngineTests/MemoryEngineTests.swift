@@ -58,15 +58,7 @@ final class MemoryEngineTests: XCTestCase {
     let done = DispatchSemaphore(value: 0)
     file.read(range, alignment: 4096, timeout: timeout) { result in
       answer.withLock { answer in
-        answer = result.flatMap { bytes -> Result<[UInt8], BitsError> in
-          var copy = [UInt8](repeating: 0, count: bytes.range.count)
-          do {
-            try copy.withUnsafeMutableBytes { try bytes.copy(into: $0) }
-          } catch {
-            return .failure(error as? BitsError ?? BitsError(.invalidArgument, "\(error)"))
-          }
-          return .success(copy)
-        }
+        answer = result.flatMap { $0.copiedBytes() }
       }
       done.signal()
     }

@@ -167,15 +167,7 @@ final class ModelBasedTests: XCTestCase {
       group.enter()
       DispatchQueue.global().async {
         file.read(range, alignment: 4096, timeout: timeout) { result in
-          let copied = result.flatMap { filled -> Result<([UInt8], Range<UInt64>), BitsError> in
-            var copy = [UInt8](repeating: 0, count: filled.range.count)
-            do {
-              try copy.withUnsafeMutableBytes { try filled.copy(into: $0) }
-            } catch {
-              return .failure(error as? BitsError ?? BitsError(.invalidArgument, "\(error)"))
-            }
-            return .success((copy, filled.range))
-          }
+          let copied = result.flatMap { filled in filled.copiedBytes().map { ($0, filled.range) } }
           answers.withLock { $0[index] = copied }
           group.leave()
         }

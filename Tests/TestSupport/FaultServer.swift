@@ -11,38 +11,12 @@ public final class FaultServer {
   private let logPath: String
 
   public init(root: URL) throws {
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("fixtures/fault-server.py")
     logPath =
       FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-fault-\(UUID().uuidString).log").path
-    process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-    process.arguments = [script.path, "--root", root.path, "--port", "0", "--log", logPath]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    // The server prints `PORT n` once it listens.
-    let reader = output.fileHandleForReading
-    let line = Mutex<String?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-      var text = ""
-      while !text.contains("\n") {
-        let chunk = reader.availableData
-        if chunk.isEmpty { break }
-        text += String(decoding: chunk, as: UTF8.self)
-      }
-      line.withLock { $0 = text }
-      done.signal()
-    }
-    guard done.wait(timeout: .now() + 10) == .success,
-      let text = line.withLock({ $0 }),
-      let port = text.split(separator: " ").last.flatMap({ UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
-    else {
-      process.terminate()
-      throw TestServerError.notListening("fault server")
-    }
+    let port: UInt16
+    (process, port) = try FixtureServer.start(
+      script: "fault-server.py", arguments: ["--root", root.path, "--port", "0", "--log", logPath],
+      label: "fault server")
     baseURL = "http://127.0.0.1:\(port)"
   }
 

@@ -17,40 +17,12 @@ public final class HeaderServer {
   }
 
   public init(root: URL, certificate: (certificate: String, key: String)? = nil) throws {
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("fixtures/header-server.py")
     logPath =
       FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-headers-\(UUID().uuidString).log").path
-    process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-    process.arguments =
-      [script.path, "--root", root.path, "--log", logPath]
-      + (certificate.map { ["--cert", $0.certificate, "--key", $0.key] } ?? [])
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    // The server prints `PORT n` once it listens.
-    let reader = output.fileHandleForReading
-    let line = Mutex<String?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-      var text = ""
-      while !text.contains("\n") {
-        let chunk = reader.availableData
-        if chunk.isEmpty { break }
-        text += String(decoding: chunk, as: UTF8.self)
-      }
-      line.withLock { $0 = text }
-      done.signal()
-    }
-    guard done.wait(timeout: .now() + 10) == .success, let text = line.withLock({ $0 }),
-      let port = text.split(separator: " ").last.flatMap({ UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
-    else {
-      process.terminate()
-      process.waitUntilExit()
-      throw TestServerError.notListening("header server")
-    }
+    let arguments =
+      ["--root", root.path, "--log", logPath] + (certificate.map { ["--cert", $0.certificate, "--key", $0.key] } ?? [])
+    let port: UInt16
+    (process, port) = try FixtureServer.start(script: "header-server.py", arguments: arguments, label: "header server")
     baseURL = "\(certificate == nil ? "http" : "https")://127.0.0.1:\(port)"
   }
 

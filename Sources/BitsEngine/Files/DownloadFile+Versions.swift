@@ -73,11 +73,13 @@ extension DownloadFile {
   }
 
   /// Where range requests go once a probe was redirected to `finalURL`: there, so each request
-  /// is not redirected again, when it is on the original URL's origin or no headers of the
-  /// job's could follow it there (headers go to the original origin only).
+  /// is not redirected again, when the job sends no headers of its own. With headers, every
+  /// request follows the redirects afresh, so the HTTP client decides at each hop which of them
+  /// may go on (a chain through another origin or through http keeps them back, whatever
+  /// origin it ends at).
   private func rememberedURL(_ finalURL: String?) -> String? {
-    guard let finalURL, finalURL != remoteURL, let final = URLOrigin(finalURL), final.isHTTP else { return nil }
-    guard configuration.headers.isEmpty || final == URLOrigin(remoteURL) else { return nil }
+    guard configuration.headers.isEmpty, let finalURL, finalURL != remoteURL, URLOrigin(finalURL)?.isHTTP == true
+    else { return nil }
     return finalURL
   }
 
