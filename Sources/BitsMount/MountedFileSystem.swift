@@ -93,10 +93,18 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   package func lookup(parent: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
-    guard parent == Self.rootInode, let entry = entries.first(where: { $0.name == name }),
-      let attributes = attributes(of: currentInode(of: entry))
-    else { return reply(.error(ENOENT)) }
-    reply(.entry(attributes, timeout: 1))
+    guard parent == Self.rootInode, let entry = entries.first(where: { $0.name == name }) else {
+      return reply(.error(ENOENT))
+    }
+    let answer: @Sendable () -> Void = { [self] in
+      guard let attributes = attributes(of: currentInode(of: entry)) else { return reply(.error(ENOENT)) }
+      reply(.entry(attributes, timeout: 1))
+    }
+    // A file whose remote version changed is reconnecting: the name resolves once the new
+    // version is known (bounded by the retry period), or the kernel would keep an inode with
+    // the old size and date for the entry timeout.
+    guard entry.file.version != nil else { return entry.file.connect { _ in answer() } }
+    answer()
   }
 
   package func getattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
@@ -137,9 +145,10 @@ public final class MountedFileSystem: FileSystemOperations {
 
   package func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
     guard let (entry, _) = resolve(inode), let fileSize = entry.file.version?.size else { return reply(.error(EIO)) }
+    // At or past the end (a reader of an older, longer version, say): nothing to read.
+    guard offset < fileSize else { return reply(.bytes([])) }
     let (end, overflow) = offset.addingReportingOverflow(UInt64(size))
     let range = offset..<min(fileSize, overflow ? fileSize : end)
-    guard offset < range.upperBound else { return reply(.bytes([])) }
     let now = ContinuousClock.now
     let plan = handles.withLock { table -> (generation: UInt64, decision: ReadAheadPolicy.Decision)?? in
       guard var open = table.open[handle] else { return nil }

@@ -67,7 +67,8 @@ final class MountModelTests: XCTestCase {
       let context = "seed \(seed), step \(step)"
       switch random.next() % 8 {
       case 0, 1:
-        guard case .entry(let attributes, _)? = Self.answer({ fileSystem.lookup(parent: 1, name: "model.bin", reply: $0) })
+        guard
+          case .entry(let attributes, _)? = Self.answer({ fileSystem.lookup(parent: 1, name: "model.bin", reply: $0) })
         else { return XCTFail("\(context): lookup") }
         switch Self.answer({ fileSystem.open(inode: attributes.inode, flags: O_RDONLY, reply: $0) }) {
         case .opened(let handle, _, _)?: open.append(OpenFile(inode: attributes.inode, handle: handle))

@@ -108,6 +108,8 @@ final class MountedFileSystemTests: XCTestCase {
     XCTAssertFalse(opened.directIO)
     XCTAssertEqual(read(inode, handle: opened.handle, 5000..<9096), .success(Array(bytes[5000..<9096])))
     XCTAssertEqual(read(inode, handle: opened.handle, UInt64(bytes.count)..<UInt64(bytes.count) + 10), .success([]))
+    let pastTheEnd = UInt64(bytes.count) + 5000
+    XCTAssertEqual(read(inode, handle: opened.handle, pastTheEnd..<pastTheEnd + 10), .success([]), "not a trap")
     XCTAssertEqual(read(inode, handle: 999, 0..<10), .failure(EBADF))
     guard case .error(0)? = answer({ fileSystem.release(inode: inode, handle: opened.handle, reply: $0) }) else {
       return XCTFail("release")
