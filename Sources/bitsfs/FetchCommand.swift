@@ -30,6 +30,13 @@ struct FetchCommand: ParsableCommand {
   @Flag(name: .shortAndLong, help: "Print nothing but errors.")
   var quiet = false
 
+  @Flag(
+    help: """
+      Dynamic content (BITS_JOB_PROPERTY_DYNAMIC_CONTENT): fetch the whole file in one request, \
+      for a server that gives no size or ignores ranges; without resume.
+      """)
+  var dynamic = false
+
   @OptionGroup var transfer: TransferOptions
 
   func run() throws {
@@ -44,6 +51,12 @@ struct FetchCommand: ParsableCommand {
   private func fetch() throws(BitsError) {
     let ranges = try rangeSpecs.map { spec throws(BitsError) in try Self.parseRange(spec) }
     let localName = URL(fileURLWithPath: localFile).standardizedFileURL.path
+    if dynamic {
+      guard ranges.isEmpty else {
+        throw BitsError(.invalidArgument, "--dynamic fetches whole files: it takes no --range")
+      }
+      return try fetchDynamicContent(to: localName)
+    }
     let directory = URL(fileURLWithPath: localName).deletingLastPathComponent()
     // The job's partial data lives beside the destination, so finishing is a rename.
     let jobDirectory = directory.appendingPathComponent(".\(URL(fileURLWithPath: localName).lastPathComponent).bitsfs")
@@ -56,7 +69,7 @@ struct FetchCommand: ParsableCommand {
     } else {
       try job.addFileWithRanges(remoteURL: url, localName: localName, ranges: ranges)
     }
-    let interruption = Interruption(job: job)
+    let interruption = Interruption { try? job.suspend() }
     try job.resume()
     let reporter = ProgressReporter(quiet: quiet)
     while true {
@@ -84,6 +97,31 @@ struct FetchCommand: ParsableCommand {
     }
   }
 
+  /// The whole file in one request, put in place once complete; an interruption leaves nothing.
+  private func fetchDynamicContent(to localName: String) throws(BitsError) {
+    let client = HTTPClient(configuration: try transfer.httpConfiguration())
+    let download = try DynamicContentDownload(
+      remoteURL: url, localName: localName, transport: client, headers: try transfer.headers())
+    if !quiet {
+      writeToStandardError("bitsfs: dynamic content: fetched whole in one request, without resume\n")
+    }
+    let interruption = Interruption { download.cancel() }
+    let reporter = ProgressReporter(quiet: quiet)
+    do throws(BitsError) {
+      try download.run(progressEvery: .milliseconds(250)) { download in
+        let progress = JobProgress(
+          bytesTotal: download.bytesExpected, bytesTransferred: download.bytesReceived, filesTotal: 1,
+          filesTransferred: 0)
+        reporter.show(progress, state: .transferring)
+      }
+      reporter.finish()
+    } catch {
+      reporter.finish()
+      interruption.exitIfInterrupted()
+      throw error
+    }
+  }
+
   /// `OFFSET:LENGTH`, where either may be `eof` (BG_LENGTH_TO_EOF). An offset of `eof` parses, so
   /// that AddFileWithRanges refuses it as BITS does, with BG_E_INVALID_RANGE.
   static func parseRange(_ spec: String) throws(BitsError) -> FileRange {
@@ -102,20 +140,20 @@ struct FetchCommand: ParsableCommand {
   }
 }
 
-/// On Ctrl-C or SIGTERM the job is suspended, which makes every filled range durable; the
-/// command then exits, so the next run resumes where this one stopped.
+/// On Ctrl-C or SIGTERM `stop` runs (a job is suspended, which makes every filled range
+/// durable); the command then exits, so the next run resumes where this one stopped.
 final class Interruption {
   private let sources: [any DispatchSourceSignal]
   private let received = ReceivedSignal()
 
-  init(job: DownloadJob) {
+  init(stop: @escaping @Sendable () -> Void) {
     var sources: [any DispatchSourceSignal] = []
     for signalNumber in [SIGINT, SIGTERM] {
       signal(signalNumber, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
       source.setEventHandler { [received] in
         received.number.store(signalNumber, ordering: .sequentiallyConsistent)
-        try? job.suspend()
+        stop()
       }
       source.resume()
       sources.append(source)

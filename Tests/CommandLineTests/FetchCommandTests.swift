@@ -87,6 +87,39 @@ final class FetchCommandTests: XCTestCase {
     XCTAssertEqual(try String(contentsOfFile: path("keep.bin"), encoding: .utf8), "old contents")
   }
 
+  /// A server that gives no size, or ignores ranges, is refused for a resumable job and served
+  /// as dynamic content with --dynamic: whole, in one request, nothing left behind.
+  func testDynamicContentIsFetchedWholeOnlyWhenAskedFor() throws {
+    let root = directory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    let bytes = try TestData.write(count: 2 << 20, seed: 9, to: root.appendingPathComponent("d.bin"))
+    let server = try FaultServer(root: root)
+    defer { server.stop() }
+    for (fault, code) in [("no-length", "BG_E_MISSING_FILE_SIZE"), ("ignore-range", "BG_E_INSUFFICIENT_RANGE_SUPPORT")]
+    {
+      let refused = try fetch([server.url(fault, "d.bin"), path("\(fault).bin"), "--quiet"])
+      XCTAssertEqual(refused.status, 1, "\(fault): \(refused.error)")
+      XCTAssertTrue(refused.error.contains(code), "\(fault): \(refused.error)")
+      let before = server.requests().count
+      let dynamic = try fetch([server.url(fault, "d.bin"), path("\(fault).bin"), "--dynamic"])
+      XCTAssertEqual(dynamic.status, 0, "\(fault): \(dynamic.error)")
+      XCTAssertTrue(dynamic.error.contains("without resume"), dynamic.error)
+      XCTAssertTrue(Array(try Data(contentsOf: URL(fileURLWithPath: path("\(fault).bin")))) == bytes, fault)
+      let asked = server.requests().dropFirst(before)
+      XCTAssertEqual(asked.count, 1, "\(fault): one request")
+      XCTAssertNil(asked.first?.range, "\(fault): no Range asked")
+    }
+    // A short answer is an error, and nothing stays behind.
+    let short = try fetch([server.url("short-body/1000", "d.bin"), path("short.bin"), "--dynamic", "--quiet"])
+    XCTAssertEqual(short.status, 1, short.error)
+    XCTAssertTrue(short.error.contains("run again to start over"), short.error)
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted(),
+      ["ignore-range.bin", "no-length.bin", "www"], "no partial file")
+    let ranged = try fetch([server.url("plain", "d.bin"), path("r.bin"), "--dynamic", "--range", "0:10"])
+    XCTAssertEqual(ranged.status, 2, ranged.error)
+  }
+
   /// An errno the engine has no BITS code for, here EFBIG for a file larger than the local file
   /// system holds, is a local failure (status 1), not a bad argument.
   func testUnexpectedLocalErrorsExitWithStatusOne() throws {

@@ -34,16 +34,16 @@ extension DownloadFile {
     try output.synchronize()
     try publish(scratch, as: localName)
   }
+}
 
-  /// Renames `scratch` to `path` with the permissions a newly created file gets (the cache
-  /// keeps its own files private).
-  private func publish(_ scratch: String, as path: String) throws(BitsError) {
-    guard chmod(scratch, 0o666 & ~processUmask()) == 0 else {
-      throw BitsError.localFile(errno: errno, "cannot set the file's permissions", path: scratch)
-    }
-    guard rename(scratch, path) == 0 else {
-      throw BitsError.localFile(errno: errno, "cannot put the file in place", path: path)
-    }
+/// Renames `scratch` to `path` with the permissions a newly created file gets (the cache keeps
+/// its own files private).
+func publish(_ scratch: String, as path: String) throws(BitsError) {
+  guard chmod(scratch, 0o666 & ~processUmask()) == 0 else {
+    throw BitsError.localFile(errno: errno, "cannot set the file's permissions", path: scratch)
+  }
+  guard rename(scratch, path) == 0 else {
+    throw BitsError.localFile(errno: errno, "cannot put the file in place", path: path)
   }
 }
 

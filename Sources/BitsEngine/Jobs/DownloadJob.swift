@@ -29,6 +29,13 @@ public struct JobProgress: Sendable, Equatable {
   public var bytesTransferred: UInt64
   public var filesTotal: Int
   public var filesTransferred: Int
+
+  public init(bytesTotal: UInt64?, bytesTransferred: UInt64, filesTotal: Int, filesTransferred: Int) {
+    self.bytesTotal = bytesTotal
+    self.bytesTransferred = bytesTransferred
+    self.filesTotal = filesTotal
+    self.filesTransferred = filesTransferred
+  }
 }
 
 /// The notifications of `IBackgroundCopyCallback` and `IBackgroundCopyCallback3`.
