@@ -23,6 +23,7 @@ enum FileExtendedAttributes {
       return "size=\(statistics.size ?? 0) filled=\(statistics.filledBytes) ranges=\(statistics.filledRangeCount)"
         + " fetched=\(statistics.fetchedBytes) requests=\(statistics.requestCount)"
         + " read-ahead=\(statistics.readAheadBytes) read-ahead-used=\(statistics.readAheadUsedBytes)"
+        + (statistics.lastError.map { " last-error=\($0.code.name)" } ?? "")
     default: return nil
     }
   }

@@ -280,6 +280,27 @@ final class MemoryEngineTests: XCTestCase {
     XCTAssertEqual(ByteRangeSet(requests.compactMap(\.range)).intervals, [0..<600_000])
   }
 
+  func testAJournalThatCannotBeWrittenIsReportedInAnOnDemandJob() throws {
+    let bytes = serve(count: 200_000, seed: 16, etag: "\"a\"")
+    let job = makeJob(onDemand: true)
+    let file = try job.addFile(remoteURL: url, localName: nil)
+    try job.resume()
+    try file.connect()
+    // The journal's place taken by a directory: its next append fails.
+    let cache = directory.appendingPathComponent("cache")
+    let entry = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: cache.path).first)
+    let journal = cache.appendingPathComponent(entry).appendingPathComponent("filled")
+    try FileManager.default.removeItem(at: journal)
+    try FileManager.default.createDirectory(at: journal, withIntermediateDirectories: false)
+    XCTAssertEqual(try Self.read(file, 0..<4096)?.get(), Array(bytes[0..<4096]), "the read itself is served")
+    let deadline = ContinuousClock.now + .seconds(5)
+    while file.statistics.lastError == nil, ContinuousClock.now < deadline { usleep(10_000) }
+    XCTAssertNotNil(file.statistics.lastError, "the failed commit is reported")
+    XCTAssertTrue(
+      file.statistics.lastError?.message.contains("journal") ?? false,
+      "\(String(describing: file.statistics.lastError))")
+  }
+
   func testTheSameURLTwiceInOneProcessIsRefused() throws {
     serve(count: 1000, seed: 14, etag: "\"a\"")
     let job = makeJob()

@@ -28,7 +28,10 @@ extension DownloadFile {
     do {
       try cache.commit(ranges, data: data)
     } catch {
-      // Not from here: the job reacts by suspending, which commits on this very queue.
+      // The ranges stay unjournalled (fetched again after a restart); the failure is kept for
+      // `bitsfs status`, and told to the job off this queue: it reacts by suspending, which
+      // commits on this very queue.
+      state.withLock { $0.lastError = error }
       callbackQueue.async { self.notify(self, .failed(error)) }
     }
   }

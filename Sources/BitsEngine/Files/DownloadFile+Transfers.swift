@@ -114,7 +114,9 @@ extension DownloadFile {
       var resumed = false
       switch decision {
       case .retry: state.isRetrying = true
-      case .fail(_, let range): failed = state.waiters.takeOverlapping(range)
+      case .fail(let error, let range):
+        failed = state.waiters.takeOverlapping(range)
+        state.lastError = BitsError(error.code, error.message, url: remoteURL)
       case .settled:
         if state.isRetrying, case .success = outcome {
           state.isRetrying = false

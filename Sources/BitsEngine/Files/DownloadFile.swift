@@ -13,6 +13,9 @@ public struct FileStatistics: Sendable {
   /// Bytes fetched by read-ahead in this process, and how many of them readers then read.
   public var readAheadBytes: UInt64
   public var readAheadUsedBytes: UInt64
+  /// The last failure of a request or of the cache (a journal that could not be written), also
+  /// in an on-demand job, whose readers got the errors but whose job goes on.
+  public var lastError: BitsError?
 }
 
 /// A file of a download job (`IBackgroundCopyFile2`): its remote URL, the ranges asked of it,
@@ -83,6 +86,7 @@ public final class DownloadFile: Sendable {
     var readAheadUnread = ByteRangeSet()
     var readAheadBytes: UInt64 = 0
     var readAheadUsedBytes: UInt64 = 0
+    var lastError: BitsError?
   }
 
   init(
@@ -139,7 +143,8 @@ public final class DownloadFile: Sendable {
       FileStatistics(
         size: state.version?.size, filledBytes: state.filled.coveredByteCount,
         filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount,
-        readAheadBytes: state.readAheadBytes, readAheadUsedBytes: state.readAheadUsedBytes)
+        readAheadBytes: state.readAheadBytes, readAheadUsedBytes: state.readAheadUsedBytes,
+        lastError: state.lastError)
     }
   }
 
