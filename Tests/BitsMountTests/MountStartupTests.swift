@@ -139,4 +139,15 @@ final class MountStartupTests: MountTestCase {
     XCTAssertEqual(try read(shared + "/o.bin", offset: 0, count: 100).count, 100)
     try unmount(shared)
   }
+
+  /// mountinfo escapes a space in a mount point as `\040`: the mount still finds its own entry
+  /// and raises its read-ahead to 4 MiB (measured before: 128 KiB, the default).
+  func testAMountPointWithASpaceGetsItsReadAhead() throws {
+    _ = try serve("space.bin", count: 1 << 20)
+    let mountPoint = try mount([nginx.url("space.bin")], at: try makeMountPoint("with space"))
+    let mount = try XCTUnwrap(MountTable.mounts().last { $0.mountPoint == mountPoint }, "\(MountTable.mountPoints())")
+    let readAhead = try String(contentsOfFile: "/sys/class/bdi/\(mount.device)/read_ahead_kb", encoding: .utf8)
+    XCTAssertEqual(readAhead.trimmingCharacters(in: .whitespacesAndNewlines), "4096")
+    try unmount(mountPoint)
+  }
 }

@@ -11,7 +11,8 @@
 /// - A run's length is the bytes read in it, not the span it covers: a reader skipping ahead
 ///   earns nothing for what it skipped.
 /// - Nothing is read ahead until the run is `minimumRun` long; then the window is as long as
-///   the run, up to `maximum`.
+///   the run, and four times as long once the run is a stream (`streamRun`, 8 MiB, longer than
+///   any probe a tool makes), up to `maximum`.
 /// - More is asked for only once the reader has used half of what was asked ahead, so requests
 ///   stay large and a reader that stops leaves at most one window unread.
 package struct ReadAheadPolicy: Sendable, Equatable {
@@ -22,11 +23,16 @@ package struct ReadAheadPolicy: Sendable, Equatable {
     public var minimumRun: UInt64
     /// How far before the end of the run, or (at most) after it, a read still continues it.
     public var slack: UInt64
+    /// From this length on a run is a stream and its window grows four times as fast.
+    public var streamRun: UInt64
 
-    public init(maximum: UInt64, minimumRun: UInt64 = 256 << 10, slack: UInt64 = 512 << 10) {
+    public init(
+      maximum: UInt64, minimumRun: UInt64 = 256 << 10, slack: UInt64 = 512 << 10, streamRun: UInt64 = 8 << 20
+    ) {
       self.maximum = maximum
       self.minimumRun = minimumRun
       self.slack = slack
+      self.streamRun = streamRun
     }
   }
 
@@ -67,7 +73,9 @@ package struct ReadAheadPolicy: Sendable, Equatable {
     aheadEnd = max(aheadEnd, extended.upperBound)
     let length = readInRun
     guard limits.maximum > 0, length >= limits.minimumRun else { return Decision(fetch: nil, drop: nil) }
-    let window = min(limits.maximum, length)
+    // A run as long as `streamRun` is a stream, not a burst: it earns four times its length.
+    let earned = length < limits.streamRun ? length : length.multipliedReportingOverflow(by: 4).partialValue
+    let window = min(limits.maximum, earned)
     let unused = aheadEnd - extended.upperBound
     guard unused < window / 2 else { return Decision(fetch: nil, drop: nil) }
     let (target, overflow) = extended.upperBound.addingReportingOverflow(window)
