@@ -301,6 +301,26 @@ final class MemoryEngineTests: XCTestCase {
       "\(String(describing: file.statistics.lastError))")
   }
 
+  func testWithoutADateOrAnETagNothingCachedIsTrustedByTheNextJob() throws {
+    let first = TestData.bytes(count: 100_000, seed: 17)
+    server.serve(MemoryTransport.Version(bytes: first, etag: nil, lastModified: nil), at: url)
+    let earlier = makeJob(onDemand: true)
+    let file = try earlier.addFile(remoteURL: url, localName: nil)
+    try earlier.resume()
+    try file.connect()
+    XCTAssertEqual(try Self.read(file, 0..<4096)?.get(), Array(first[0..<4096]))
+    file.close()
+    // The same size, other bytes: nothing in a response can tell the two apart.
+    let second = TestData.bytes(count: 100_000, seed: 18)
+    server.serve(MemoryTransport.Version(bytes: second, etag: nil, lastModified: nil), at: url)
+    let later = makeJob(onDemand: true)
+    let reopened = try later.addFile(remoteURL: url, localName: nil)
+    try later.resume()
+    try reopened.connect()
+    XCTAssertEqual(reopened.filledRanges, [], "no range of the earlier job is trusted")
+    XCTAssertEqual(try Self.read(reopened, 0..<8192)?.get(), Array(second[0..<8192]), "never a block of each")
+  }
+
   func testTheSameURLTwiceInOneProcessIsRefused() throws {
     serve(count: 1000, seed: 14, etag: "\"a\"")
     let job = makeJob()

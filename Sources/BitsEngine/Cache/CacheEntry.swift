@@ -93,10 +93,12 @@ package final class CacheEntry: Sendable {
   /// What the entry holds for `url` at `version`: the filled ranges and the data file, or an
   /// emptied entry ready for that version when it held nothing, another URL or another version,
   /// or anything damaged (unreadable metadata, a journal record failing its check or pointing
-  /// past the file, a data file of the wrong size).
+  /// past the file, a data file of the wrong size). A version without a date or an entity tag
+  /// cannot be told from another of its size: its bytes are never trusted from an earlier
+  /// owner, and last only as long as this one.
   package func open(url: String, version: RemoteVersion) throws(BitsError) -> (DataFile, ByteRangeSet) {
     try requireHeld()
-    if let metadata = readMetadata(), metadata.format == Self.format, metadata.url == url,
+    if version.hasValidator, let metadata = readMetadata(), metadata.format == Self.format, metadata.url == url,
       metadata.version == version,
       let data = try? DataFile(path: dataPath, create: false), data.size == version.size,
       let journal = FilledJournal.read(path: journalPath), journal.epoch == metadata.epoch,

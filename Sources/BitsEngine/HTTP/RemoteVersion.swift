@@ -22,6 +22,10 @@ public struct RemoteVersion: Hashable, Sendable, Codable {
     return lastModified
   }
 
+  /// Whether the version can be told from another of the same size later (a date or an entity
+  /// tag): only then may bytes cached by one process be trusted by the next.
+  public var hasValidator: Bool { etag != nil || lastModified != nil }
+
   /// Whether a response head describes another version than this one. Only what the head states
   /// is compared, so a response without an `ETag` still matches on size and date.
   func isContradicted(by head: HTTPResponseHead, completeLength: UInt64?) -> Bool {
