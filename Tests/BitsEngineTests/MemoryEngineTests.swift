@@ -321,6 +321,31 @@ final class MemoryEngineTests: XCTestCase {
     XCTAssertEqual(try Self.read(reopened, 0..<8192)?.get(), Array(second[0..<8192]), "never a block of each")
   }
 
+  func testSetRemoteNameKeepsFilledRangesOnlyForTheSameVersion() throws {
+    let bytes = serve(count: 300_000, seed: 19, etag: "\"a\"")
+    let mirror = "http://mirror.test/f.bin"
+    server.serve(MemoryTransport.Version(bytes: bytes, etag: "\"a\""), at: mirror)
+    let job = makeJob(onDemand: true)
+    let file = try job.addFile(remoteURL: url, localName: nil)
+    try job.resume()
+    try file.connect()
+    XCTAssertEqual(try Self.read(file, 0..<4096)?.get(), Array(bytes[0..<4096]))
+    try file.setRemoteName(mirror)
+    XCTAssertEqual(file.remoteURL, mirror)
+    XCTAssertEqual(file.filledRanges, [FileRange(offset: 0, length: 4096)], "the same version keeps its bytes")
+    XCTAssertEqual(try Self.read(file, 100_000..<104_096)?.get(), Array(bytes[100_000..<104_096]))
+    XCTAssertEqual(server.requests.filter { !MemoryTransport.isProbe($0) }.last?.url, mirror)
+
+    let other = "http://other.test/f.bin"
+    let changed = TestData.bytes(count: 200_000, seed: 20)
+    server.serve(MemoryTransport.Version(bytes: changed, etag: "\"b\""), at: other)
+    try file.setRemoteName(other)
+    XCTAssertEqual(file.filledRanges, [], "another version drops what was filled")
+    XCTAssertEqual(file.version?.size, 200_000)
+    XCTAssertEqual(try Self.read(file, 0..<4096)?.get(), Array(changed[0..<4096]))
+    XCTAssertThrowsError(try file.setRemoteName("ftp://other.test/f.bin"))
+  }
+
   func testTheSameURLTwiceInOneProcessIsRefused() throws {
     serve(count: 1000, seed: 14, etag: "\"a\"")
     let job = makeJob()

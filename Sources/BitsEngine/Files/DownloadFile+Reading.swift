@@ -14,7 +14,7 @@ extension DownloadFile {
     let outcome = state.withLock { state -> Result<FilledBytes, BitsError>? in
       guard let version = state.version, let data = state.data else {
         return .failure(
-          BitsError(.remoteFileChanged, "the remote file changed and is not reconnected yet", url: remoteURL))
+          BitsError(.remoteFileChanged, "the remote file changed and is not reconnected yet", url: state.remoteURL))
       }
       let range = range.clamped(to: 0..<version.size)
       if !state.readAheadUnread.isEmpty {

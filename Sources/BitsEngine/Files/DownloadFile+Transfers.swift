@@ -116,7 +116,7 @@ extension DownloadFile {
       case .retry: state.isRetrying = true
       case .fail(let error, let range):
         failed = state.waiters.takeOverlapping(range)
-        state.lastError = BitsError(error.code, error.message, url: remoteURL)
+        state.lastError = BitsError(error.code, error.message, url: state.remoteURL)
       case .settled:
         if state.isRetrying, case .success = outcome {
           state.isRetrying = false

@@ -26,7 +26,7 @@ extension DownloadFile {
       case .failure(let error): finishConnecting(.failure(error))
       case .success(let probed):
         let version = probed.version
-        let dataURL = rememberedURL(probed.finalURL)
+        let dataURL = rememberedURL(probed.finalURL, for: remoteURL)
         persistQueue.async { [self] in
           do throws(BitsError) {
             let (data, filled) = try cache.open(url: remoteURL, version: version)
@@ -77,15 +77,15 @@ extension DownloadFile {
   /// request follows the redirects afresh, so the HTTP client decides at each hop which of them
   /// may go on (a chain through another origin or through http keeps them back, whatever
   /// origin it ends at).
-  private func rememberedURL(_ finalURL: String?) -> String? {
-    guard configuration.headers.isEmpty, let finalURL, finalURL != remoteURL, URLOrigin(finalURL)?.isHTTP == true
+  private func rememberedURL(_ finalURL: String?, for url: String) -> String? {
+    guard configuration.headers.isEmpty, let finalURL, finalURL != url, URLOrigin(finalURL)?.isHTTP == true
     else { return nil }
     return finalURL
   }
 
-  func probe(retryPeriod: Duration) -> VersionProbe {
+  func probe(retryPeriod: Duration, url: String? = nil) -> VersionProbe {
     VersionProbe(
-      url: remoteURL, headers: configuration.headers, transport: transport, backoff: configuration.backoff,
+      url: url ?? remoteURL, headers: configuration.headers, transport: transport, backoff: configuration.backoff,
       retryPeriod: retryPeriod
     ) { [weak self] error in
       guard let self else { return }
@@ -182,6 +182,34 @@ extension DownloadFile {
       for waiter in waiters { waiter.completion(.failure(error)) }
     }
     notify(self, .versionChanged)
+  }
+
+  // MARK: SetRemoteName
+
+  /// `IBackgroundCopyFile2::SetRemoteName`: the file is fetched from `url` from now on (a mirror,
+  /// a renewed presigned URL). Its filled ranges stay if `url` serves the same version (size,
+  /// date and ETag), and are dropped otherwise, as for any change of the remote file. Waits for
+  /// the one probe of `url` this takes.
+  public func setRemoteName(_ url: String) throws(BitsError) {
+    try DownloadJob.validate(remoteURL: url)
+    let outcome = Mutex<Result<ProbeResult, BitsError>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    probe(retryPeriod: configuration.retryPeriod, url: url).run { result in
+      outcome.withLock { $0 = result }
+      done.signal()
+    }
+    done.wait()
+    let probed = try outcome.withLock { $0! }.get()
+    let dataURL = rememberedURL(probed.finalURL, for: url)
+    let previous = state.withLock { state -> RemoteVersion? in
+      state.remoteURL = url
+      state.dataURL = dataURL
+      if state.version == probed.version { state.lastValidated = .now }
+      return state.version
+    }
+    guard let previous, previous != probed.version else { return }
+    versionDidChange(from: previous)
+    _ = try connect()
   }
 
   // MARK: Suspend and resume

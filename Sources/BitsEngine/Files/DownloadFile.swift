@@ -34,7 +34,9 @@ public struct FileStatistics: Sendable {
 /// waits for it (only `async` onto it). Callbacks to readers and to the job run on the network
 /// threads or on `callbackQueue`, never under `state`.
 public final class DownloadFile: Sendable {
-  public let remoteURL: String
+  /// The URL the file is fetched from; `setRemoteName` changes it (a mirror, a renewed
+  /// presigned URL).
+  public var remoteURL: String { state.withLock { $0.remoteURL } }
   /// Where `complete()` puts the file; `nil` for files read only through the cache (mounts).
   public let localName: String?
   /// The ranges of `AddFileWithRanges` in the order given; `nil` for the whole file.
@@ -52,6 +54,7 @@ public final class DownloadFile: Sendable {
   typealias ConnectCompletion = @Sendable (Result<RemoteVersion, BitsError>) -> Void
 
   struct State: Sendable {
+    var remoteURL: String
     var version: RemoteVersion?
     var lastKnownVersion: RemoteVersion?
     /// When the server last confirmed `version`.
@@ -94,7 +97,6 @@ public final class DownloadFile: Sendable {
     transport: any HTTPTransport, cache: CacheEntry,
     notify: @escaping @Sendable (DownloadFile, FileEvent) -> Void
   ) {
-    self.remoteURL = remoteURL
     self.localName = localName
     self.requestedRanges = requestedRanges
     self.configuration = configuration
@@ -107,7 +109,7 @@ public final class DownloadFile: Sendable {
       retryPeriod: configuration.retryPeriod)
     state = Mutex(
       State(
-        scheduler: RangeScheduler(limits: limits),
+        remoteURL: remoteURL, scheduler: RangeScheduler(limits: limits),
         reports: RangeReportThrottle(minimumInterval: configuration.minimumNotificationInterval)))
   }
 
