@@ -37,7 +37,7 @@
 # TIME_LIMIT (seconds, default 1140: a round does not start when it would end after that),
 # RESULTS (output file, default bench/RESULTS.md, relative to the repository), KEEP (a directory
 # to copy nginx's log, the raw figures and each step's part of the log into), REAL_TOOLS (1: at
-# the end, bench/real-tools.sh adds its section to RESULTS, about 3 minutes more; 0 skips it).
+# the end, bench/real-tools.sh adds its section to RESULTS, about a minute more; 0 skips it).
 # Needs root: drop_caches and FUSE mounts. About 6.5 minutes on 2 cores, without real-tools.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

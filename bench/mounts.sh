@@ -39,7 +39,9 @@ start_mount() {
       # the tool's name replace MOUNT_FILES (bitsfs only).
       local urls=("${@:2}")
       ((${#urls[@]})) || urls=("${MOUNT_FILES[@]/#/$BASE/}")
-      timeout 60 "$BITSFS" mount "${urls[@]}" "$mnt" --cache-dir "$cache" >>"$WORK/$tool.log" 2>&1 || return 1
+      # BITSFS_FLAGS: more mount options, split on spaces (e.g. "--block-size 16384").
+      # shellcheck disable=SC2086
+      timeout 60 "$BITSFS" mount "${urls[@]}" "$mnt" --cache-dir "$cache" ${BITSFS_FLAGS:-} >>"$WORK/$tool.log" 2>&1 || return 1
       return 0
       ;;
     httpdirfs)

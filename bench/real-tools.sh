@@ -28,9 +28,12 @@
 # about this large, the zip and tar 4/3 of it; 60), REAL_TOOLS_PORT (8097), VENV (the Python
 # venv for duckdb and pyarrow, kept between runs; .build/bench-venv in the repository),
 # DUCKDB_VERSION (1.5.5: duckdb and duckdb-extension-httpfs must be the same version),
+# BITSFS_FLAGS (more bitsfs mount options, e.g. "--block-size 16384"), KERNEL_RA_KB (if set, the
+# kernel's read-ahead for the bitsfs mount in KiB instead of the 4096 bitsfs sets: a diagnosis),
 # RESULTS (bench/RESULTS.md: the section "# Real tools" is replaced or appended; "-" writes
 # nothing), KEEP (a directory to copy nginx's log and the raw figures into).
-# Installs what it needs with apt and pip. Needs root (FUSE mounts). About 5 minutes on 2 cores.
+# Installs what it needs with apt and pip. Needs root (FUSE mounts). About a minute on 2 cores
+# once installed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 script_start=$(date +%s)
@@ -282,6 +285,14 @@ run_job() {
   esac
 }
 
+# set_kernel_read_ahead MOUNTPOINT KIB: the kernel's page-cache read-ahead for the mount (bitsfs
+# sets 4096), for telling its share of the bytes from the read-ahead policy's.
+set_kernel_read_ahead() {
+  local device
+  device=$(awk -v m="$1" '$5 == m { print $3 }' /proc/self/mountinfo | tail -n 1)
+  echo "$2" > "/sys/class/bdi/$device/read_ahead_kb"
+}
+
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RAW"; }
 : > "$RAW"
 
@@ -315,6 +326,7 @@ for entry in "${JOBS[@]}"; do
       stop_mount "$tool" || { say "$tool would not unmount"; exit 1; }
       continue
     fi
+    [ "$tool" = bitsfs ] && [ -n "${KERNEL_RA_KB:-}" ] && set_kernel_read_ahead "$WORK/mnt-bitsfs" "$KERNEL_RA_KB"
     if t=$(seconds run_job "$job" "$WORK/mnt-$tool/$file"); then
       record "$job" "$tool" seconds "$t"
     else
@@ -438,7 +450,7 @@ PY
   echo "# Real tools: bytes the server sent per job"
   echo
   echo "Written by \`bench/real-tools.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(($(date +%s) - script_start)) s in all" \
-    "(BIG_MIB=$BIG_MIB, DATA_MIB=$DATA_MIB). Machine: $(nproc) CPUs, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+    "(BIG_MIB=$BIG_MIB, DATA_MIB=$DATA_MIB${BITSFS_FLAGS:+, BITSFS_FLAGS=\"$BITSFS_FLAGS\"}${KERNEL_RA_KB:+, KERNEL_RA_KB=$KERNEL_RA_KB}). Machine: $(nproc) CPUs, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
   echo "Versions: $versions."
   echo "Data: $data_line."
   echo
