@@ -36,8 +36,9 @@
 # the peak RSS of the larger file), PORT (8096),
 # TIME_LIMIT (seconds, default 1140: a round does not start when it would end after that),
 # RESULTS (output file, default bench/RESULTS.md, relative to the repository), KEEP (a directory
-# to copy nginx's log, the raw figures and each step's part of the log into).
-# Needs root: drop_caches and FUSE mounts. About 6.5 minutes on 2 cores.
+# to copy nginx's log, the raw figures and each step's part of the log into), REAL_TOOLS (1: at
+# the end, bench/real-tools.sh adds its section to RESULTS, about a minute more; 0 skips it).
+# Needs root: drop_caches and FUSE mounts. About 6.5 minutes on 2 cores, without real-tools.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 script_start=$(date +%s)
@@ -58,16 +59,9 @@ LOG=$WORK/nginx/access.log
 RAW=$WORK/raw.tsv
 TOOLS=(bitsfs httpdirfs rclone)
 declare -A PID=()
+MOUNT_FILES=(big.bin data.zip db.sqlite)
+source "$here/mounts.sh"  # is_mounted, start_mount, stop_mount, fresh, log_bytes_since, ...
 say() { echo "compare: $*" >&2; }
-
-is_mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
-# A process that has exited; a child of this script stays a zombie until waited for.
-gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
-wait_gone() {  # PID TENTHS
-  local i
-  for ((i = 0; i < $2; i++)); do gone "$1" && return 0; sleep 0.1; done
-  return 1
-}
 
 cleanup() {
   local status=$? tool
@@ -119,110 +113,6 @@ say "data: big.bin $big_bytes B, data.zip $(stat -c %s "$WWW/data.zip") B, db.sq
 # --- Measuring -------------------------------------------------------------------------------
 record() { printf '%s\t%s\t%s\t%s\n' "$round" "$1" "$2" "$3" >> "$RAW"; }
 now_ns() { date +%s%N; }
-log_mark() { stat -c %s "$LOG"; }
-# Body bytes of the log lines appended since MARK, once nginx has stopped appending.
-log_bytes_since() {
-  local size last=-1 i
-  for ((i = 0; i < 25; i++)); do
-    size=$(stat -c %s "$LOG")
-    [ "$size" = "$last" ] && break
-    last=$size
-    sleep 0.2
-  done
-  tail -c +$(($1 + 1)) "$LOG" | awk '{ sum += $5 } END { print sum + 0 }'
-}
-
-# --- The tools -------------------------------------------------------------------------------
-# Each mounts the three files (bitsfs: their URLs; the others: the directory, from nginx's
-# autoindex listing) read-only on $WORK/mnt-TOOL with a persistent cache in $WORK/cache-TOOL.
-# Everything not named here is each tool's default.
-start_mount() {
-  local tool=$1 mnt=$WORK/mnt-$1 cache=$WORK/cache-$1 i
-  mkdir -p "$mnt" "$cache"
-  case $tool in
-    bitsfs)
-      # Defaults: 64 KiB blocks, sequential read-ahead 1 -> 64 MiB, persistent cache.
-      # The command daemonizes and returns once the mount answers. URLs after the tool's name
-      # replace the three files (bitsfs only).
-      local urls=("${@:2}")
-      ((${#urls[@]})) || urls=("$BASE/big.bin" "$BASE/data.zip" "$BASE/db.sqlite")
-      timeout 60 "$BITSFS" mount "${urls[@]}" "$mnt" --cache-dir "$cache" >>"$WORK/$tool.log" 2>&1 || return 1
-      return 0
-      ;;
-    httpdirfs)
-      # -f: stays in the foreground, so this script owns its pid and can end it.
-      # --cache --cache-location: its persistent disk cache (off by default), like bitsfs's.
-      # --no-range-check: httpdirfs 1.2.5 looks for "Accept-Ranges: bytes" in the answer to its
-      #   first range request; nginx sends that header on 200 answers only, not on 206, so
-      #   without the flag every open fails with "This web server does not support HTTP range
-      #   requests" although nginx serves ranges.
-      # Defaults kept: 8 MiB download segments (--dl-seg-size), 10 connections (--max-conns).
-      httpdirfs -f --cache --cache-location "$cache" --no-range-check "$BASE/" "$mnt" \
-        >>"$WORK/$tool.log" 2>&1 &
-      PID[$tool]=$!
-      ;;
-    rclone)
-      # :http: with --http-url: an on-the-fly remote for nginx's listing; --config /dev/null:
-      #   no config file is read or written.
-      # --vfs-cache-mode full: reads go through a sparse on-disk cache that keeps only the
-      #   ranges read, persistent across mounts: the mode that does what bitsfs's cache does.
-      # --cache-dir: its own cache directory, emptied for each cold mount.
-      # --read-only: like the other two.
-      # Defaults kept: --vfs-read-chunk-size 128M (doubling), --buffer-size 16M,
-      #   --vfs-read-ahead 0, --attr-timeout 1s, --dir-cache-time 5m.
-      rclone mount :http: "$mnt" --http-url "$BASE/" --config /dev/null \
-        --vfs-cache-mode full --cache-dir "$cache" --read-only \
-        >>"$WORK/$tool.log" 2>&1 &
-      PID[$tool]=$!
-      ;;
-  esac
-  for ((i = 0; i < 4000; i++)); do  # at most ~20 s
-    is_mounted "$mnt" && return 0
-    gone "${PID[$tool]}" && return 1
-    sleep 0.005
-  done
-  return 1
-}
-
-# After start_mount, outside the timed part: the pid of bitsfs's daemon.
-note_pid() {
-  [ "$1" = bitsfs ] || return 0
-  PID[bitsfs]=$(timeout 10 getfattr --absolute-names --only-values -n user.bitsfs.pid "$WORK/mnt-bitsfs")
-}
-
-# Unmounts (fusermount3 -u -z if a plain unmount fails) and waits for the daemon to exit,
-# ending it by its pid if it does not.
-stop_mount() {
-  local tool=$1 mnt=$WORK/mnt-$1 pid=${PID[$1]:-}
-  if is_mounted "$mnt"; then
-    if [ "$tool" = bitsfs ]; then
-      timeout 20 "$BITSFS" unmount "$mnt" >/dev/null 2>&1 || timeout 10 fusermount3 -u -z "$mnt" || true
-    else
-      timeout 20 fusermount3 -u "$mnt" 2>/dev/null || timeout 10 fusermount3 -u -z "$mnt" || true
-    fi
-  fi
-  if [ -n "$pid" ]; then
-    if ! wait_gone "$pid" 300; then
-      say "$tool (pid $pid) did not exit after unmounting; ending it"
-      kill "$pid" 2>/dev/null || true
-      wait_gone "$pid" 50 || kill -9 "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true  # reaps a child of this script; nothing for bitsfs's daemon
-  fi
-  PID[$tool]=""
-  ! is_mounted "$mnt"
-}
-
-empty_cache() { rm -rf "$WORK/cache-$1"; }
-
-# fresh TOOL: a new mount on an empty cache, its lookups done, and the log mark after them.
-fresh() {
-  empty_cache "$1"
-  start_mount "$1" || return 1
-  note_pid "$1" || return 1
-  timeout 30 stat "$WORK/mnt-$1/big.bin" "$WORK/mnt-$1/data.zip" "$WORK/mnt-$1/db.sqlite" >/dev/null || return 1
-  mark=$(log_mark)
-}
 
 # --- Steps (each fails by returning non-zero; the caller records the failure and goes on) -----
 # First after drop_caches (a cold start), then again with the program in the page cache.
@@ -717,3 +607,10 @@ if [ -n "${KEEP:-}" ]; then
 fi
 cat "$WORK/report.md"
 say "wrote $RESULTS"
+
+# Real programs (GDAL, DuckDB, pyarrow, ffmpeg, unzip, tar, sqlite3, mmap) through the same
+# tools: bench/real-tools.sh, with its own nginx, data and port, adds its section to RESULTS.
+if [ "${REAL_TOOLS:-1}" != 0 ]; then
+  say "running bench/real-tools.sh (REAL_TOOLS=0 skips it)"
+  RESULTS=$RESULTS KEEP=${KEEP:+$KEEP/real-tools} "$here/real-tools.sh" || say "bench/real-tools.sh failed"
+fi
