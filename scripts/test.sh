@@ -11,7 +11,9 @@ trap 'rm -f "$log"' EXIT
 limit=${TEST_TIMEOUT:-1800}
 status=0
 # SIGINT, which swift test passes on to the test process; line-buffered, so the log is current.
-timeout --signal=INT --kill-after=30 "$limit" stdbuf -oL -eL swift test --skip-build "$@" 2>&1 | tee "$log" || status=$?
+# The suite is XCTest only; Swift Testing would add a closing line about a run of no tests.
+timeout --signal=INT --kill-after=30 "$limit" stdbuf -oL -eL swift test --skip-build --disable-swift-testing "$@" 2>&1 \
+  | tee "$log" || status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
   # Tests run one at a time: the last one started is the one that hung.
   running=$(grep -o "Test Case '[^']*' started" "$log" | tail -n 1 | cut -d "'" -f 2 || true)
@@ -19,4 +21,10 @@ if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
   exit 124
 fi
 [ "$status" -eq 0 ] || exit "$status"
+# XCTest's own summary of the whole run, repeated as the run's last line once the fuzzing is done.
+summary=$(grep -oE "Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1 || true)
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} ./scripts/fuzz.sh
+executed=$(echo "$summary" | awk '{ print $2 }')
+failures=$(echo "$summary" | awk '{ print $5 }')
+echo "tests: $((executed - failures)) passed, $failures failed"
+
