@@ -73,4 +73,37 @@ final class MountLifecycleTests: MountTestCase {
     XCTAssertEqual(try read(mountPoint + "/dead.bin", offset: 0, count: 100).count, 100)
     try unmount(mountPoint)
   }
+
+  /// A mount with files open on it is refused, with the reason, and stays mounted and serving.
+  func testUnmountOfABusyMountIsRefusedAndTheMountGoesOn() throws {
+    let bytes = try serve("busy.bin", count: 100_000)
+    let mountPoint = try mount([nginx.url("busy.bin")])
+    let descriptor = open(mountPoint + "/busy.bin", O_RDONLY)
+    XCTAssertGreaterThanOrEqual(descriptor, 0)
+    let refused = try bitsfs(["unmount", mountPoint])
+    XCTAssertEqual(refused.status, 1, refused.error)
+    XCTAssertTrue(refused.error.contains("E_ACCESSDENIED") && refused.error.contains("open"), refused.error)
+    XCTAssertTrue(MountTable.isMountPoint(mountPoint))
+    var buffer = [UInt8](repeating: 0, count: 100)
+    XCTAssertEqual(buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, 100, 5000) }, 100)
+    XCTAssertEqual(buffer, Array(bytes[5000..<5100]))
+    close(descriptor)
+    try unmount(mountPoint)
+  }
+
+  /// Without --cache-dir the cache is $XDG_CACHE_HOME/bitsfs, made private.
+  func testTheDefaultCacheDirectoryIsUnderXDGCacheHome() throws {
+    _ = try serve("xdg.bin", count: 100_000)
+    let home = workDirectory.appendingPathComponent("xdg")
+    let mountPoint = try makeMountPoint("xdg-mnt")
+    let result = try runCommand(
+      Self.binary, ["mount", nginx.url("xdg.bin"), mountPoint], environment: ["XDG_CACHE_HOME": home.path], timeout: 60)
+    XCTAssertEqual(result.status, 0, result.error)
+    XCTAssertEqual(try read(mountPoint + "/xdg.bin", offset: 0, count: 100).count, 100)
+    let cache = home.appendingPathComponent("bitsfs")
+    let attributes = try FileManager.default.attributesOfItem(atPath: cache.path)
+    XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o700)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.path).count, 1, "one entry")
+    try unmount(mountPoint)
+  }
 }
