@@ -26,6 +26,17 @@ validators='ETag: "v"\r\nLast-Modified: Tue, 24 Nov 2026 10:00:00 GMT\r\n'
 seed answer206 '\x05\x00\x03\xe8\x00\x64\x00\x63HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 100-199/1000\r\nContent-Length: 100\r\n'"$validators"
 seed answer200 '\x05\x00\x03\xe8\x00\x00\x03\xe7HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n'"$validators"
 seed answerhuge '\x05\x01\x03\xe8\x00\x64\x00\x63HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 9223372036854710372-9223372036854710471/9223372036854711272\r\n'"$validators"
+# A scripted server for the whole path: the size of its body pieces, then its answers (a head,
+# an empty line, a body) separated by "\n--\n": the probe of a 300-byte file, then the four
+# range requests a read of its first 200 bytes makes (64-byte pieces).
+python3 - "$corpus/seed-path" <<'PY'
+import sys
+head = 'HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %d-%d/300\r\nContent-Length: %d\r\nETag: "v"\r\n\r\n'
+body = bytes(range(256)) + bytes(range(44))
+answers = [head % (0, 0, 1) + 'x'] + [head % (a, b - 1, b - a) + body[a:b].decode('latin-1')
+                                      for a, b in [(0, 64), (64, 128), (128, 192), (192, 208)]]
+open(sys.argv[1], 'wb').write(b'\x06\x07' + '\n--\n'.join(answers).encode('latin-1'))
+PY
 seed date '\x01Sun, 06 Nov 1994 08:49:37 GMT'
 seed date850 '\x01Sunday, 06-Nov-94 08:49:37 GMT'
 seed dateasc '\x01Sun Nov  6 08:49:37 1994'

@@ -7,8 +7,9 @@ import Foundation
 
 /// Everything bitsfs reads from outside, fed arbitrary bytes: response heads, `Content-Range`,
 /// HTTP dates, request headers given by the user, the cache files a crash or a disk error may
-/// have damaged, and the rules that accept or refuse a server's answer. The first byte picks
-/// the target; a crash or a broken invariant is a bug.
+/// have damaged, the rules that accept or refuse a server's answer, and the whole path of a
+/// scripted hostile server's answers through a real `DownloadFile`. The first byte picks the
+/// target; a crash or a broken invariant is a bug.
 ///
 /// Built with `scripts/fuzz.sh` (libFuzzer, coverage-guided). Built plainly, it replays the
 /// inputs named on its command line, so found crashes can be rerun without the fuzzer.
@@ -17,7 +18,7 @@ enum FuzzTargets {
     guard let selector = input.first else { return }
     let rest = UnsafeRawBufferPointer(rebasing: input.dropFirst())
     let text = String(decoding: rest, as: UTF8.self)
-    switch selector % 6 {
+    switch selector % 7 {
     case 0: responseHead(rest)
     case 1: _ = HTTPDate.parse(text)
     case 2:
@@ -26,7 +27,8 @@ enum FuzzTargets {
       }
     case 3: cacheEntry(journal: Data(rest), metadata: nil)
     case 4: cacheEntry(journal: nil, metadata: Data(rest))
-    default: answer(rest)
+    case 5: answer(rest)
+    default: wholeAnswerPath(rest)
     }
   }
 
@@ -98,7 +100,7 @@ enum FuzzTargets {
       "an answer of another date")
   }
 
-  private static let url = "http://127.0.0.1/fuzz.bin"
+  static let url = "http://127.0.0.1/fuzz.bin"
   private static let version = RemoteVersion(
     size: 1 << 20, lastModified: "Tue, 24 Nov 2026 10:00:00 GMT", etag: "\"f\"")
   private static let directory = FileManager.default.temporaryDirectory
