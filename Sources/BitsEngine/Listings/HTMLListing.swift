@@ -34,7 +34,8 @@ enum HTMLListing {
   }
 
   /// The date and size after a link: the date is the first two fields that read as one, within
-  /// the first three (lighttpd writes a directory's `/` first), the size the field after it.
+  /// the first three (lighttpd writes a directory's `/` first), the size the first field after
+  /// it that reads as one (all fields are tried when no date reads, as for one that does not exist).
   private static func details(_ link: HTMLPage.Link) -> (size: DirectoryListing.Size, modified: Date?) {
     let fields = link.fieldsAfter.prefix(6)
     var rest = fields[...]
@@ -46,6 +47,6 @@ enum HTMLListing {
         break
       }
     }
-    return (rest.first.flatMap(ListingSize.parse) ?? .unknown, modified)
+    return (rest.lazy.compactMap(ListingSize.parse).first ?? .unknown, modified)
   }
 }

@@ -69,29 +69,24 @@ struct HTMLPage {
         continue
       }
       index = tag.end
-      switch (String(decoding: tag.name.map(MarkupText.lowercased), as: UTF8.self), tag.closing) {
-      case ("a", false):
-        flush(into: &self, sink, &text)
-        sink = .none
-        pendingHref = tag.attribute("href")
-      case ("a", true):
-        if let href = pendingHref {
+      if tag.isNamed("a") {
+        if !tag.closing {
+          flush(into: &self, sink, &text)
+          sink = .none
+          pendingHref = tag.attribute("href")
+        } else if let href = pendingHref {
           links.append(Link(href: String(validating: MarkupText.decodedBytes(href), as: UTF8.self), after: ""))
           sink = .after
+          pendingHref = nil
         }
-        pendingHref = nil
-      case ("title", false):
+      } else if tag.isNamed("title") {
         flush(into: &self, sink, &text)
-        sink = .title
-      case ("title", true):
-        flush(into: &self, sink, &text)
-        sink = .none
-      case ("script", false), ("style", false):
+        sink = tag.closing ? .none : .title
+      } else if !tag.closing, tag.isNamed("script") || tag.isNamed("style") {
         // Their text is code, where `<` is no tag: skip to the end tag.
-        let end = Array("</".utf8) + tag.name
-        index = MarkupText.find(end, in: body, from: index, ignoringCase: true) ?? body.count
-      default:
-        if sink != .none, text.count < Self.keptText { text.append(UInt8(ascii: " ")) }
+        index = MarkupText.find(Array("</".utf8) + tag.name, in: body, from: index, ignoringCase: true) ?? body.count
+      } else if sink != .none, text.count < Self.keptText {
+        text.append(UInt8(ascii: " "))
       }
     }
     flush(into: &self, sink, &text)

@@ -49,8 +49,9 @@ struct ListingLink {
       // `./name`: servers write it for names with a colon, which would otherwise read as a scheme.
       below = parts.path.split(separator: "/", omittingEmptySubsequences: false).drop { $0 == "." }
     }
+    // `""`, `.` and `..` are the directory itself and its parent, links every listing has.
     guard let segment = below.first, below.count == 1 || (below.count == 2 && below.last!.isEmpty),
-      segment != "..", segment != "."
+      !segment.isEmpty, segment != "..", segment != "."
     else { return .elsewhere }
     guard let name = EntryName.decoded(segment) else { return .refused(String(segment)) }
     return .entry(name: name, kind: below.count == 2 ? .directory : .file)

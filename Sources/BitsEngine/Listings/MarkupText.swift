@@ -10,6 +10,12 @@ enum MarkupText {
     /// The index after its `>`.
     var end: Int
 
+    /// Whether the tag is named `wanted` (lower-case ASCII), in any case.
+    func isNamed(_ wanted: StaticString) -> Bool {
+      name.count == wanted.utf8CodeUnitCount
+        && wanted.withUTF8Buffer { zip(name, $0).allSatisfy { MarkupText.lowercased($0) == $1 } }
+    }
+
     /// The raw value of the first attribute of that name (ASCII, any case).
     func attribute(_ name: String) -> [UInt8]? {
       let wanted = Array(name.utf8)
