@@ -65,7 +65,7 @@ public struct ListingTree {
 /// Caddy (`file_server browse`) and Python's `http.server` (at `/`). Each start waits at most
 /// 10 s; the server is stopped by `stop()` or when released. Times are UTC (`TZ=UTC`).
 public final class ListingServer {
-  public enum Software: String, CaseIterable, Sendable {
+  public enum Software: String, Sendable {
     case nginx, apache, lighttpd, caddy, python
 
     var executable: String {

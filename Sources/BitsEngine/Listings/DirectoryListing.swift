@@ -5,7 +5,7 @@ import FoundationEssentials
 /// one path component; links that leave the directory are not entries.
 package struct DirectoryListing: Sendable, Equatable {
   /// The listings bitsfs reads, by the server that writes them.
-  package enum Format: String, Sendable, Equatable, CaseIterable {
+  package enum Format: String, Sendable, Equatable {
     /// nginx `autoindex on` (HTML), with exact or (`autoindex_exact_size off`) rounded sizes.
     case nginxHTML
     /// nginx `autoindex_format json`: exact sizes and dates.
