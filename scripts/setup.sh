@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what bitsfs needs to build, run and test on Debian/Ubuntu: libfuse3, libcurl,
-# and the tools the tests and examples use (nginx, python3, curl, attr, sqlite3, zip).
+# and the tools the tests and examples use (nginx, Apache, lighttpd and Caddy for the directory
+# listings, python3, curl, attr, sqlite3, zip).
 # Safe to run again: it installs only what is missing. Extra package names may be given as
 # arguments (bench/compare.sh adds the tools it compares against).
 set -euo pipefail
 
-packages=(libfuse3-dev fuse3 libcurl4-openssl-dev pkg-config nginx python3 curl attr sqlite3 zip unzip openssl "$@")
+packages=(libfuse3-dev fuse3 libcurl4-openssl-dev pkg-config nginx python3 curl attr sqlite3 zip unzip openssl
+  apache2 lighttpd caddy "$@")
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -19,10 +21,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# nginx from apt starts a system service on port 80; bitsfs runs private instances instead.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
-  ${sudo:-} systemctl stop nginx || true
-fi
+# The web servers from apt may start system services on port 80; the tests run private
+# instances instead (the listing tests start Apache, lighttpd and Caddy too).
+for service in nginx apache2 lighttpd caddy; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    ${sudo:-} systemctl stop "$service" || true
+  fi
+done
 
 if [ ! -c /dev/fuse ]; then
   echo "setup: /dev/fuse is missing: FUSE mounts cannot work on this machine" >&2

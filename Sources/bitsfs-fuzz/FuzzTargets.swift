@@ -18,7 +18,7 @@ enum FuzzTargets {
     guard let selector = input.first else { return }
     let rest = UnsafeRawBufferPointer(rebasing: input.dropFirst())
     let text = String(decoding: rest, as: UTF8.self)
-    switch selector % 7 {
+    switch selector % 8 {
     case 0: responseHead(rest)
     case 1: _ = HTTPDate.parse(text)
     case 2:
@@ -28,7 +28,8 @@ enum FuzzTargets {
     case 3: cacheEntry(journal: Data(rest), metadata: nil)
     case 4: cacheEntry(journal: nil, metadata: Data(rest))
     case 5: answer(rest)
-    default: wholeAnswerPath(rest)
+    case 6: wholeAnswerPath(rest)
+    default: listing(rest)
     }
   }
 
@@ -98,6 +99,24 @@ enum FuzzTargets {
     check(
       head["last-modified"].map { version.lastModified == nil || $0 == version.lastModified } ?? true,
       "an answer of another date")
+  }
+
+  /// A directory listing: a `Content-Type` line, then the body. Whatever it holds, every entry
+  /// it gives has a name that is safe in a directory.
+  private static func listing(_ bytes: UnsafeRawBufferPointer) {
+    let all = Array(bytes)
+    let newline = all.firstIndex(of: UInt8(ascii: "\n")) ?? all.endIndex
+    let type = String(decoding: all[..<newline], as: UTF8.self)
+    let body = newline < all.endIndex ? Array(all[(newline + 1)...]) : []
+    let head = HTTPResponseHead(status: 200, headers: ["content-type": type])
+    guard let listing = try? ListingParser(entryLimit: 1000).parse(body, head: head, url: "http://127.0.0.1/dir/")
+    else { return }
+    for entry in listing.entries {
+      let name = entry.name
+      check(
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\0"),
+        "an unsafe name in a listing: \(name.debugDescription)")
+    }
   }
 
   static let url = "http://127.0.0.1/fuzz.bin"

@@ -76,13 +76,13 @@ final class ScriptedServer: HTTPTransport {
       var offset = 0
       while offset < answer.body.count {
         let piece = answer.body[offset..<min(answer.body.count, offset + pieceSize)]
+        // Recorded before the receiver has them, since it may answer a reader before it returns;
+        // taken back if it refuses them.
+        let previous = claimed.map { record(piece, at: $0 + UInt64(offset)) }
         let verdict = piece.withUnsafeBytes { receiver.transferDidReceive($0, bodyOffset: UInt64(offset)) }
-        if case .abort(let error) = verdict { return receiver.transferDidFinish(.failure(error)) }
-        // Accepted: these bytes now stand for their offsets of the file.
-        if let start = claimed {
-          state.withLock { state in
-            for (index, byte) in piece.enumerated() { state.accepted[start + UInt64(offset + index)] = byte }
-          }
+        if case .abort(let error) = verdict {
+          if let previous { restore(previous) }
+          return receiver.transferDidFinish(.failure(error))
         }
         offset += piece.count
       }
@@ -92,6 +92,25 @@ final class ScriptedServer: HTTPTransport {
   }
 
   func cancel(_ id: TransferID) {}
+
+  /// Records `bytes` as sent for the offsets from `start`; returns what they replace.
+  private func record(_ bytes: ArraySlice<UInt8>, at start: UInt64) -> [UInt64: UInt8?] {
+    state.withLock { state in
+      var replaced: [UInt64: UInt8?] = [:]
+      for (index, byte) in bytes.enumerated() {
+        let offset = start + UInt64(index)
+        replaced[offset] = state.accepted[offset]
+        state.accepted[offset] = byte
+      }
+      return replaced
+    }
+  }
+
+  private func restore(_ replaced: [UInt64: UInt8?]) {
+    state.withLock { state in
+      for (offset, byte) in replaced { state.accepted[offset] = byte }
+    }
+  }
 }
 
 extension FuzzTargets {
