@@ -63,21 +63,7 @@ MOUNT_FILES=(big.bin data.zip db.sqlite)
 source "$here/mounts.sh"  # is_mounted, start_mount, stop_mount, fresh, log_bytes_since, ...
 say() { echo "compare: $*" >&2; }
 
-cleanup() {
-  local status=$? tool
-  trap - EXIT INT TERM
-  for tool in "${TOOLS[@]}"; do stop_mount "$tool" || true; done
-  for tool in "${TOOLS[@]}"; do
-    if is_mounted "$WORK/mnt-$tool"; then
-      say "$WORK/mnt-$tool is still mounted; $WORK is left in place"
-      ./mount-examples/serve.sh stop "$WORK/nginx"
-      exit "$status"
-    fi
-  done
-  cleanup_common
-  exit "$status"
-}
-trap cleanup EXIT
+trap cleanup_mounts EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

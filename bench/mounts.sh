@@ -1,7 +1,24 @@
 # Mounting the compared tools and counting what the server sent, shared by bench/compare.sh and
 # bench/real-tools.sh. Source after common.sh, with LOG (nginx's access log), an associative
-# array PID (declare -A PID=()) and MOUNT_FILES (the names under $BASE that bitsfs mounts and
-# `fresh` looks up) set.
+# array PID (declare -A PID=()), TOOLS, `say` and MOUNT_FILES (the names under $BASE that bitsfs
+# mounts and `fresh` looks up) set.
+
+# The exit trap: unmounts every tool's mount, then cleans up as common.sh does; a mount that
+# will not go leaves $WORK in place and says so.
+cleanup_mounts() {
+  local status=$? tool
+  trap - EXIT INT TERM
+  for tool in "${TOOLS[@]}"; do stop_mount "$tool" || true; done
+  for tool in "${TOOLS[@]}"; do
+    if is_mounted "$WORK/mnt-$tool"; then
+      say "$WORK/mnt-$tool is still mounted; $WORK is left in place"
+      ./mount-examples/serve.sh stop "$WORK/nginx"
+      exit "$status"
+    fi
+  done
+  cleanup_common
+  exit "$status"
+}
 
 is_mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
 # A process that has exited; a child of this script stays a zombie until waited for.

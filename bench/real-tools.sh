@@ -68,21 +68,7 @@ for tool in httpdirfs rclone; do
   if have "$tool"; then TOOLS+=("$tool"); else say "$tool is not installed: its column is left out"; fi
 done
 
-cleanup() {
-  local status=$? tool
-  trap - EXIT INT TERM
-  for tool in "${TOOLS[@]}"; do stop_mount "$tool" || true; done
-  for tool in "${TOOLS[@]}"; do
-    if is_mounted "$WORK/mnt-$tool"; then
-      say "$WORK/mnt-$tool is still mounted; $WORK is left in place"
-      ./mount-examples/serve.sh stop "$WORK/nginx"
-      exit "$status"
-    fi
-  done
-  cleanup_common
-  exit "$status"
-}
-trap cleanup EXIT
+trap cleanup_mounts EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

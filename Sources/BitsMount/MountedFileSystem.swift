@@ -45,6 +45,15 @@ public final class MountedFileSystem: FileSystemOperations {
     var open: [UInt64: OpenFile] = [:]
   }
 
+  /// What a read of an open file does.
+  private enum ReadPlan {
+    case unknownHandle
+    /// The kernel asks again for bytes whose read just failed.
+    case failedJustNow
+    /// Read the bytes of the version opened (`generation`), and act on the read-ahead decided.
+    case read(generation: UInt64, readAhead: ReadAheadPolicy.Decision)
+  }
+
   /// Per open file: the version it was opened at, its reader's read-ahead, its last failure.
   private struct OpenFile {
     let entry: Int
@@ -150,14 +159,18 @@ public final class MountedFileSystem: FileSystemOperations {
     let (end, overflow) = offset.addingReportingOverflow(UInt64(size))
     let range = offset..<min(fileSize, overflow ? fileSize : end)
     let now = ContinuousClock.now
-    let plan = handles.withLock { table -> (generation: UInt64, decision: ReadAheadPolicy.Decision)?? in
-      guard var open = table.open[handle] else { return nil }
+    let plan = handles.withLock { table -> ReadPlan in
+      guard var open = table.open[handle] else { return .unknownHandle }
       defer { table.open[handle] = open }
-      if let failure = open.failure, failure.until > now, failure.range.overlaps(range) { return .some(nil) }
-      return (open.generation, open.readAhead.read(range, fileSize: fileSize))
+      if let failure = open.failure, failure.until > now, failure.range.overlaps(range) { return .failedJustNow }
+      return .read(generation: open.generation, readAhead: open.readAhead.read(range, fileSize: fileSize))
     }
-    guard let plan else { return reply(.error(EBADF)) }
-    guard let (generation, decision) = plan else { return reply(.error(EIO)) }
+    let (generation, decision): (UInt64, ReadAheadPolicy.Decision)
+    switch plan {
+    case .unknownHandle: return reply(.error(EBADF))
+    case .failedJustNow: return reply(.error(EIO))
+    case .read(let opened, let readAhead): (generation, decision) = (opened, readAhead)
+    }
     let file = entry.file
     file.read(range, alignment: options.blockSize, timeout: options.readTimeout) { [self] result in
       switch result {

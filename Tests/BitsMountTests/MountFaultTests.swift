@@ -6,22 +6,7 @@ import XCTest
 
 /// A server that dies or stalls makes reads fail with EIO in bounded time, other files keep
 /// working, and reads work again once the server is back.
-final class MountFaultTests: MountTestCase {
-  private var faultServer: FaultServer!
-  private var faultRoot: URL!
-
-  override func setUpWithError() throws {
-    try super.setUpWithError()
-    faultRoot = workDirectory.appendingPathComponent("www")
-    try FileManager.default.createDirectory(at: faultRoot, withIntermediateDirectories: true)
-    faultServer = try FaultServer(root: faultRoot)
-  }
-
-  override func tearDown() {
-    faultServer?.stop()
-    super.tearDown()
-  }
-
+final class MountFaultTests: FaultServerMountTestCase {
   /// Asserts that `pending` fails with EIO within `seconds`.
   private func assertEIO(
     _ pending: PendingRead, within seconds: TimeInterval, file: StaticString = #filePath, line: UInt = #line

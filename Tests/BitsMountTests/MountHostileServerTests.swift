@@ -6,22 +6,7 @@ import XCTest
 
 /// A server that starts lying about one file of a live mount costs that file its reads, nothing
 /// more: the mount stays up and the other files keep reading.
-final class MountHostileServerTests: MountTestCase {
-  private var faultServer: FaultServer!
-  private var faultRoot: URL!
-
-  override func setUpWithError() throws {
-    try super.setUpWithError()
-    faultRoot = workDirectory.appendingPathComponent("www")
-    try FileManager.default.createDirectory(at: faultRoot, withIntermediateDirectories: true)
-    faultServer = try FaultServer(root: faultRoot)
-  }
-
-  override func tearDown() {
-    faultServer?.stop()
-    super.tearDown()
-  }
-
+final class MountHostileServerTests: FaultServerMountTestCase {
   func testSizesNoFileCanHaveCostOnlyTheLyingFile() throws {
     let healthy = try serve("healthy.bin", count: 1 << 20)
     let lying = try TestData.write(count: 1 << 20, seed: 5, to: faultRoot.appendingPathComponent("lying.bin"))

@@ -200,20 +200,9 @@ enum TestServerError: Error, CustomStringConvertible {
 
 /// A port nothing listens on right now (bound to 0, then released).
 func freePort() throws -> UInt16 {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  defer { close(fd) }
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_addr.s_addr = inet_addr("127.0.0.1")
-  address.sin_port = 0
-  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-  let bound = withUnsafeMutablePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-      bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-    }
-  }
-  guard bound else { throw TestServerError.notListening("a free port") }
-  return UInt16(bigEndian: address.sin_port)
+  let (descriptor, port) = try listenOnLoopback(backlog: 0, purpose: "a free port")
+  close(descriptor)
+  return port
 }
 
 /// Whether something accepts connections on 127.0.0.1:`port` within `timeout` seconds.

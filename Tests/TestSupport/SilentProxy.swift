@@ -26,26 +26,9 @@ public final class SilentProxy: Sendable {
   /// Listens on a free port of 127.0.0.1 and forwards each connection to `upstreamPort`.
   public init(upstreamPort: UInt16) throws {
     self.upstreamPort = upstreamPort
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestServerError.notListening("silent proxy (no socket)") }
-    var on: Int32 = 1
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-        bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-      }
-    }
-    guard bound, listen(fd, 256) == 0 else {
-      close(fd)
-      throw TestServerError.notListening("silent proxy")
-    }
+    let (fd, port) = try listenOnLoopback(backlog: 256, purpose: "silent proxy")
     listener = fd
-    port = UInt16(bigEndian: address.sin_port)
+    self.port = port
     baseURL = "http://127.0.0.1:\(port)"
     Thread.detachNewThread { [self] in acceptLoop() }
   }

@@ -7,19 +7,19 @@ extension DownloadFile {
   /// then keeps the cached bytes if they belong to that version and drops them otherwise.
   /// Concurrent callers share one attempt.
   public func connect(completion: @escaping @Sendable (Result<RemoteVersion, BitsError>) -> Void) {
-    let starts = state.withLock { state -> Result<RemoteVersion, BitsError>?? in
-      if let version = state.version { return .some(.success(version)) }
+    let start = state.withLock { state -> SharedAttempt<RemoteVersion, Void> in
+      if let version = state.version { return .known(version) }
       if state.connectWaiters != nil {
         state.connectWaiters!.append(completion)
-        return .some(nil)
+        return .joined
       }
       state.connectWaiters = [completion]
-      return nil
+      return .start(())
     }
-    switch starts {
-    case .some(.some(let result)): return completion(result)
-    case .some(.none): return
-    case .none: break
+    switch start {
+    case .known(let version): return completion(.success(version))
+    case .joined: return
+    case .start: break
     }
     probe(retryPeriod: configuration.retryPeriod).run { [self] result in
       switch result {
@@ -62,14 +62,7 @@ extension DownloadFile {
   /// `connect(completion:)`, waiting for the outcome.
   @discardableResult
   public func connect() throws(BitsError) -> RemoteVersion {
-    let outcome = Mutex<Result<RemoteVersion, BitsError>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    connect { result in
-      outcome.withLock { $0 = result }
-      done.signal()
-    }
-    done.wait()
-    return try outcome.withLock { $0! }.get()
+    try waitForResult { connect(completion: $0) }.get()
   }
 
   /// Where range requests go once a probe was redirected to `finalURL`: there, so each request
@@ -118,17 +111,21 @@ extension DownloadFile {
   /// while. Concurrent callers share one attempt.
   package func revalidate(ifOlderThan interval: Duration, completion: @escaping @Sendable () -> Void) {
     guard needsRevalidation(ifOlderThan: interval) else { return completion() }
-    let current = state.withLock { state -> RemoteVersion?? in
+    let start = state.withLock { state -> SharedAttempt<Void, RemoteVersion> in
+      // Disconnected since the check (a change was seen): nothing to confirm.
+      guard let version = state.version else { return .known(()) }
       guard state.revalidationWaiters == nil else {
         state.revalidationWaiters!.append(completion)
-        return .some(nil)
+        return .joined
       }
       state.revalidationWaiters = [completion]
-      return .some(state.version)
+      return .start(version)
     }
-    guard case .some(.some(let current)) = current else {
-      if case .some(.none) = current { return }
-      return completion()
+    let current: RemoteVersion
+    switch start {
+    case .known: return completion()
+    case .joined: return
+    case .start(let version): current = version
     }
     probe(retryPeriod: .zero).run { [self] result in
       switch result {
@@ -192,14 +189,7 @@ extension DownloadFile {
   /// the one probe of `url` this takes.
   public func setRemoteName(_ url: String) throws(BitsError) {
     try DownloadJob.validate(remoteURL: url)
-    let outcome = Mutex<Result<ProbeResult, BitsError>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    probe(retryPeriod: configuration.retryPeriod, url: url).run { result in
-      outcome.withLock { $0 = result }
-      done.signal()
-    }
-    done.wait()
-    let probed = try outcome.withLock { $0! }.get()
+    let probed = try waitForResult { probe(retryPeriod: configuration.retryPeriod, url: url).run(completion: $0) }.get()
     let dataURL = rememberedURL(probed.finalURL, for: url)
     let previous = state.withLock { state -> RemoteVersion? in
       state.remoteURL = url
@@ -262,4 +252,14 @@ extension DownloadFile {
     let error = BitsError(.cancelled, "the job was cancelled", url: remoteURL)
     for waiter in waiters { waiter.completion(.failure(error)) }
   }
+}
+
+/// How a caller meets an attempt (a connection, a revalidation) that concurrent callers share.
+private enum SharedAttempt<Known, Basis> {
+  /// Nothing to wait for: the outcome is known.
+  case known(Known)
+  /// Another caller's attempt is under way; this caller's completion waits with it.
+  case joined
+  /// This caller makes the attempt, from `Basis`.
+  case start(Basis)
 }

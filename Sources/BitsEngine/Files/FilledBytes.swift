@@ -19,4 +19,16 @@ package struct FilledBytes: Sendable {
     case .received(let bytes): bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
     }
   }
+
+  /// The bytes, copied out (for tests and checks; the mount sends them without a copy).
+  package func copiedBytes() -> Result<[UInt8], BitsError> {
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: range.count, alignment: 16)
+    defer { buffer.deallocate() }
+    do throws(BitsError) {
+      try copy(into: buffer)
+    } catch {
+      return .failure(error)
+    }
+    return .success(Array(buffer))
+  }
 }

@@ -1,4 +1,6 @@
+import Dispatch
 import Glibc
+import Synchronization
 
 // Threads and waiting on plain POSIX primitives: the engine and the daemon use no part of
 // Foundation beyond FoundationEssentials, which keeps the static binary small and quick to
@@ -38,6 +40,18 @@ private final class ThreadBody: Sendable {
     self.name = name
     self.body = body
   }
+}
+
+/// Starts work that completes once, on another thread, and waits for the value it completes with.
+func waitForResult<Value: Sendable>(_ start: (@escaping @Sendable (Value) -> Void) -> Void) -> Value {
+  let outcome = Mutex<Value?>(nil)
+  let done = DispatchSemaphore(value: 0)
+  start { value in
+    outcome.withLock { $0 = value }
+    done.signal()
+  }
+  done.wait()
+  return outcome.withLock { $0! }
 }
 
 /// Blocks the calling thread for `duration`.
