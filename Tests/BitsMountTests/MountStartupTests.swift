@@ -55,7 +55,7 @@ final class MountStartupTests: MountTestCase {
     try assertMountFails(["ftp://127.0.0.1/x.bin"], mentioning: "E_INVALIDARG")
     // Names come from the server's URL: none may leave the mount's directory.
     for escaping in ["%2E%2E", "..%2Fetc", "a%00b", "."] {
-      try assertMountFails([nginx.url(escaping)], mentioning: "does not end in a file name")
+      try assertMountFails([nginx.url(escaping)], mentioning: "does not end in a name")
     }
   }
 

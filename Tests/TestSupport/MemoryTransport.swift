@@ -15,11 +15,16 @@ public final class MemoryTransport: HTTPTransport {
     public var bytes: [UInt8]
     public var etag: String?
     public var lastModified: String?
+    public var contentType: String?
 
-    public init(bytes: [UInt8], etag: String?, lastModified: String? = "Sun, 06 Nov 1994 08:49:37 GMT") {
+    public init(
+      bytes: [UInt8], etag: String?, lastModified: String? = "Sun, 06 Nov 1994 08:49:37 GMT",
+      contentType: String? = nil
+    ) {
       self.bytes = bytes
       self.etag = etag
       self.lastModified = lastModified
+      self.contentType = contentType
     }
   }
 
@@ -199,6 +204,7 @@ public final class MemoryTransport: HTTPTransport {
     var headers: [String: String] = ["accept-ranges": "bytes"]
     if let etag = version.etag { headers["etag"] = etag }
     if let lastModified = version.lastModified { headers["last-modified"] = lastModified }
+    if let contentType = version.contentType { headers["content-type"] = contentType }
     if fault == .contentEncoding { headers["content-encoding"] = "gzip" }
     var wanted = request.range
     if let ifRange = request.ifRange, ifRange != version.etag, ifRange != version.lastModified { wanted = nil }

@@ -65,7 +65,7 @@ public final class DownloadJob: Sendable {
   public let displayName: String
   public let configuration: JobConfiguration
   private let cacheDirectory: URL
-  private let transport: any HTTPTransport
+  let transport: any HTTPTransport
   private let callbacks: JobCallbacks
   private let worker = DispatchQueue(label: "bitsfs.job")
   private let changed = Condition()

@@ -1,0 +1,130 @@
+import BitsEngine
+import FoundationEssentials
+import Glibc
+
+/// Directories: listings read when a directory is first looked at and again in the background
+/// once their time to live has passed, sizes a listing does not give learned on first look,
+/// and directory handles with the entries as they were when opened.
+extension MountedFileSystem {
+  /// How long a directory whose listing failed to refresh answers from the old one before it is
+  /// read again.
+  var listingFailureHold: Duration { min(options.directoryTimeToLive, .seconds(30)) }
+
+  /// Calls `completion` once `directory` can answer: at once if it was listed (reading it again
+  /// in the background if that was longer ago than the time to live), after reading its
+  /// listing if it never was. Concurrent callers share one reading.
+  func whenListed(_ directory: Int, completion: @escaping @Sendable (Result<Void, BitsError>) -> Void) {
+    let now = ContinuousClock.now
+    let (freshness, start) = tree.withLock { state -> (MountTree.Freshness, Bool) in
+      let freshness = state.tree.freshness(
+        of: directory, at: now, timeToLive: options.directoryTimeToLive, failureHold: listingFailureHold)
+      guard freshness != .fresh else { return (freshness, false) }
+      let start = state.listing[directory] == nil
+      if freshness == .unlisted {
+        state.listing[directory, default: []].append(completion)
+      } else if start {
+        state.listing[directory] = []
+      }
+      return (freshness, start)
+    }
+    if start { readListing(of: directory) }
+    if freshness != .unlisted { completion(.success(())) }
+  }
+
+  private func readListing(of directory: Int) {
+    guard let location = tree.withLock({ $0.tree.directory(directory)?.location }) else { return }
+    reader.read(location) { [self] result in
+      let now = ContinuousClock.now
+      let (waiters, gone) = tree.withLock { state -> ([@Sendable (Result<Void, BitsError>) -> Void], [String]) in
+        let waiters = state.listing.removeValue(forKey: directory) ?? []
+        switch result {
+        case .success(let (listing, location)):
+          return (waiters, state.tree.apply(listing, from: location, to: directory, at: now))
+        case .failure:
+          state.tree.listingFailed(directory, at: now)
+          return (waiters, [])
+        }
+      }
+      // Names gone from the listing are gone from the mount, also from the kernel's cache.
+      if !gone.isEmpty, let kernel = kernelCache {
+        let inode = currentInode(of: directory, isDirectory: true)
+        for name in gone { kernel.invalidate(name: name, in: inode) }
+      }
+      let outcome = result.map { _ in () }
+      for waiter in waiters { waiter(outcome) }
+    }
+  }
+
+  /// Learns the exact size of a listed file whose listing gave none (or a rounded one), with
+  /// one request; concurrent callers share it. The version it sees is not trusted for bytes:
+  /// the file's first range request confirms its own.
+  func learnSize(of node: Int, completion: @escaping @Sendable (Result<Void, BitsError>) -> Void) {
+    let (url, start) = tree.withLock { state -> (String?, Bool) in
+      guard let url = state.tree.file(node)?.url else { return (nil, false) }
+      let start = state.probing[node] == nil
+      state.probing[node, default: []].append(completion)
+      return (url, start)
+    }
+    guard let url else { return completion(.failure(BitsError(.invalidArgument, "not a file"))) }
+    guard start else { return }
+    job.probeVersion(remoteURL: url) { [self] result in
+      let waiters = tree.withLock { state in
+        if case .success(let version) = result {
+          state.tree.learn(size: version.size, modified: version.lastModified.flatMap(HTTPDate.parse), of: node)
+        }
+        return state.probing.removeValue(forKey: node) ?? []
+      }
+      let outcome = result.map { _ in () }
+      for waiter in waiters { waiter(outcome) }
+    }
+  }
+
+  // MARK: Directory handles
+
+  package func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+    guard let (directory, _) = resolve(inode), tree.withLock({ $0.tree.directory(directory) }) != nil else {
+      return reply(.error(ENOTDIR))
+    }
+    whenListed(directory) { [self] result in
+      guard case .success = result else { return reply(.error(EIO)) }
+      let entries = directoryEntries(of: directory, inode: inode)
+      let handle = handles.withLock { table in
+        let handle = table.nextNumber()
+        table.directories[handle] = entries
+        return handle
+      }
+      reply(.opened(handle: handle, keepCache: false, directIO: false))
+    }
+  }
+
+  private func directoryEntries(of directory: Int, inode: UInt64) -> [DirectoryEntry] {
+    let (parent, children) = tree.withLock { state in
+      let children = state.tree.children(of: directory).map { node in
+        (node: node, name: state.tree[node].name, isDirectory: state.tree.directory(node) != nil)
+      }
+      return (state.tree[directory].parent, children)
+    }
+    var entries = [
+      DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR),
+      DirectoryEntry(name: "..", inode: currentInode(of: parent, isDirectory: true), mode: S_IFDIR),
+    ]
+    entries.reserveCapacity(children.count + 2)
+    for child in children {
+      entries.append(
+        DirectoryEntry(
+          name: child.name, inode: currentInode(of: child.node, isDirectory: child.isDirectory),
+          mode: child.isDirectory ? S_IFDIR : S_IFREG))
+    }
+    return entries
+  }
+
+  package func readdir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+    guard let entries = handles.withLock({ $0.directories[handle] }) else { return reply(.error(EBADF)) }
+    reply(.directory(entries))
+  }
+
+  package func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+    handles.withLock { _ = $0.directories.removeValue(forKey: handle) }
+    reply(.error(0))
+  }
+}
