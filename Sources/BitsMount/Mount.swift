@@ -69,9 +69,12 @@ public final class Mount: Sendable {
       transport: client, configuration: jobConfiguration,
       callbacks: JobCallbacks(fileChanged: { _, file in relay.fileChanged(file) }))
     self.job = job
+    // One file per URL, however many places show it: a cache entry has one writer.
+    var byURL: [String: DownloadFile] = [:]
     var files: [Int: DownloadFile] = [:]
     for (node, entry) in placed where !entry.isDirectory {
-      files[node] = try job.addFile(remoteURL: entry.url, localName: nil)
+      if byURL[entry.url] == nil { byURL[entry.url] = try job.addFile(remoteURL: entry.url, localName: nil) }
+      files[node] = byURL[entry.url]
     }
     let directories = placed.filter(\.entry.isDirectory)
     // Every URL is checked at once: the mount waits for the slowest server, not for their sum.
@@ -79,7 +82,7 @@ public final class Mount: Sendable {
     let outcomes = Mutex<(failures: [Int: BitsError], listings: [Int: (DirectoryListing, DirectoryLocation)])>(
       ([:], [:]))
     let checks = DispatchGroup()
-    for (node, file) in files {
+    for (node, file) in files where byURL[file.remoteURL] === file {
       DispatchQueue.global().async(group: checks) {
         do throws(BitsError) {
           try file.connect()

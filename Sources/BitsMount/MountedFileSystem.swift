@@ -48,7 +48,7 @@ public final class MountedFileSystem: FileSystemOperations {
   let reader: DirectoryReader
   let tree: Mutex<TreeState>
   /// The file of each file node that has been opened (or was placed by name).
-  private let downloads: Mutex<[Int: DownloadFile]>
+  private let downloads: Mutex<Downloads>
   private let inodes = Mutex(InodeTable())
   let handles = Mutex(HandleTable())
   private let kernel = Mutex(KernelCacheReference())
@@ -74,6 +74,12 @@ public final class MountedFileSystem: FileSystemOperations {
       defer { nextHandle += 1 }
       return nextHandle
     }
+  }
+
+  /// One `DownloadFile` per URL, however many nodes show it: one writer of each cache entry.
+  private struct Downloads {
+    var byNode: [Int: DownloadFile]
+    var byURL: [String: DownloadFile]
   }
 
   private struct KernelCacheReference {
@@ -104,7 +110,8 @@ public final class MountedFileSystem: FileSystemOperations {
     self.job = job
     self.options = options
     self.tree = Mutex(TreeState(tree: tree))
-    downloads = Mutex(files)
+    downloads = Mutex(
+      Downloads(byNode: files, byURL: Dictionary(files.values.map { ($0.remoteURL, $0) }) { first, _ in first }))
     reader = job.directoryReader(limits: options.listingLimits)
   }
 
@@ -118,15 +125,17 @@ public final class MountedFileSystem: FileSystemOperations {
   // MARK: Nodes and inodes
 
   func download(of node: Int) -> DownloadFile? {
-    downloads.withLock { $0[node] }
+    downloads.withLock { $0.byNode[node] }
   }
 
   /// The file of `node`, added to the job when first asked for.
   private func openDownload(of node: Int, url: String) throws(BitsError) -> DownloadFile {
     try downloads.withLock { files throws(BitsError) in
-      if let file = files[node] { return file }
-      let file = try job.addFile(remoteURL: url, localName: nil)
-      files[node] = file
+      if let file = files.byNode[node] { return file }
+      let file: DownloadFile
+      if let known = files.byURL[url] { file = known } else { file = try job.addFile(remoteURL: url, localName: nil) }
+      files.byNode[node] = file
+      files.byURL[url] = file
       return file
     }
   }
@@ -151,12 +160,13 @@ public final class MountedFileSystem: FileSystemOperations {
   /// The remote version of `file` changed: the kernel drops its pages of the old versions and
   /// its lookup of the name, so the next open finds the new version's inode.
   package func fileChanged(_ file: DownloadFile) {
-    guard let node = downloads.withLock({ $0.first { $0.value === file }?.key }), let kernel = kernelCache else {
-      return
+    guard let kernel = kernelCache else { return }
+    let nodes = downloads.withLock { $0.byNode.filter { $0.value === file }.map(\.key) }
+    for node in nodes {
+      let (parent, name) = tree.withLock { ($0.tree[node].parent, $0.tree[node].name) }
+      for inode in inodes.withLock({ $0.numbers(ofEntry: node) }) { kernel.invalidate(inode: inode) }
+      kernel.invalidate(name: name, in: currentInode(of: parent, isDirectory: true))
     }
-    let (parent, name) = tree.withLock { ($0.tree[node].parent, $0.tree[node].name) }
-    for inode in inodes.withLock({ $0.numbers(ofEntry: node) }) { kernel.invalidate(inode: inode) }
-    kernel.invalidate(name: name, in: currentInode(of: parent, isDirectory: true))
   }
 
   // MARK: Attributes
@@ -373,7 +383,7 @@ public final class MountedFileSystem: FileSystemOperations {
       }
       return (sizes, state.tree.nodes.count)
     }
-    let opened = downloads.withLock { $0 }.compactMapValues { $0.version?.size }
+    let opened = downloads.withLock { $0.byNode }.compactMapValues { $0.version?.size }
     let total = sizes.merging(opened) { $1 }.values.reduce(UInt64(0)) { $0 &+ $1 }
     reply(
       .fileSystemStatistics(blockSize: 4096, blocks: total / 4096 + (total % 4096 == 0 ? 0 : 1), files: UInt64(count)))

@@ -19,18 +19,19 @@ extension DownloadFile {
   }
 
   private func startQueuedPieces() {
-    let starting = state.withLock { state -> [(RangeScheduler.Piece, RemoteVersion, DataFile, UInt64, String?)] in
+    let starting = state.withLock {
+      state -> [(RangeScheduler.Piece, RemoteVersion, DataFile, UInt64, String?, String?)] in
       guard !state.isSuspended, let version = state.version, let data = state.data else { return [] }
       let pieces = state.scheduler.takeStartable()
       state.requestCount += pieces.count
-      return pieces.map { ($0, version, data, state.generation, state.dataURL) }
+      return pieces.map { ($0, version, data, state.generation, state.dataURL, state.rangeValidator) }
     }
-    for (piece, version, data, generation, dataURL) in starting {
+    for (piece, version, data, generation, dataURL, rangeValidator) in starting {
       let receiver = PieceReceiver(
         file: self, pieceID: piece.id, range: piece.range, priority: piece.priority, version: version, data: data,
         generation: generation, redirectedURL: dataURL)
       let request = HTTPRequest(
-        url: dataURL ?? remoteURL, range: piece.range, ifRange: version.ifRangeValidator,
+        url: dataURL ?? remoteURL, range: piece.range, ifRange: rangeValidator,
         headers: configuration.headers)
       let transfer = transport.start(request, receiver: receiver)
       state.withLock { state in

@@ -38,6 +38,7 @@ extension DownloadFile {
               state.data = data
               state.filled = filled
               state.dataURL = dataURL
+              state.rangeValidator = probed.rangeValidator
               state.generation += 1
             }
             finishConnecting(.success(version))
@@ -136,6 +137,8 @@ extension DownloadFile {
         state.withLock { state in
           state.lastValidated = .now
           state.lastValidationFailure = nil
+          // A date too fresh to be a validator at the first probe may have become one.
+          if state.version == probed.version { state.rangeValidator = probed.rangeValidator }
         }
         guard probed.version != current else { return finishRevalidating() }
         versionDidChange(from: current)
@@ -194,7 +197,10 @@ extension DownloadFile {
     let previous = state.withLock { state -> RemoteVersion? in
       state.remoteURL = url
       state.dataURL = dataURL
-      if state.version == probed.version { state.lastValidated = .now }
+      if state.version == probed.version {
+        state.lastValidated = .now
+        state.rangeValidator = probed.rangeValidator
+      }
       return state.version
     }
     guard let previous, previous != probed.version else { return }

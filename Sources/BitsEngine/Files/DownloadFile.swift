@@ -71,6 +71,8 @@ public final class DownloadFile: Sendable {
     /// Where range requests go: the URL a redirect of the probe ended at, remembered for the
     /// version; `nil` for `remoteURL` itself.
     var dataURL: String?
+    /// Sent as `If-Range` with every range request of the version: learned with the version.
+    var rangeValidator: String?
     var filled = ByteRangeSet()
     var scheduler: RangeScheduler
     /// The transfer of each piece in flight.
