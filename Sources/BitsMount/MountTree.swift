@@ -36,6 +36,8 @@ package struct MountTree: Sendable {
     /// Entries of the last listing, in its order, and by name.
     package var listed: [Int] = []
     package var listedByName: [String: Int] = [:]
+    /// Where each listed node is in `listed`.
+    package var listedPosition: [Int: Int] = [:]
     /// When the last listing was read; `nil` until one was.
     package var listedAt: ContinuousClock.Instant?
     /// When reading a listing last failed; a failed refresh keeps the old listing.
@@ -102,6 +104,25 @@ package struct MountTree: Sendable {
     return .stale
   }
 
+  // MARK: Looking ahead
+
+  /// What a walk of the tree (`find`, `du`, `ls -lR`) that has reached `node` will want next:
+  /// the entries listed after it in its directory for which `wanted` holds, at most `count` of
+  /// them, within the next `reach` entries.
+  package func siblings(
+    after node: Int, count: Int, reach: Int = 256, where wanted: (Int, Content) -> Bool
+  ) -> [Int] {
+    guard node != Self.root, let parent = directory(nodes[node].parent),
+      let position = parent.listedPosition[node]
+    else { return [] }
+    var found: [Int] = []
+    for sibling in parent.listed.dropFirst(position + 1).prefix(reach) where wanted(sibling, nodes[sibling].content) {
+      found.append(sibling)
+      if found.count == count { break }
+    }
+    return found
+  }
+
   // MARK: Placing
 
   /// Places `url` at `path` (names below the root): a file, or for a `location` a directory
@@ -151,8 +172,10 @@ package struct MountTree: Sendable {
     guard let old = self.directory(directory) else { return [] }
     var listed: [Int] = []
     var byName: [String: Int] = [:]
+    var position: [Int: Int] = [:]
     listed.reserveCapacity(listing.entries.count)
     byName.reserveCapacity(listing.entries.count)
+    position.reserveCapacity(listing.entries.count)
     for entry in listing.entries {
       let node: Int
       switch (entry.kind, old.listedByName[entry.name].map { nodes[$0].content }) {
@@ -181,6 +204,7 @@ package struct MountTree: Sendable {
         nodes.append(Node(parent: directory, name: entry.name, content: content))
         node = nodes.count - 1
       }
+      position[node] = listed.count
       listed.append(node)
       byName[entry.name] = node
     }
@@ -189,6 +213,7 @@ package struct MountTree: Sendable {
       entries.location = location
       entries.listed = listed
       entries.listedByName = byName
+      entries.listedPosition = position
       entries.listedAt = now
       entries.failedAt = nil
     }

@@ -6,6 +6,10 @@ import Glibc
 /// once their time to live has passed, sizes a listing does not give learned on first look,
 /// and directory handles with the entries as they were when opened.
 extension MountedFileSystem {
+  /// How many directories a walk of the tree has listed ahead of it, and how many sizes a sweep
+  /// of `stat`s over a listing without sizes has learned ahead of it.
+  static let lookAhead = 8
+
   /// How long a directory whose listing failed to refresh answers from the old one before it is
   /// read again.
   var listingFailureHold: Duration { min(options.directoryTimeToLive, .seconds(30)) }
@@ -55,18 +59,43 @@ extension MountedFileSystem {
     }
   }
 
+  /// A walk of the tree opened `directory`: the directories listed after it are read ahead
+  /// (at most ``lookAhead`` of them), so that the walk does not wait for each in turn.
+  private func listSiblings(after directory: Int) {
+    let starting = tree.withLock { state -> [Int] in
+      let siblings = state.tree.siblings(after: directory, count: Self.lookAhead) { node, content in
+        guard case .directory(let entries) = content else { return false }
+        return entries.listedAt == nil && entries.location != nil && state.listing[node] == nil
+      }
+      for sibling in siblings { state.listing[sibling] = [] }
+      return siblings
+    }
+    for sibling in starting { readListing(of: sibling) }
+  }
+
   /// Learns the exact size of a listed file whose listing gave none (or a rounded one), with
   /// one request; concurrent callers share it. The version it sees is not trusted for bytes:
   /// the file's first range request confirms its own.
+  /// A sweep of `stat`s (`ls -l`) learns the sizes of the next files ahead of it, at most
+  /// ``lookAhead`` at a time.
   func learnSize(of node: Int, completion: @escaping @Sendable (Result<Void, BitsError>) -> Void) {
-    let (url, start) = tree.withLock { state -> (String?, Bool) in
-      guard let url = state.tree.file(node)?.url else { return (nil, false) }
-      let start = state.probing[node] == nil
+    let starting = tree.withLock { state -> [(node: Int, url: String)]? in
+      guard state.tree.file(node) != nil else { return nil }
+      var starting: [Int] = state.probing[node] == nil ? [node] : []
       state.probing[node, default: []].append(completion)
-      return (url, start)
+      starting += state.tree.siblings(after: node, count: Self.lookAhead) { sibling, content in
+        guard case .file(let file) = content, state.probing[sibling] == nil else { return false }
+        if case .exact = file.size { return false }
+        return true
+      }
+      for sibling in starting where state.probing[sibling] == nil { state.probing[sibling] = [] }
+      return starting.compactMap { node in state.tree.file(node).map { (node, $0.url) } }
     }
-    guard let url else { return completion(.failure(BitsError(.invalidArgument, "not a file"))) }
-    guard start else { return }
+    guard let starting else { return completion(.failure(BitsError(.invalidArgument, "not a file"))) }
+    for (node, url) in starting { probeSize(of: node, url: url) }
+  }
+
+  private func probeSize(of node: Int, url: String) {
     job.probeVersion(remoteURL: url) { [self] result in
       let waiters = tree.withLock { state in
         if case .success(let version) = result {
@@ -87,6 +116,7 @@ extension MountedFileSystem {
     }
     whenListed(directory) { [self] result in
       guard case .success = result else { return reply(.error(EIO)) }
+      listSiblings(after: directory)
       let entries = directoryEntries(of: directory, inode: inode)
       let handle = handles.withLock { table in
         let handle = table.nextNumber()

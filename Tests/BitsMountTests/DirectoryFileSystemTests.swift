@@ -190,6 +190,41 @@ final class DirectoryFileSystemTests: XCTestCase {
       return XCTFail("a listing that never was is read again")
     }
   }
+
+  func testAStatSweepLearnsSizesAheadOfItOnceEach() throws {
+    let names = (0..<30).map { "f\($0)" }
+    serveNamesOnly(names, at: root)
+    for (index, name) in names.enumerated() {
+      server.serve(
+        .init(bytes: TestData.bytes(count: 100 + index, seed: UInt64(index)), etag: "\"\(index)\""), at: root + name)
+    }
+    let fileSystem = try fileSystem()
+    guard case .entry? = Self.lookup("f0", of: fileSystem) else { return XCTFail("lookup f0") }
+    let probed = { Set(self.server.requests.filter { $0.url != self.root }.map(\.url)) }
+    XCTAssertEqual(probed(), Set(names.prefix(1 + MountedFileSystem.lookAhead).map { root + $0 }))
+    for (index, name) in names.enumerated() {
+      guard case .entry(let attributes, _)? = Self.lookup(name, of: fileSystem) else {
+        return XCTFail("lookup \(name)")
+      }
+      XCTAssertEqual(attributes.size, UInt64(100 + index))
+    }
+    XCTAssertEqual(server.requests.count, 1 + names.count, "one listing, one request per size, none twice")
+  }
+
+  func testAWalkListsTheNextDirectoriesAheadOfIt() throws {
+    serveListing((0..<20).map { ("d\($0)/", nil) }, at: root)
+    for index in 0..<20 { serveListing([("f", 1)], at: root + "d\(index)/") }
+    let fileSystem = try fileSystem()
+    guard case .entry(let first, _)? = Self.lookup("d0", of: fileSystem) else { return XCTFail("lookup d0") }
+    _ = try list(first.inode, of: fileSystem)
+    let listed = { Set(self.server.requests.map(\.url)) }
+    XCTAssertEqual(listed(), Set([root] + (0...MountedFileSystem.lookAhead).map { root + "d\($0)/" }))
+    for index in 0..<20 {
+      guard case .entry(let next, _)? = Self.lookup("d\(index)", of: fileSystem) else { return XCTFail("lookup") }
+      XCTAssertEqual(try list(next.inode, of: fileSystem), [".", "..", "f"])
+    }
+    XCTAssertEqual(server.requests.count, 21, "each directory listed once")
+  }
 }
 
 /// Records what the file system drops from the kernel's caches.

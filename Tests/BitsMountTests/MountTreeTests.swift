@@ -90,4 +90,20 @@ final class MountTreeTests: XCTestCase {
     XCTAssertEqual(
       tree.freshness(of: MountTree.root, at: start + .seconds(13), timeToLive: ttl, failureHold: hold), .stale)
   }
+
+  func testAWalkLooksAheadAtTheSiblingsItWillWant() throws {
+    var tree = MountTree()
+    _ = try tree.place(url: "http://h/d/", location: location, at: [])
+    let entries = (0..<20).map { DirectoryListing.Entry(name: "e\($0)", kind: $0 % 2 == 0 ? .file : .directory) }
+    _ = tree.apply(
+      DirectoryListing(format: .nginxJSON, entries: entries), from: location, to: MountTree.root, at: start)
+    let node = { (index: Int) -> Int in tree.child(named: "e\(index)", in: MountTree.root)! }
+    let isDirectory: (Int, MountTree.Content) -> Bool = { if case .directory = $1 { true } else { false } }
+    XCTAssertEqual(tree.siblings(after: node(1), count: 3, where: isDirectory), [node(3), node(5), node(7)])
+    XCTAssertEqual(tree.siblings(after: node(15), count: 3, where: isDirectory), [node(17), node(19)])
+    XCTAssertEqual(tree.siblings(after: node(1), count: 3, reach: 3, where: isDirectory), [node(3)])
+    XCTAssertEqual(
+      tree.siblings(after: node(2), count: 2, where: { sibling, _ in sibling != node(3) }), [node(4), node(5)])
+    XCTAssertEqual(tree.siblings(after: MountTree.root, count: 3, where: isDirectory), [])
+  }
 }
