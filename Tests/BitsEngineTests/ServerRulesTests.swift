@@ -78,6 +78,8 @@ final class ServerRulesTests: XCTestCase {
     }
     XCTAssertEqual(try probe(206, ["content-range": "bytes 0-0/1234", "etag": "\"x\""]).get().size, 1234)
     XCTAssertEqual(try probe(416, ["content-range": "bytes */0"]).get().size, 0)
+    XCTAssertEqual(try probe(416, [:]).get().size, 0, "S3's answer for an empty object")
+    XCTAssertThrowsError(try probe(416, ["content-range": "bytes */10"]).get())
     XCTAssertEqual(try probe(200, ["content-length": "1"]).get().size, 1)
     XCTAssertThrowsError(try probe(200, ["content-length": "5000"]).get()) {
       XCTAssertEqual(($0 as? BitsError)?.code, .insufficientRangeSupport)

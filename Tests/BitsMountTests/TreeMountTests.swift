@@ -95,6 +95,32 @@ final class TreeMountTests: MountTestCase {
     }
   }
 
+  /// An S3 bucket (moto) mounts as a tree from `ListObjectsV2`, a prefix at a time, pages
+  /// followed: a prefix of 1,100 keys takes two.
+  func testAnS3BucketMountsAsATree() throws {
+    if let missing = S3Server.missing {
+      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
+      throw XCTSkip(missing)
+    }
+    let s3 = try S3Server()
+    defer { s3.stop() }
+    // The 3 GiB file stays out of the server's memory.
+    try FileManager.default.removeItem(at: tree.root.appendingPathComponent("big.bin"))
+    try s3.upload(tree.root, to: "bucket", many: (prefix: "many", count: 1100))
+    let mountPoint = try mount([s3.baseURL + "/bucket/"])
+    defer { try? unmount(mountPoint) }
+    // S3 has no empty directories: a prefix exists only with keys below it.
+    let listing =
+      "find . -mindepth 1 ! -path './many*' ! -name 'empty dir' -printf '%P %y %s\\n' | sed 's/ d [0-9]*$/ d/' | LC_ALL=C sort"
+    XCTAssertEqual(try shell(listing, in: mountPoint), try shell(listing, in: tree.root.path))
+    let sums = "find . -type f ! -path './many*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum"
+    XCTAssertEqual(try shell(sums, in: mountPoint), try shell(sums, in: tree.root.path))
+    XCTAssertEqual(try shell("ls many | wc -l; cat many/n01099", in: mountPoint), "1100\n1099")
+    let listings = s3.requests.filter { $0.hasPrefix("GET /bucket/?list-type=2") }
+    XCTAssertEqual(listings.filter { $0.contains("prefix=many/") }.count, 2, "\(listings)")
+    XCTAssertEqual(listings.filter { $0.contains("continuation-token") }.count, 1, "\(listings)")
+  }
+
   /// With exact sizes in the listing, `ls -lR` and `du` cost one GET per directory and no
   /// other request; opening a file then costs its own requests only.
   func testListingWithExactSizesCostsOneGETPerDirectoryAndNoHEAD() throws {

@@ -83,7 +83,8 @@ package enum ServerRules {
       }
       size = contentLength
     default:
-      guard contentRange?.completeLength == 0 else {
+      // 416: not even byte 0 exists, so the file is empty. S3 says so without a Content-Range.
+      guard contentRange?.completeLength ?? 0 == 0 else {
         return .failure(BitsError(.invalidServerResponse, "the server refused the first byte of the file", url: url))
       }
       size = 0

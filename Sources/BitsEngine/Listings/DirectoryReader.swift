@@ -100,12 +100,12 @@ private struct Reading: Sendable {
     page(location, previous: listing, token: token, attempt: 1)
   }
 
-  /// Whether an answer to a page URL came from S3: an S3 error (such as `NoSuchKey` for a
-  /// prefix, which is no object) or a listing of a bucket's keys.
+  /// Whether an answer to a page URL came from an S3 server: an S3 error (such as `NoSuchKey`
+  /// for a prefix, which is no object) or a listing of a bucket's keys. Told by the body, as
+  /// S3-compatible servers name themselves differently in their headers.
   private static func isS3(_ head: HTTPResponseHead, _ body: [UInt8]) -> Bool {
-    guard head["x-amz-request-id"] != nil || head["server"]?.contains("AmazonS3") == true else { return false }
     let text = String(decoding: body.prefix(512), as: UTF8.self)
-    return text.contains("<Error>") || text.contains("<ListBucketResult")
+    return text.hasPrefix("<?xml") && (text.contains("<Error><Code>") || text.contains("<ListBucketResult"))
   }
 
   private func timedOut(_ url: String) -> BitsError {
