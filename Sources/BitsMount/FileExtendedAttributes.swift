@@ -28,6 +28,18 @@ enum FileExtendedAttributes {
     }
   }
 
+  /// The attributes of a listed file not opened yet: its URL, and statistics of nothing cached.
+  static func value(_ name: String, ofUnopened url: String, size: UInt64) -> String? {
+    switch name {
+    case "user.bitsfs.url": shownURL(url)
+    case "user.bitsfs.filled": ""
+    case "user.bitsfs.filled-map": FilledMap.encode([], size: size)
+    case "user.bitsfs.stats":
+      "size=\(size) filled=0 ranges=0 fetched=0 requests=0 read-ahead=0 read-ahead-used=0"
+    default: nil
+    }
+  }
+
   /// The URL without user name, password or query string: a presigned URL's query is a
   /// credential, and attributes travel with copies of the file.
   static func shownURL(_ url: String) -> String {

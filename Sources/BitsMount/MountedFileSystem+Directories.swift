@@ -31,8 +31,9 @@ extension MountedFileSystem {
       }
       return (freshness, start)
     }
-    if start { readListing(of: directory) }
+    // An expired listing answers before its refresh starts, so the answer is the old listing's.
     if freshness != .unlisted { completion(.success(())) }
+    if start { readListing(of: directory) }
   }
 
   private func readListing(of directory: Int) {

@@ -351,13 +351,14 @@ public final class MountedFileSystem: FileSystemOperations {
       return reply(.attributeValue(Array(String(getpid()).utf8)))
     }
     guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
-    guard let url = tree.withLock({ $0.tree.file(node)?.url }) else { return reply(.error(ENODATA)) }
-    let value =
-      if let file = download(of: node) {
-        FileExtendedAttributes.value(name, of: file)
-      } else {
-        name == "user.bitsfs.url" ? FileExtendedAttributes.shownURL(url) : nil
-      }
+    guard let listed = tree.withLock({ $0.tree.file(node) }) else { return reply(.error(ENODATA)) }
+    let value: String?
+    if let file = download(of: node) {
+      value = FileExtendedAttributes.value(name, of: file)
+    } else {
+      let size: UInt64 = if case .exact(let size) = listed.size { size } else { 0 }
+      value = FileExtendedAttributes.value(name, ofUnopened: listed.url, size: size)
+    }
     guard let value else { return reply(.error(ENODATA)) }
     reply(.attributeValue(Array(value.utf8)))
   }

@@ -20,9 +20,11 @@ struct StatusCommand: ParsableCommand {
     guard FileManager.default.fileExists(atPath: path) else {
       fail(with: BitsError(.invalidArgument, "\(path) does not exist"))
     }
+    // A directory's files; its subdirectories are for `status` of each.
     let files =
       isDirectory(path)
       ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { "\(path)/\($0)" }
+        .filter { !isDirectory($0) }
       : [path]
     for file in files {
       // The map, unlike the list of filled ranges, fits in an attribute however many there are.

@@ -51,13 +51,16 @@ final class DirectoryFileSystemTests: XCTestCase {
     server.serve(.init(bytes: Array(page.utf8), etag: nil, lastModified: nil, contentType: "text/html"), at: url)
   }
 
-  private func fileSystem(timeToLive: Duration = .seconds(300)) throws -> MountedFileSystem {
+  private func fileSystem(
+    timeToLive: Duration = .seconds(300), limits: (inout DirectoryReader.Limits) -> Void = { _ in }
+  ) throws -> MountedFileSystem {
     var tree = MountTree()
     _ = try tree.place(url: root, location: DirectoryLocation(directoryURL: root), at: [])
     var options = MountOptions()
     options.readTimeout = .seconds(2)
     options.directoryTimeToLive = timeToLive
     options.listingLimits.time = .seconds(2)
+    limits(&options.listingLimits)
     let fileSystem = MountedFileSystem(job: job, tree: tree, files: [:], options: options)
     fileSystem.attach(kernel: kernel)
     return fileSystem
@@ -224,6 +227,38 @@ final class DirectoryFileSystemTests: XCTestCase {
       XCTAssertEqual(try list(next.inode, of: fileSystem), [".", "..", "f"])
     }
     XCTAssertEqual(server.requests.count, 21, "each directory listed once")
+  }
+
+  func testListingsAreBoundedInEntriesBytesAndTime() throws {
+    serveListing((0..<5).map { ("f\($0)", 1) }, at: root)
+    let tooMany = try fileSystem { $0.entries = 4 }
+    guard case .error(EIO)? = Self.lookup("f0", of: tooMany) else { return XCTFail("five entries of at most four") }
+    let tooLarge = try fileSystem { $0.bodyBytes = 100 }
+    guard case .error(EIO)? = Self.lookup("f0", of: tooLarge) else { return XCTFail("a listing over 100 bytes") }
+    guard case .entry? = Self.lookup("f0", of: try fileSystem()) else { return XCTFail("within the bounds") }
+    server.inject(.stall(after: 10), at: root, target: .any)
+    let slow = try fileSystem { $0.time = .milliseconds(500) }
+    let start = ContinuousClock.now
+    guard case .error(EIO)? = Self.lookup("f0", of: slow) else { return XCTFail("a listing that stalls") }
+    XCTAssertLessThan(ContinuousClock.now - start, .seconds(3), "bounded by the listing's time, not the stall timeout")
+  }
+
+  func testAnUnopenedFileShowsItsURLAndNothingCachedWithoutARequest() throws {
+    serveListing([("a.bin", 1234)], at: root)
+    let fileSystem = try fileSystem()
+    guard case .entry(let attributes, _)? = Self.lookup("a.bin", of: fileSystem) else { return XCTFail("lookup") }
+    let value = { (name: String) -> String? in
+      guard
+        case .attributeValue(let bytes)? = replies(to: {
+          fileSystem.getxattr(inode: attributes.inode, name: name, reply: $0)
+        }).first
+      else { return nil }
+      return String(decoding: bytes, as: UTF8.self)
+    }
+    XCTAssertEqual(value("user.bitsfs.url"), root + "a.bin")
+    XCTAssertEqual(value("user.bitsfs.stats")?.hasPrefix("size=1234 filled=0 "), true)
+    XCTAssertEqual(value("user.bitsfs.filled"), "")
+    XCTAssertEqual(server.requests.count, 1, "only the listing")
   }
 }
 

@@ -131,6 +131,10 @@ final class TreeMountTests: MountTestCase {
       let requests = server.requests
       let directories = ListingTree.directories.map { $0.isEmpty ? "/json/" : "/json/\(percentEncoded($0))/" }
       XCTAssertEqual(requests.sorted(), directories.map { "GET \($0) 200" }.sorted(), "\(requests)")
+      let status = try bitsfs(["status", mountPoint + "/sub"])
+      XCTAssertEqual(status.status, 0, status.error)
+      XCTAssertTrue(status.output.contains("a b.txt  size 2 B  filled 0 B"), status.output)
+      XCTAssertEqual(server.requests.count, requests.count, "status asks the server nothing")
       XCTAssertEqual(try shell("cat sub/inner/deep.txt | wc -c", in: mountPoint), "5\n")
       XCTAssertTrue(
         server.requests.dropFirst(requests.count).allSatisfy { $0.hasPrefix("GET /json/sub/inner/deep.txt 206") })

@@ -192,7 +192,12 @@ public final class MemoryTransport: HTTPTransport {
   private func answer(
     _ request: HTTPRequest, version: Version?, fault: Fault?, running: Running, id: UInt64, finalURL: String?
   ) {
-    defer { stored.withLock { _ = $0.running.removeValue(forKey: id) } }
+    // A stalled transfer stays cancellable until its stall timeout ends it.
+    defer {
+      if running.finished.load(ordering: .sequentiallyConsistent) {
+        stored.withLock { $0.running = $0.running.filter { $0.value !== running } }
+      }
+    }
     guard !running.finished.load(ordering: .sequentiallyConsistent) else { return }
     guard let version else {
       return respond(status: 404, headers: [:], body: [], running: running, finalURL: finalURL)
@@ -260,8 +265,9 @@ public final class MemoryTransport: HTTPTransport {
     switch fault {
     case .reset: running.finish(.failure(BitsError(.connectionClosed, "the connection was reset")))
     case .stall:
-      network.asyncAfter(deadline: .now() + .milliseconds(Int(stallTimeout / .milliseconds(1)))) {
+      network.asyncAfter(deadline: .now() + .milliseconds(Int(stallTimeout / .milliseconds(1)))) { [self] in
         running.finish(.failure(BitsError(.timedOut, "the server stopped answering")))
+        stored.withLock { $0.running = $0.running.filter { $0.value !== running } }
       }
     default: running.finish(.success(()))
     }
