@@ -79,8 +79,7 @@ public final class Mount: Sendable {
     let directories = placed.filter(\.entry.isDirectory)
     // Every URL is checked at once: the mount waits for the slowest server, not for their sum.
     // A directory's first listing is read now, so that a URL that lists nothing says so.
-    let outcomes = Mutex<(failures: [Int: BitsError], listings: [Int: (DirectoryListing, DirectoryLocation)])>(
-      ([:], [:]))
+    let outcomes = Mutex<(failures: [Int: BitsError], listings: [Int: StoredListing])>(([:], [:]))
     let checks = DispatchGroup()
     for (node, file) in files where byURL[file.remoteURL] === file {
       DispatchQueue.global().async(group: checks) {
@@ -92,11 +91,13 @@ public final class Mount: Sendable {
       }
     }
     let reader = job.directoryReader(limits: configuration.reads.listingLimits)
+    let store = ListingStore(cacheDirectory: configuration.cacheDirectory)
+    let timeToLive = configuration.reads.directoryTimeToLive
     for (node, _) in directories {
       guard let location = tree.directory(node)?.location else { continue }
       DispatchQueue.global().async(group: checks) {
         do throws(BitsError) {
-          let listing = try reader.read(location)
+          let listing = try Self.firstListing(of: location, reader: reader, store: store, timeToLive: timeToLive)
           outcomes.withLock { $0.listings[node] = listing }
         } catch {
           outcomes.withLock { $0.failures[node] = error }
@@ -107,11 +108,37 @@ public final class Mount: Sendable {
     let (failures, listings) = outcomes.withLock { $0 }
     if let first = failures.min(by: { $0.key < $1.key }) { throw first.value }
     let now = ContinuousClock.now
-    for (node, (listing, location)) in listings { _ = tree.apply(listing, from: location, to: node, at: now) }
-    fileSystem = MountedFileSystem(job: job, tree: tree, files: files, options: configuration.reads)
+    for (node, (listing, location, age)) in listings {
+      _ = tree.apply(listing, from: location, to: node, at: now - age)
+    }
+    fileSystem = MountedFileSystem(
+      job: job, tree: tree, files: files, options: configuration.reads, listingStore: store)
     relay.attach(fileSystem)
     // Files of directories join the job as they are opened; a job of none has nothing to resume.
     if !files.isEmpty { try job.resume() }
+  }
+
+  /// A listing, where it was read from, and its age.
+  private typealias StoredListing = (DirectoryListing, DirectoryLocation, Duration)
+
+  /// The listing a directory URL of the mount starts with: the stored one within its time to
+  /// live, else the server's; a server away for now (a transient failure) is answered for by the
+  /// stored one of any age, read again at the next look.
+  private static func firstListing(
+    of location: DirectoryLocation, reader: DirectoryReader, store: ListingStore, timeToLive: Duration
+  ) throws(BitsError) -> StoredListing {
+    let stored = store.load(location)
+    if let stored, stored.age < timeToLive { return stored }
+    do throws(BitsError) {
+      let (listing, resolved) = try reader.read(location)
+      store.save(listing, of: location, readFrom: resolved)
+      return (listing, resolved, .zero)
+    } catch {
+      guard error.code.isTransient, let stored else { throw error }
+      writeToStandardError(
+        "bitsfs: \(error); showing the listing of \(Int(stored.age.seconds)) s ago until the server answers\n")
+      return stored
+    }
   }
 
   /// Mounts, calls `ready` once the mount answers, and serves until unmounted or `stop()`.

@@ -36,28 +36,54 @@ extension MountedFileSystem {
     if start { readListing(of: directory) }
   }
 
+  /// Reads the listing of `directory`: from the listing store when it holds one and the
+  /// directory was never listed in this mount (from the server too when that one has expired),
+  /// else from the server.
   private func readListing(of directory: Int) {
-    guard let location = tree.withLock({ $0.tree.directory(directory)?.location }) else { return }
-    reader.read(location) { [self] result in
-      let now = ContinuousClock.now
-      let (waiters, gone) = tree.withLock { state -> ([@Sendable (Result<Void, BitsError>) -> Void], [String]) in
-        let waiters = state.listing.removeValue(forKey: directory) ?? []
-        switch result {
-        case .success(let (listing, location)):
-          return (waiters, state.tree.apply(listing, from: location, to: directory, at: now))
-        case .failure:
-          state.tree.listingFailed(directory, at: now)
-          return (waiters, [])
-        }
-      }
-      // Names gone from the listing are gone from the mount, also from the kernel's cache.
-      if !gone.isEmpty, let kernel = kernelCache {
-        let inode = currentInode(of: directory, isDirectory: true)
-        for name in gone { kernel.invalidate(name: name, in: inode) }
-      }
-      let outcome = result.map { _ in () }
-      for waiter in waiters { waiter(outcome) }
+    guard
+      let (location, neverListed) = tree.withLock({ state in
+        state.tree.directory(directory).flatMap { entries in entries.location.map { ($0, entries.listedAt == nil) } }
+      })
+    else { return }
+    if neverListed, let (listing, resolved, age) = listingStore?.load(location) {
+      let isFresh = age < options.directoryTimeToLive
+      finishListing(directory, .success((listing, resolved)), at: .now - age, more: !isFresh)
+      if isFresh { return }
     }
+    reader.read(location) { [self] result in
+      if case .success(let (listing, resolved)) = result {
+        listingStore?.save(listing, of: location, readFrom: resolved)
+      }
+      finishListing(directory, result, at: .now, more: false)
+    }
+  }
+
+  /// Applies what reading the listing of `directory` gave, and answers who waited for it.
+  /// `more`: a reading from the server follows (the waiters are answered now, the directory
+  /// stays being read).
+  private func finishListing(
+    _ directory: Int, _ result: Result<(DirectoryListing, DirectoryLocation), BitsError>,
+    at listedAt: ContinuousClock.Instant, more: Bool
+  ) {
+    let now = ContinuousClock.now
+    let (waiters, gone) = tree.withLock { state -> ([@Sendable (Result<Void, BitsError>) -> Void], [String]) in
+      let waiters = more ? (state.listing[directory] ?? []) : (state.listing.removeValue(forKey: directory) ?? [])
+      if more { state.listing[directory] = [] }
+      switch result {
+      case .success(let (listing, location)):
+        return (waiters, state.tree.apply(listing, from: location, to: directory, at: listedAt))
+      case .failure:
+        state.tree.listingFailed(directory, at: now)
+        return (waiters, [])
+      }
+    }
+    // Names gone from the listing are gone from the mount, also from the kernel's cache.
+    if !gone.isEmpty, let kernel = kernelCache {
+      let inode = currentInode(of: directory, isDirectory: true)
+      for name in gone { kernel.invalidate(name: name, in: inode) }
+    }
+    let outcome = result.map { _ in () }
+    for waiter in waiters { waiter(outcome) }
   }
 
   /// A walk of the tree opened `directory`: the directories listed after it are read ahead
@@ -80,8 +106,16 @@ extension MountedFileSystem {
   /// A sweep of `stat`s (`ls -l`) learns the sizes of the next files ahead of it, at most
   /// ``lookAhead`` at a time.
   func learnSize(of node: Int, completion: @escaping @Sendable (Result<Void, BitsError>) -> Void) {
-    let starting = tree.withLock { state -> [(node: Int, url: String)]? in
-      guard state.tree.file(node) != nil else { return nil }
+    enum Plan {
+      case notAFile
+      /// Learned meanwhile, by a probe that ran ahead.
+      case known
+      /// `completion` waits for a probe; these start now.
+      case wait(starting: [(node: Int, url: String)])
+    }
+    let plan = tree.withLock { state -> Plan in
+      guard let file = state.tree.file(node) else { return .notAFile }
+      if case .exact = file.size { return .known }
       var starting: [Int] = state.probing[node] == nil ? [node] : []
       state.probing[node, default: []].append(completion)
       starting += state.tree.siblings(after: node, count: Self.lookAhead) { sibling, content in
@@ -90,10 +124,13 @@ extension MountedFileSystem {
         return true
       }
       for sibling in starting where state.probing[sibling] == nil { state.probing[sibling] = [] }
-      return starting.compactMap { node in state.tree.file(node).map { (node, $0.url) } }
+      return .wait(starting: starting.compactMap { node in state.tree.file(node).map { (node, $0.url) } })
     }
-    guard let starting else { return completion(.failure(BitsError(.invalidArgument, "not a file"))) }
-    for (node, url) in starting { probeSize(of: node, url: url) }
+    switch plan {
+    case .notAFile: completion(.failure(BitsError(.invalidArgument, "not a file")))
+    case .known: completion(.success(()))
+    case .wait(let starting): for (node, url) in starting { probeSize(of: node, url: url) }
+    }
   }
 
   private func probeSize(of node: Int, url: String) {

@@ -46,6 +46,8 @@ public final class MountedFileSystem: FileSystemOperations {
   let job: DownloadJob
   let options: MountOptions
   let reader: DirectoryReader
+  /// Listings kept across mounts; `nil` keeps them in memory only.
+  let listingStore: ListingStore?
   let tree: Mutex<TreeState>
   /// The file of each file node that has been opened (or was placed by name).
   private let downloads: Mutex<Downloads>
@@ -106,8 +108,12 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   /// `tree` as placed; `files` are the files of its file nodes known from the start.
-  package init(job: DownloadJob, tree: MountTree, files: [Int: DownloadFile], options: MountOptions) {
+  package init(
+    job: DownloadJob, tree: MountTree, files: [Int: DownloadFile], options: MountOptions,
+    listingStore: ListingStore? = nil
+  ) {
     self.job = job
+    self.listingStore = listingStore
     self.options = options
     self.tree = Mutex(TreeState(tree: tree))
     downloads = Mutex(

@@ -52,7 +52,8 @@ final class DirectoryFileSystemTests: XCTestCase {
   }
 
   private func fileSystem(
-    timeToLive: Duration = .seconds(300), limits: (inout DirectoryReader.Limits) -> Void = { _ in }
+    timeToLive: Duration = .seconds(300), store: ListingStore? = nil,
+    limits: (inout DirectoryReader.Limits) -> Void = { _ in }
   ) throws -> MountedFileSystem {
     var tree = MountTree()
     _ = try tree.place(url: root, location: DirectoryLocation(directoryURL: root), at: [])
@@ -61,7 +62,7 @@ final class DirectoryFileSystemTests: XCTestCase {
     options.directoryTimeToLive = timeToLive
     options.listingLimits.time = .seconds(2)
     limits(&options.listingLimits)
-    let fileSystem = MountedFileSystem(job: job, tree: tree, files: [:], options: options)
+    let fileSystem = MountedFileSystem(job: job, tree: tree, files: [:], options: options, listingStore: store)
     fileSystem.attach(kernel: kernel)
     return fileSystem
   }
@@ -259,6 +260,30 @@ final class DirectoryFileSystemTests: XCTestCase {
     XCTAssertEqual(value("user.bitsfs.stats")?.hasPrefix("size=1234 filled=0 "), true)
     XCTAssertEqual(value("user.bitsfs.filled"), "")
     XCTAssertEqual(server.requests.count, 1, "only the listing")
+  }
+
+  func testAStoredListingAnswersTheNextMountWithinItsTimeToLive() throws {
+    serveListing([("a", 1), ("sub/", nil)], at: root)
+    serveListing([("b", 2)], at: root + "sub/")
+    let store = ListingStore(cacheDirectory: directory)
+    let first = try fileSystem(store: store)
+    guard case .entry(let sub, _)? = Self.lookup("sub", of: first) else { return XCTFail("lookup sub") }
+    guard case .entry? = Self.lookup("b", in: sub.inode, of: first) else { return XCTFail("lookup sub/b") }
+    XCTAssertEqual(server.requests.count, 2)
+    let second = try fileSystem(store: store)
+    guard case .entry(let again, _)? = Self.lookup("sub", of: second) else { return XCTFail("lookup sub again") }
+    guard case .entry(let b, _)? = Self.lookup("b", in: again.inode, of: second) else { return XCTFail("sub/b again") }
+    XCTAssertEqual(b.size, 2)
+    XCTAssertEqual(server.requests.count, 2, "the stored listings answered")
+    // Expired: the stored listing answers at once and the server is asked again behind it.
+    serveListing([("c", 3)], at: root)
+    usleep(300_000)
+    let third = try fileSystem(timeToLive: .milliseconds(200), store: store)
+    guard case .entry? = Self.lookup("a", of: third) else { return XCTFail("the expired stored listing answers") }
+    XCTAssertTrue(
+      waitUntil(timeout: 5) { Self.lookup("c", of: third).map { if case .entry = $0 { true } else { false } } ?? false }
+    )
+    XCTAssertEqual(server.requests.filter { $0.url == root }.count, 2)
   }
 }
 

@@ -141,6 +141,31 @@ final class TreeMountTests: MountTestCase {
     }
   }
 
+  /// Listings are kept in the cache directory: a mount made again within `--dir-ttl` asks
+  /// nothing to list what was listed, and one made while the server is away shows the tree as
+  /// last listed and says so.
+  func testListingsOutliveTheMountAndTheServer() throws {
+    try withServer(.nginx) { server in
+      let url = server.baseURL + "/json/"
+      var mountPoint = try mount([url])
+      _ = try shell("ls -lR . >/dev/null", in: mountPoint)
+      try unmount(mountPoint)
+      let listed = server.requests.count
+      mountPoint = try mount([url], at: mountPoint)
+      let first = try shell("ls -lR .", in: mountPoint)
+      XCTAssertEqual(server.requests.count, listed, "no listing asked again: \(server.requests.dropFirst(listed))")
+      try unmount(mountPoint)
+      server.stop()
+      let result = try bitsfs(
+        ["mount", url, mountPoint, "--cache-dir", cacheDirectory.path, "--dir-ttl", "0", "--retry-period", "1"])
+      XCTAssertEqual(result.status, 0, result.error)
+      defer { try? unmount(mountPoint) }
+      XCTAssertTrue(
+        result.error.contains("BG_E_CONNECT_FAILURE") && result.error.contains("showing the listing of"), result.error)
+      XCTAssertEqual(try shell("ls -lR .", in: mountPoint), first)
+    }
+  }
+
   /// Names a listing leaves out at its next reading leave the mount; new ones appear.
   func testAnEntryThatLeavesTheServerLeavesTheMount() throws {
     try withServer(.nginx) { server in

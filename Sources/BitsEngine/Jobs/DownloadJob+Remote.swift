@@ -20,6 +20,7 @@ extension DownloadJob {
   /// Reads directory listings with the job's transport and headers.
   package func directoryReader(limits: DirectoryReader.Limits) -> DirectoryReader {
     DirectoryReader(
-      transport: transport, headers: configuration.headers, backoff: configuration.backoff, limits: limits)
+      transport: transport, headers: configuration.headers, backoff: configuration.backoff,
+      retryPeriod: configuration.retryPeriod, limits: limits)
   }
 }

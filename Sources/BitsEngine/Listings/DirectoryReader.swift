@@ -20,12 +20,17 @@ package struct DirectoryReader: Sendable {
   let transport: any HTTPTransport
   let headers: [HTTPHeader]
   let backoff: Backoff
+  /// Transient failures are retried until this has passed (and within the time limit).
+  let retryPeriod: Duration
   let limits: Limits
 
-  package init(transport: any HTTPTransport, headers: [HTTPHeader], backoff: Backoff, limits: Limits) {
+  package init(
+    transport: any HTTPTransport, headers: [HTTPHeader], backoff: Backoff, retryPeriod: Duration, limits: Limits
+  ) {
     self.transport = transport
     self.headers = headers
     self.backoff = backoff
+    self.retryPeriod = retryPeriod
     self.limits = limits
   }
 
@@ -34,9 +39,10 @@ package struct DirectoryReader: Sendable {
   package typealias Completion = @Sendable (Result<(DirectoryListing, DirectoryLocation), BitsError>) -> Void
 
   package func read(_ location: DirectoryLocation, completion: @escaping Completion) {
+    let start = ContinuousClock.now
     let reading = Reading(
-      reader: self, deadline: .now + limits.time, parser: ListingParser(entryLimit: limits.entries),
-      completion: completion)
+      reader: self, deadline: start + limits.time, retryDeadline: start + min(retryPeriod, limits.time),
+      parser: ListingParser(entryLimit: limits.entries), completion: completion)
     reading.page(location, previous: nil, token: nil, attempt: 1)
   }
 
@@ -50,6 +56,7 @@ package struct DirectoryReader: Sendable {
 private struct Reading: Sendable {
   let reader: DirectoryReader
   let deadline: ContinuousClock.Instant
+  let retryDeadline: ContinuousClock.Instant
   let parser: ListingParser
   let completion: DirectoryReader.Completion
 
@@ -63,7 +70,7 @@ private struct Reading: Sendable {
       switch answer {
       case .failure(let error) where error.code.isTransient:
         let delay = reader.backoff.delay(beforeAttempt: attempt)
-        guard ContinuousClock.now + delay < deadline else { return completion(.failure(error)) }
+        guard ContinuousClock.now + delay < retryDeadline else { return completion(.failure(error)) }
         DispatchQueue.global().asyncAfter(deadline: .now() + delay.dispatchInterval) {
           page(location, previous: previous, token: token, attempt: attempt + 1)
         }
