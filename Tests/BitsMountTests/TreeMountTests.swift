@@ -141,6 +141,33 @@ final class TreeMountTests: MountTestCase {
     }
   }
 
+  /// A directory of 10,000 files: `ls -l` and `du` from one GET of its listing, in each of
+  /// nginx's formats with exact sizes.
+  func testTenThousandFilesListInOneGET() throws {
+    let big = workDirectory.appendingPathComponent("ten-thousand")
+    try FileManager.default.createDirectory(at: big.appendingPathComponent("many"), withIntermediateDirectories: true)
+    for index in 0..<10_000 {
+      let name = big.appendingPathComponent(String(format: "many/file %05d.txt", index)).path
+      guard FileManager.default.createFile(atPath: name, contents: Data(repeating: 65, count: index % 97)) else {
+        return XCTFail("cannot create \(name)")
+      }
+    }
+    let server = try ListingServer(.nginx, serving: big)
+    defer { server.stop() }
+    for format in ["json", "xml", "html"] {
+      let before = server.requests.count
+      let mountPoint = try mount(["\(server.baseURL)/\(format)/many/"])
+      defer { try? unmount(mountPoint) }
+      XCTAssertEqual(try shell("ls -l | tail -n +2 | wc -l", in: mountPoint), "10000\n", format)
+      let total = (0..<10_000).reduce(0) { $0 + $1 % 97 }
+      XCTAssertEqual(try shell("du -sb . | cut -f1", in: mountPoint), "\(total)\n", format)
+      XCTAssertEqual(try shell("cat 'file 09999.txt' | wc -c", in: mountPoint), "\(9999 % 97)\n")
+      XCTAssertEqual(
+        server.requests.dropFirst(before).filter { !$0.contains("09999") }, ["GET /\(format)/many/ 200"],
+        "\(format): one GET to list, none for sizes")
+    }
+  }
+
   /// Listings are kept in the cache directory: a mount made again within `--dir-ttl` asks
   /// nothing to list what was listed, and one made while the server is away shows the tree as
   /// last listed and says so.
