@@ -160,7 +160,8 @@ extension DownloadFile {
   /// served as the new one. Nothing happens if the file is no longer at `expected` (another
   /// caller saw the change first and may have connected to the new version already).
   func versionDidChange(from expected: RemoteVersion) {
-    let dropped = state.withLock { state -> ([TransferID], [ReadWaiters<ReadCompletion>.Waiter])? in
+    let dropped = state.withLock {
+      state -> ([TransferID], [TransferPriority], [ReadWaiters<ReadCompletion>.Waiter])? in
       guard state.version == expected else { return nil }
       state.generation += 1
       state.version = nil
@@ -173,9 +174,10 @@ extension DownloadFile {
       let inFlight = state.scheduler.reset()
       let transfers = inFlight.compactMap { state.transfers.removeValue(forKey: $0.id) }
       state.transfers.removeAll()
-      return (transfers, state.waiters.takeAll())
+      return (transfers, inFlight.map(\.priority), state.waiters.takeAll())
     }
-    guard let (transfers, waiters) = dropped else { return }
+    guard let (transfers, ended, waiters) = dropped else { return }
+    admission.ended(ended)
     for transfer in transfers { transport.cancel(transfer) }
     let error = BitsError(.remoteFileChanged, "the remote file changed while it was read", url: remoteURL)
     callbackQueue.async {
@@ -213,16 +215,17 @@ extension DownloadFile {
   /// Stops every request, unless a later `resume` came first; filled bytes stay. `run` orders
   /// the job's resumes and suspends.
   func suspend(run: UInt64) {
-    let transfers = state.withLock { state -> [TransferID]? in
+    let stopped = state.withLock { state -> ([TransferID], [TransferPriority])? in
       guard run >= state.run else { return nil }
       state.run = run
       state.isSuspended = true
       let inFlight = state.scheduler.reset()
       let transfers = inFlight.compactMap { state.transfers.removeValue(forKey: $0.id) }
       state.transfers.removeAll()
-      return transfers
+      return (transfers, inFlight.map(\.priority))
     }
-    guard let transfers else { return }
+    guard let (transfers, ended) = stopped else { return }
+    admission.ended(ended)
     for transfer in transfers { transport.cancel(transfer) }
     commitNow()
   }
@@ -245,6 +248,7 @@ extension DownloadFile {
   /// and a connection attempt still under way, are ignored from now on.
   public func close(removingCache: Bool = false) {
     suspend(run: .max)
+    admission.forget(self)
     let waiters = state.withLock { state in
       state.generation += 1
       state.data = nil
