@@ -116,6 +116,7 @@ public final class Mount: Sendable {
     relay.attach(fileSystem)
     // Files of directories join the job as they are opened; a job of none has nothing to resume.
     if !files.isEmpty { try job.resume() }
+    fileSystem.startPrefetch()
   }
 
   /// A listing, where it was read from, and its age.

@@ -18,6 +18,10 @@ public struct MountOptions: Sendable {
   public var directoryTimeToLive: Duration = .seconds(300)
   /// Bounds on reading one directory listing.
   package var listingLimits = DirectoryReader.Limits()
+  /// Patterns (`fnmatch`, `*` also across `/`) of paths in the mount to fill in the background.
+  public var prefetch: [String] = []
+  /// The priority background fill runs at, below every reader.
+  public var prefetchPriority: TransferPriority = .low
 
   public init() {}
 }
@@ -135,7 +139,7 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   /// The file of `node`, added to the job when first asked for.
-  private func openDownload(of node: Int, url: String) throws(BitsError) -> DownloadFile {
+  func openDownload(of node: Int, url: String) throws(BitsError) -> DownloadFile {
     try downloads.withLock { files throws(BitsError) in
       if let file = files.byNode[node] { return file }
       let file: DownloadFile

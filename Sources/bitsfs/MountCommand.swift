@@ -77,6 +77,18 @@ struct MountCommand: ParsableCommand {
     transform: NumericOption.size("--read-ahead-max", in: 0...(1 << 30)))
   var readAheadMax: UInt64 = 64 << 20
 
+  @Option(
+    help: ArgumentHelp(
+      "Fill the files whose path in the mount matches PATTERN in the background (repeatable; '*' for all).",
+      valueName: "pattern"))
+  var prefetch: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "The priority of background fill: high, normal or low (below every reader).", valueName: "priority"),
+    transform: MountCommand.priority)
+  var prefetchPriority: TransferPriority = .low
+
   @OptionGroup var transfer: TransferOptions
 
   func validate() throws {
@@ -131,10 +143,21 @@ struct MountCommand: ParsableCommand {
     configuration.reads.directoryTimeToLive = .milliseconds(Int64(dirTTL * 1000))
     configuration.reads.listingLimits.entries = dirMaxEntries
     configuration.reads.listingLimits.time = max(configuration.reads.readTimeout, .seconds(5))
+    configuration.reads.prefetch = prefetch
+    configuration.reads.prefetchPriority = prefetchPriority
     // A read gives up after the read timeout; its request keeps retrying as long, so a server
     // that comes back serves the next read.
     configuration.job.retryPeriod = min(configuration.job.retryPeriod, configuration.reads.readTimeout)
     return configuration
+  }
+
+  static func priority(_ text: String) throws -> TransferPriority {
+    switch text {
+    case "high": .high
+    case "normal": .normal
+    case "low": .low
+    default: throw ValidationError("--prefetch-priority must be high, normal or low, not '\(text)'")
+    }
   }
 
   static var defaultCacheDirectory: URL {
