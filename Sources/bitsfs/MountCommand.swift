@@ -89,6 +89,11 @@ struct MountCommand: ParsableCommand {
     transform: MountCommand.priority)
   var prefetchPriority: TransferPriority = .low
 
+  @Option(
+    help: ArgumentHelp("The most bytes a second background fill asks for, e.g. 10M.", valueName: "rate"),
+    transform: NumericOption.size("--prefetch-rate", in: 4096...(1 << 40)))
+  var prefetchRate: UInt64?
+
   @OptionGroup var transfer: TransferOptions
 
   func validate() throws {
@@ -145,6 +150,7 @@ struct MountCommand: ParsableCommand {
     configuration.reads.listingLimits.time = max(configuration.reads.readTimeout, .seconds(5))
     configuration.reads.prefetch = prefetch
     configuration.reads.prefetchPriority = prefetchPriority
+    configuration.job.backgroundRate = prefetchRate
     // A read gives up after the read timeout; its request keeps retrying as long, so a server
     // that comes back serves the next read.
     configuration.job.retryPeriod = min(configuration.job.retryPeriod, configuration.reads.readTimeout)

@@ -4,7 +4,7 @@ import TestSupport
 import XCTest
 
 /// Background fill through real mounts of nginx: `--prefetch` fills the files it names whole,
-/// finds them by walking a tree, and fetches no byte twice.
+/// finds them by walking a tree, fetches no byte twice, and keeps within `--prefetch-rate`.
 final class PrefetchMountTests: MountTestCase {
   private func filledBytes(_ path: String) -> UInt64 {
     let stats = ExtendedAttributes.value("user.bitsfs.stats", of: path) ?? ""
@@ -35,9 +35,33 @@ final class PrefetchMountTests: MountTestCase {
     XCTAssertEqual(try TestData.sha256(of: mountPoint + "/deep/two.bin"), try TestData.sha256(of: two))
   }
 
+  func testPrefetchKeepsWithinItsRate() throws {
+    let bytes = try serve("slow.bin", count: 6 << 20)
+    let rate = 2 << 20
+    let start = Date()
+    let mountPoint = try mount([nginx.url("slow.bin")], options: ["--prefetch", "*", "--prefetch-rate", "\(rate)"])
+    defer { try? unmount(mountPoint) }
+    var samples: [(seconds: Double, bytes: UInt64)] = []
+    XCTAssertTrue(
+      waitUntil(timeout: 30, poll: 0.25) {
+        let filled = self.filledBytes(mountPoint + "/slow.bin")
+        samples.append((Date().timeIntervalSince(start), filled))
+        return filled == UInt64(bytes.count)
+      })
+    // Never ahead of the rate by more than a quarter second's saved budget and one request.
+    for sample in samples {
+      XCTAssertLessThanOrEqual(
+        Double(sample.bytes), Double(rate) * (sample.seconds + 0.5), "\(sample.bytes) bytes after \(sample.seconds) s")
+    }
+    XCTAssertGreaterThan(samples.last?.seconds ?? 0, 2, "6 MiB at 2 MiB/s take more than 2 s")
+  }
+
   func testBadPrefetchOptionsAreRefused() throws {
     _ = try serve("a.bin", count: 10)
-    for (options, message) in [(["--prefetch-priority", "urgent"], "must be high, normal or low")] {
+    for (options, message) in [
+      (["--prefetch-priority", "urgent"], "must be high, normal or low"),
+      (["--prefetch-rate", "12"], "--prefetch-rate"),
+    ] {
       let result = try bitsfs(
         ["mount", nginx.url("a.bin"), try makeMountPoint(), "--cache-dir", cacheDirectory.path] + options)
       XCTAssertEqual(result.status, 2, result.error)

@@ -96,7 +96,8 @@ public final class DownloadJob: Sendable {
     self.transport = transport
     self.configuration = configuration
     self.callbacks = callbacks
-    admission = TransferAdmission(maximumBackground: configuration.maximumBackgroundRequests)
+    admission = TransferAdmission(
+      maximumBackground: configuration.maximumBackgroundRequests, rate: configuration.backgroundRate)
   }
 
   public var currentState: JobState { state.withLock { $0.state } }
