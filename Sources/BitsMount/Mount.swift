@@ -34,6 +34,8 @@ public final class Mount: Sendable {
   private let client: HTTPClient
   private let fileSystem: MountedFileSystem
   private let session = Mutex<FuseSession?>(nil)
+  /// Where `bitsfs prefetch` reaches the mount (published as `user.bitsfs.control`).
+  private let controlPath: String
 
   /// Checks the mount point, every file URL (reachable, found, range support, size and
   /// version) and every directory URL (its listing), before anything is mounted; each failure
@@ -111,12 +113,26 @@ public final class Mount: Sendable {
     for (node, (listing, location, age)) in listings {
       _ = tree.apply(listing, from: location, to: node, at: now - age)
     }
+    controlPath = Self.controlSocketPath(
+      cacheDirectory: configuration.cacheDirectory, mountPoint: configuration.mountPoint)
     fileSystem = MountedFileSystem(
-      job: job, tree: tree, files: files, options: configuration.reads, listingStore: store)
+      job: job, tree: tree, files: files, options: configuration.reads, listingStore: store,
+      controlSocketPath: controlPath)
     relay.attach(fileSystem)
     // Files of directories join the job as they are opened; a job of none has nothing to resume.
     if !files.isEmpty { try job.resume() }
     fileSystem.startPrefetch()
+  }
+
+  /// The mount's control socket: in the cache directory, or where the path is too long for a
+  /// socket, in a private directory of the user's under the system's temporary directory.
+  static func controlSocketPath(cacheDirectory: URL, mountPoint: String) -> String {
+    let name = "control-" + String(FNV1a.hash(mountPoint.utf8), radix: 16) + ".sock"
+    let inCache = cacheDirectory.appendingPathComponent(name).path
+    if inCache.utf8.count <= UnixSocket.maximumPathLength { return inCache }
+    let directory = "/tmp/bitsfs-\(getuid())"
+    mkdir(directory, 0o700)
+    return directory + "/" + name
   }
 
   /// A listing, where it was read from, and its age.
@@ -153,6 +169,8 @@ public final class Mount: Sendable {
     }
     self.session.withLock { $0 = session }
     fileSystem.attach(kernel: session)
+    // Without its control socket the mount still serves; `bitsfs prefetch` then says so.
+    let control = try? ControlServer(path: controlPath, fileSystem: fileSystem)
     let mountPoint = configuration.mountPoint
     // The mount answers only once the loop runs, so it is checked from another thread.
     startThread(named: "bitsfs-ready") {
@@ -165,6 +183,7 @@ public final class Mount: Sendable {
       }
     }
     session.run(afterLoop: { [job] in
+      control?.stop()
       // Readers still waiting get EIO now; suspending makes every filled range durable.
       for file in job.files { file.close() }
       try? job.suspend()

@@ -52,6 +52,8 @@ public final class MountedFileSystem: FileSystemOperations {
   let reader: DirectoryReader
   /// Listings kept across mounts; `nil` keeps them in memory only.
   let listingStore: ListingStore?
+  /// Where `bitsfs prefetch` reaches the mount, published on the root as `user.bitsfs.control`.
+  let controlSocketPath: String?
   let tree: Mutex<TreeState>
   /// The file of each file node that has been opened (or was placed by name).
   private let downloads: Mutex<Downloads>
@@ -114,10 +116,11 @@ public final class MountedFileSystem: FileSystemOperations {
   /// `tree` as placed; `files` are the files of its file nodes known from the start.
   package init(
     job: DownloadJob, tree: MountTree, files: [Int: DownloadFile], options: MountOptions,
-    listingStore: ListingStore? = nil
+    listingStore: ListingStore? = nil, controlSocketPath: String? = nil
   ) {
     self.job = job
     self.listingStore = listingStore
+    self.controlSocketPath = controlSocketPath
     self.options = options
     self.tree = Mutex(TreeState(tree: tree))
     downloads = Mutex(
@@ -359,6 +362,9 @@ public final class MountedFileSystem: FileSystemOperations {
     if inode == Self.rootInode, name == "user.bitsfs.pid" {
       // Which process serves the mount, for scripts and `bitsfs status`.
       return reply(.attributeValue(Array(String(getpid()).utf8)))
+    }
+    if inode == Self.rootInode, name == "user.bitsfs.control", let controlSocketPath {
+      return reply(.attributeValue(Array(controlSocketPath.utf8)))
     }
     guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
     guard let listed = tree.withLock({ $0.tree.file(node) }) else { return reply(.error(ENODATA)) }

@@ -56,6 +56,56 @@ final class PrefetchMountTests: MountTestCase {
     XCTAssertGreaterThan(samples.last?.seconds ?? 0, 2, "6 MiB at 2 MiB/s take more than 2 s")
   }
 
+  func testPrefetchAndCancelOnARunningMount() throws {
+    try FileManager.default.createDirectory(
+      at: nginx.root.appendingPathComponent("tree/deep"), withIntermediateDirectories: true)
+    let one = try serve("tree/one.bin", count: 2 << 20, seed: 1)
+    let two = try serve("tree/deep/two.bin", count: 3 << 20, seed: 2)
+    let slow = try serve("tree/slow.bin", count: 8 << 20, seed: 3)
+    let mountPoint = try mount([nginx.url("tree/")], options: ["--prefetch-rate", "1M"])
+    defer { try? unmount(mountPoint) }
+    let socket = try XCTUnwrap(ExtendedAttributes.value("user.bitsfs.control", of: mountPoint))
+    let mode = try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
+    XCTAssertEqual(mode, 0o600, "the control socket is its user's only")
+    XCTAssertEqual(filledBytes(mountPoint + "/one.bin"), 0, "nothing is filled unasked")
+    var result = try bitsfs(["prefetch", mountPoint + "/one.bin", mountPoint + "/deep", "--priority", "normal"])
+    XCTAssertEqual(result.status, 0, result.error)
+    XCTAssertTrue(
+      waitUntil(timeout: 30, poll: 0.1) {
+        self.filledBytes(mountPoint + "/one.bin") == UInt64(one.count)
+          && self.filledBytes(mountPoint + "/deep/two.bin") == UInt64(two.count)
+      })
+    result = try bitsfs(["prefetch", mountPoint + "/slow.bin"])
+    XCTAssertEqual(result.status, 0, result.error)
+    XCTAssertTrue(waitUntil(timeout: 10, poll: 0.05) { self.filledBytes(mountPoint + "/slow.bin") > 0 })
+    result = try bitsfs(["prefetch", "--cancel", mountPoint + "/slow.bin"])
+    XCTAssertEqual(result.status, 0, result.error)
+    usleep(500_000)
+    let stopped = filledBytes(mountPoint + "/slow.bin")
+    usleep(1_500_000)
+    XCTAssertEqual(filledBytes(mountPoint + "/slow.bin"), stopped, "nothing more after the cancel")
+    XCTAssertLessThan(stopped, UInt64(slow.count))
+    // What it filled is served; the rest comes when read.
+    XCTAssertEqual(try TestData.sha256(of: mountPoint + "/slow.bin"), try TestData.sha256(of: slow))
+  }
+
+  func testPrefetchOfWhatIsNoMountOrNoPathIsAClearError() throws {
+    try FileManager.default.createDirectory(
+      at: nginx.root.appendingPathComponent("tree"), withIntermediateDirectories: true)
+    _ = try serve("tree/a.bin", count: 10)
+    let mountPoint = try mount([nginx.url("tree/")])
+    defer { try? unmount(mountPoint) }
+    for (arguments, status, message) in [
+      (["prefetch", mountPoint + "/nope.bin"], Int32(2), "nope.bin is not in the mount"),
+      (["prefetch", workDirectory.path], 2, "is not in a bitsfs mount"),
+      (["prefetch", mountPoint + "/a.bin", "--priority", "urgent"], 2, "must be high, normal or low"),
+    ] {
+      let result = try bitsfs(arguments)
+      XCTAssertEqual(result.status, status, "\(arguments): \(result.error)")
+      XCTAssertTrue(result.error.contains(message), result.error)
+    }
+  }
+
   func testBadPrefetchOptionsAreRefused() throws {
     _ = try serve("a.bin", count: 10)
     for (options, message) in [
