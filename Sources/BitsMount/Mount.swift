@@ -64,12 +64,15 @@ public final class Mount: Sendable {
 
     var jobConfiguration = configuration.job
     jobConfiguration.isOnDemand = true
-    let relay = ChangeRelay()
+    let relay = JobEventRelay()
     client = HTTPClient(configuration: configuration.http)
     let job = DownloadJob(
       displayName: "mount \(configuration.mountPoint)", cacheDirectory: configuration.cacheDirectory,
       transport: client, configuration: jobConfiguration,
-      callbacks: JobCallbacks(fileChanged: { _, file in relay.fileChanged(file) }))
+      callbacks: JobCallbacks(
+        fileRangesTransferred: { _, file, _ in relay.rangesTransferred(file) },
+        fileChanged: { _, file in relay.fileChanged(file) },
+        fileFailed: { _, file, error in relay.failed(file, error: error) }))
     self.job = job
     // One file per URL, however many places show it: a cache entry has one writer.
     var byURL: [String: DownloadFile] = [:]
@@ -117,7 +120,10 @@ public final class Mount: Sendable {
       cacheDirectory: configuration.cacheDirectory, mountPoint: configuration.mountPoint)
     fileSystem = MountedFileSystem(
       job: job, tree: tree, files: files, options: configuration.reads, listingStore: store,
-      controlSocketPath: controlPath)
+      controlSocketPath: controlPath,
+      hooks: FillHooks(
+        onComplete: configuration.reads.onComplete, onError: configuration.reads.onError,
+        mountPoint: configuration.mountPoint))
     relay.attach(fileSystem)
     // Files of directories join the job as they are opened; a job of none has nothing to resume.
     if !files.isEmpty { try job.resume() }
@@ -222,8 +228,9 @@ public final class Mount: Sendable {
   }
 }
 
-/// Carries "this file changed" from the job to the file system, which exists only after the job.
-private final class ChangeRelay: Sendable {
+/// Carries the job's events about files to the file system, which exists only after the job:
+/// changes (its inodes), and arrivals and failures (the fill hooks).
+private final class JobEventRelay: Sendable {
   private struct Target {
     weak var fileSystem: MountedFileSystem?
   }
@@ -233,7 +240,17 @@ private final class ChangeRelay: Sendable {
     target.withLock { $0.fileSystem = fileSystem }
   }
 
+  private var fileSystem: MountedFileSystem? { target.withLock { $0.fileSystem } }
+
   func fileChanged(_ file: DownloadFile) {
-    target.withLock { $0.fileSystem }?.fileChanged(file)
+    fileSystem?.fileChanged(file)
+  }
+
+  func rangesTransferred(_ file: DownloadFile) {
+    if let fileSystem { fileSystem.hooks?.rangesTransferred(file, fileSystem: fileSystem) }
+  }
+
+  func failed(_ file: DownloadFile, error: BitsError) {
+    if let fileSystem { fileSystem.hooks?.failed(file, error: error, fileSystem: fileSystem) }
   }
 }

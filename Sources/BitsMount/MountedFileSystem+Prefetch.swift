@@ -36,10 +36,23 @@ extension MountedFileSystem {
 
   func fill(_ node: Int, url: String, priority: TransferPriority) {
     guard let file = try? openDownload(of: node, url: url) else { return }
-    file.connect { result in
-      guard case .success(let version) = result, version.size > 0 else { return }
-      try? file.requestFileRanges([FileRange(offset: 0, length: version.size)], priority: priority)
+    let path = tree.withLock { $0.tree.path(of: node) }
+    prefetched.withLock { $0[ObjectIdentifier(file)] = path }
+    file.connect { [self] result in
+      switch result {
+      case .failure(let error): hooks?.failed(file, error: error, fileSystem: self)
+      case .success(let version) where version.size == 0: hooks?.rangesTransferred(file, fileSystem: self)
+      case .success(let version):
+        try? file.requestFileRanges([FileRange(offset: 0, length: version.size)], priority: priority)
+      }
     }
+  }
+}
+
+extension MountedFileSystem {
+  /// The path in the mount of `file`, if background fill was asked for it.
+  package func prefetchedPath(of file: DownloadFile) -> String? {
+    prefetched.withLock { $0[ObjectIdentifier(file)] }
   }
 }
 

@@ -22,6 +22,9 @@ public struct MountOptions: Sendable {
   public var prefetch: [String] = []
   /// The priority background fill runs at, below every reader.
   public var prefetchPriority: TransferPriority = .low
+  /// Shell commands run when a prefetched file is wholly filled, or fails (`FillHooks`).
+  public var onComplete: String?
+  public var onError: String?
 
   public init() {}
 }
@@ -42,8 +45,9 @@ package protocol KernelCache: AnyObject, Sendable {
 /// `MountedFileSystem+Directories.swift`.
 ///
 /// Each version of a file has an inode of its own (`InodeTable`), so the kernel's pages of one
-/// version never answer a reader of another. Locks: `tree`, `downloads`, `inodes`, `handles`
-/// and `kernel` are leaves, never held together and never while calling the engine or a reply.
+/// version never answer a reader of another. Locks: `tree`, `downloads`, `inodes`, `handles`,
+/// `kernel` and `prefetched` are leaves, never held together and never while calling the
+/// engine or a reply.
 public final class MountedFileSystem: FileSystemOperations {
   static let rootInode = InodeTable.root
 
@@ -54,12 +58,16 @@ public final class MountedFileSystem: FileSystemOperations {
   let listingStore: ListingStore?
   /// Where `bitsfs prefetch` reaches the mount, published on the root as `user.bitsfs.control`.
   let controlSocketPath: String?
+  /// The commands run for background fill.
+  let hooks: FillHooks?
   let tree: Mutex<TreeState>
   /// The file of each file node that has been opened (or was placed by name).
   private let downloads: Mutex<Downloads>
   private let inodes = Mutex(InodeTable())
   let handles = Mutex(HandleTable())
   private let kernel = Mutex(KernelCacheReference())
+  /// The path in the mount of each file background fill was asked for.
+  let prefetched = Mutex<[ObjectIdentifier: String]>([:])
   let mountTime = Date()
 
   /// The tree, and who waits for what it does not know yet.
@@ -116,8 +124,9 @@ public final class MountedFileSystem: FileSystemOperations {
   /// `tree` as placed; `files` are the files of its file nodes known from the start.
   package init(
     job: DownloadJob, tree: MountTree, files: [Int: DownloadFile], options: MountOptions,
-    listingStore: ListingStore? = nil, controlSocketPath: String? = nil
+    listingStore: ListingStore? = nil, controlSocketPath: String? = nil, hooks: FillHooks? = nil
   ) {
+    self.hooks = hooks
     self.job = job
     self.listingStore = listingStore
     self.controlSocketPath = controlSocketPath

@@ -106,6 +106,46 @@ final class PrefetchMountTests: MountTestCase {
     }
   }
 
+  /// `--on-complete` runs once per filled file and `--on-error` for one that cannot be filled,
+  /// each with the file's path and URL and never the mount's credentials.
+  func testFillCommandsRunOncePerFileWithItsPathAndNoCredential() throws {
+    try FileManager.default.createDirectory(
+      at: nginx.root.appendingPathComponent("tree"), withIntermediateDirectories: true)
+    _ = try serve("tree/a.bin", count: 1 << 20, seed: 1)
+    _ = try serve("tree/b.bin", count: 3 << 20, seed: 2)
+    _ = try serve("tree/gone.bin", count: 100, seed: 3)
+    let log = workDirectory.appendingPathComponent("hooks.log").path
+    let mountPoint = try makeMountPoint()
+    let record =
+      "printf '%s %s %s %s\\n' \"$BITSFS_PATH\" \"$BITSFS_URL\" \"${BITSFS_ERROR:-ok}\" \"${BITSFS_HEADERS:-none}\" >> \(log)"
+    var environment = ProcessInfo.processInfo.environment
+    environment["BITSFS_HEADERS"] = "X-Secret: sekrit"
+    let mounted = try runCommand(
+      Self.binary,
+      [
+        "mount", nginx.url("tree/"), mountPoint, "--cache-dir", cacheDirectory.path, "--on-complete", record,
+        "--on-error", record, "--retry-period", "1",
+      ], environment: environment, timeout: 60)
+    XCTAssertEqual(mounted.status, 0, mounted.error)
+    defer { try? unmount(mountPoint) }
+    // Listed at the mount, gone from the server before its fill.
+    try FileManager.default.removeItem(at: nginx.root.appendingPathComponent("tree/gone.bin"))
+    let asked = try bitsfs(["prefetch", mountPoint + "/a.bin", mountPoint + "/b.bin", mountPoint + "/gone.bin"])
+    XCTAssertEqual(asked.status, 0, asked.error)
+    let lines = { (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? [] }
+    XCTAssertTrue(waitUntil(timeout: 30, poll: 0.1) { lines().count >= 3 }, "\(lines())")
+    // Bytes that arrive later must not tell again.
+    _ = try TestData.sha256(of: mountPoint + "/b.bin")
+    usleep(1_000_000)
+    XCTAssertEqual(
+      lines().sorted(),
+      [
+        "\(mountPoint)/a.bin \(nginx.url("tree/a.bin")) ok none",
+        "\(mountPoint)/b.bin \(nginx.url("tree/b.bin")) ok none",
+        "\(mountPoint)/gone.bin \(nginx.url("tree/gone.bin")) BG_E_HTTP_ERROR_404 none",
+      ])
+  }
+
   func testBadPrefetchOptionsAreRefused() throws {
     _ = try serve("a.bin", count: 10)
     for (options, message) in [
