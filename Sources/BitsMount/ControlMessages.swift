@@ -7,6 +7,9 @@ package struct ControlRequest: Codable, Equatable, Sendable {
     case prefetch
     /// Stop filling them (what is in flight finishes; what is filled stays).
     case cancel
+    /// Send every `FileRangesTransferred` of the mount on this connection, one JSON line each,
+    /// until it closes.
+    case events
   }
 
   package var command: Command
@@ -42,5 +45,23 @@ package struct ControlAnswer: Codable, Equatable, Sendable {
   package init(files: Int? = nil, error: String? = nil) {
     self.files = files
     self.error = error
+  }
+}
+
+/// One `FileRangesTransferred` of a mount, as `bitsfs events` prints it.
+package struct RangesEvent: Codable, Equatable, Sendable {
+  /// The file's path in the mount.
+  package var file: String
+  /// Without user name, password or query string.
+  package var url: String
+  /// `[offset, length]` pairs.
+  package var ranges: [[UInt64]]
+  package var bytes: UInt64
+
+  package init(file: String, url: String, ranges: [FileRange]) {
+    self.file = file
+    self.url = url
+    self.ranges = ranges.map { [$0.offset, $0.length] }
+    bytes = ranges.reduce(0) { $0 + $1.length }
   }
 }

@@ -14,20 +14,27 @@ final class ControlServer: Sendable {
     startThread(named: "bitsfs-control") { [self] in
       while let connection = socket.accept(timeout: 10) {
         guard let line = connection.readLine() else { continue }
-        _ = connection.writeLine(Self.answer(line, fileSystem: fileSystem))
+        let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8))
+        guard request?.command == .events else {
+          _ = connection.writeLine(Self.answer(request, fileSystem: fileSystem))
+          continue
+        }
+        // The connection stays, and gets the mount's events from now on.
+        _ = connection.writeLine(Self.encoded(ControlAnswer(files: 0)))
+        fileSystem.events.add(connection)
       }
     }
   }
 
-  /// Stops accepting and removes the socket.
+  /// Stops accepting, ends the event connections and removes the socket.
   func stop() {
     socket.shutDown()
     unlink(path)
   }
 
-  static func answer(_ line: String, fileSystem: MountedFileSystem) -> String {
+  static func answer(_ request: ControlRequest?, fileSystem: MountedFileSystem) -> String {
     let answer: ControlAnswer
-    if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8)) {
+    if let request {
       do throws(BitsError) {
         switch request.command {
         case .prefetch:
@@ -35,6 +42,8 @@ final class ControlServer: Sendable {
           answer = ControlAnswer(files: try fileSystem.prefetch(request.paths, priority: priority))
         case .cancel:
           answer = ControlAnswer(files: try fileSystem.cancelPrefetch(request.paths))
+        case .events:
+          answer = ControlAnswer(error: "events are sent on a connection of their own")
         }
       } catch {
         answer = ControlAnswer(error: error.description)
@@ -42,6 +51,10 @@ final class ControlServer: Sendable {
     } else {
       answer = ControlAnswer(error: "not a control request")
     }
-    return (try? JSONEncoder().encode(answer)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    return encoded(answer)
+  }
+
+  static func encoded(_ value: some Encodable) -> String {
+    (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
   }
 }

@@ -21,7 +21,7 @@ package enum FileSystemReply: Sendable {
   case error(Int32)
   case entry(FileAttributes, timeout: Double)
   case attributes(FileAttributes, timeout: Double)
-  case opened(handle: UInt64, keepCache: Bool, directIO: Bool)
+  case opened(handle: UInt64, keepCache: Bool)
   case bytes([UInt8])
   /// `count` bytes of the cache data file from `offset`, sent without copying them here.
   case cached(DataFile, offset: UInt64, count: Int)

@@ -46,8 +46,8 @@ final class FuseReply: Sendable {
     case .attributes(let attributes, let timeout):
       var status = attributes.stat
       bitsfs_reply_attr(raw, &status, timeout)
-    case .opened(let handle, let keepCache, let directIO):
-      bitsfs_reply_open(raw, handle, keepCache ? 1 : 0, directIO ? 1 : 0)
+    case .opened(let handle, let keepCache):
+      bitsfs_reply_open(raw, handle, keepCache ? 1 : 0)
     case .bytes(let bytes): bytes.withUnsafeBytes { _ = bitsfs_reply_buf(raw, $0.baseAddress, $0.count) }
     case .cached(let data, let offset, let count):
       bitsfs_reply_fd(raw, data.descriptor, offset, count)

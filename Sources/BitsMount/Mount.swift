@@ -35,7 +35,7 @@ public final class Mount: Sendable {
   private let fileSystem: MountedFileSystem
   private let session = Mutex<FuseSession?>(nil)
   /// Where `bitsfs prefetch` reaches the mount (published as `user.bitsfs.control`).
-  private let controlPath: String
+  private let controlPath: String?
 
   /// Checks the mount point, every file URL (reachable, found, range support, size and
   /// version) and every directory URL (its listing), before anything is mounted; each failure
@@ -70,7 +70,7 @@ public final class Mount: Sendable {
       displayName: "mount \(configuration.mountPoint)", cacheDirectory: configuration.cacheDirectory,
       transport: client, configuration: jobConfiguration,
       callbacks: JobCallbacks(
-        fileRangesTransferred: { _, file, _ in relay.rangesTransferred(file) },
+        fileRangesTransferred: { _, file, ranges in relay.rangesTransferred(file, ranges: ranges) },
         fileChanged: { _, file in relay.fileChanged(file) },
         fileFailed: { _, file, error in relay.failed(file, error: error) }))
     self.job = job
@@ -116,8 +116,7 @@ public final class Mount: Sendable {
     for (node, (listing, location, age)) in listings {
       _ = tree.apply(listing, from: location, to: node, at: now - age)
     }
-    controlPath = Self.controlSocketPath(
-      cacheDirectory: configuration.cacheDirectory, mountPoint: configuration.mountPoint)
+    controlPath = Self.controlSocketPath(mountPoint: configuration.mountPoint)
     fileSystem = MountedFileSystem(
       job: job, tree: tree, files: files, options: configuration.reads, listingStore: store,
       controlSocketPath: controlPath,
@@ -130,15 +129,19 @@ public final class Mount: Sendable {
     fileSystem.startPrefetch()
   }
 
-  /// The mount's control socket: in the cache directory, or where the path is too long for a
-  /// socket, in a private directory of the user's under the system's temporary directory.
-  static func controlSocketPath(cacheDirectory: URL, mountPoint: String) -> String {
-    let name = "control-" + String(FNV1a.hash(mountPoint.utf8), radix: 16) + ".sock"
-    let inCache = cacheDirectory.appendingPathComponent(name).path
-    if inCache.utf8.count <= UnixSocket.maximumPathLength { return inCache }
-    let directory = "/tmp/bitsfs-\(getuid())"
+  /// The mount's control socket, in the user's runtime directory (`$XDG_RUNTIME_DIR/bitsfs`, else
+  /// `/tmp/bitsfs-UID`, made 0700 and used only if it is the user's own and private); `nil` when
+  /// there is no such directory.
+  static func controlSocketPath(mountPoint: String) -> String? {
+    let environment = ProcessInfo.processInfo.environment
+    let directory = environment["XDG_RUNTIME_DIR"].map { $0 + "/bitsfs" } ?? "/tmp/bitsfs-\(getuid())"
     mkdir(directory, 0o700)
-    return directory + "/" + name
+    var info = stat()
+    guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
+      info.st_mode & 0o077 == 0
+    else { return nil }
+    let path = directory + "/control-" + String(FNV1a.hash(mountPoint.utf8), radix: 16) + ".sock"
+    return path.utf8.count <= UnixSocket.maximumPathLength ? path : nil
   }
 
   /// A listing, where it was read from, and its age.
@@ -176,7 +179,7 @@ public final class Mount: Sendable {
     self.session.withLock { $0 = session }
     fileSystem.attach(kernel: session)
     // Without its control socket the mount still serves; `bitsfs prefetch` then says so.
-    let control = try? ControlServer(path: controlPath, fileSystem: fileSystem)
+    let control = controlPath.flatMap { try? ControlServer(path: $0, fileSystem: fileSystem) }
     let mountPoint = configuration.mountPoint
     // The mount answers only once the loop runs, so it is checked from another thread.
     startThread(named: "bitsfs-ready") {
@@ -188,8 +191,9 @@ public final class Mount: Sendable {
         session.stop()
       }
     }
-    session.run(afterLoop: { [job] in
+    session.run(afterLoop: { [job, fileSystem] in
       control?.stop()
+      fileSystem.events.closeAll()
       // Readers still waiting get EIO now; suspending makes every filled range durable.
       for file in job.files { file.close() }
       try? job.suspend()
@@ -246,8 +250,8 @@ private final class JobEventRelay: Sendable {
     fileSystem?.fileChanged(file)
   }
 
-  func rangesTransferred(_ file: DownloadFile) {
-    if let fileSystem { fileSystem.hooks?.rangesTransferred(file, fileSystem: fileSystem) }
+  func rangesTransferred(_ file: DownloadFile, ranges: [FileRange]) {
+    fileSystem?.rangesTransferred(file, ranges: ranges)
   }
 
   func failed(_ file: DownloadFile, error: BitsError) {

@@ -80,7 +80,7 @@ extension MountedFileSystem {
     // Names gone from the listing are gone from the mount, also from the kernel's cache.
     if !gone.isEmpty, let kernel = kernelCache {
       let inode = currentInode(of: directory, isDirectory: true)
-      for name in gone { kernel.invalidate(name: name, in: inode) }
+      forgetNames(gone.map { ($0, inode) }, in: kernel)
     }
     let outcome = result.map { _ in () }
     for waiter in waiters { waiter(outcome) }
@@ -161,7 +161,7 @@ extension MountedFileSystem {
         table.directories[handle] = entries
         return handle
       }
-      reply(.opened(handle: handle, keepCache: false, directIO: false))
+      reply(.opened(handle: handle, keepCache: false))
     }
   }
 

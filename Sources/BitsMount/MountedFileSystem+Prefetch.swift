@@ -50,6 +50,17 @@ extension MountedFileSystem {
 }
 
 extension MountedFileSystem {
+  /// Bytes of `file` arrived (`FileRangesTransferred`): `bitsfs events` hears of them under each
+  /// path the file has in the mount.
+  package func rangesTransferred(_ file: DownloadFile, ranges: [FileRange]) {
+    hooks?.rangesTransferred(file, fileSystem: self)
+    guard !events.isEmpty else { return }
+    let url = FileExtendedAttributes.shownURL(file.remoteURL)
+    for path in paths(of: file) {
+      events.send(ControlServer.encoded(RangesEvent(file: path, url: url, ranges: ranges)))
+    }
+  }
+
   /// The path in the mount of `file`, if background fill was asked for it.
   package func prefetchedPath(of file: DownloadFile) -> String? {
     prefetched.withLock { $0[ObjectIdentifier(file)] }

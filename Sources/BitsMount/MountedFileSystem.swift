@@ -1,4 +1,5 @@
 import BitsEngine
+import Dispatch
 import FoundationEssentials
 import Glibc
 import Synchronization
@@ -60,12 +61,16 @@ public final class MountedFileSystem: FileSystemOperations {
   let controlSocketPath: String?
   /// The commands run for background fill.
   let hooks: FillHooks?
+  /// The connections of `bitsfs events`.
+  let events = EventSubscribers()
   let tree: Mutex<TreeState>
   /// The file of each file node that has been opened (or was placed by name).
   private let downloads: Mutex<Downloads>
   private let inodes = Mutex(InodeTable())
   let handles = Mutex(HandleTable())
   private let kernel = Mutex(KernelCacheReference())
+  /// Tells the kernel which names to forget, in order (`forgetNames`).
+  private let kernelNames = DispatchQueue(label: "bitsfs.kernel-names")
   /// The path in the mount of each file background fill was asked for.
   let prefetched = Mutex<[ObjectIdentifier: String]>([:])
   let mountTime = Date()
@@ -179,15 +184,35 @@ public final class MountedFileSystem: FileSystemOperations {
     inodes.withLock { $0.key(of: inode) }.map { ($0.entry, $0.generation) }
   }
 
-  /// The remote version of `file` changed: the kernel drops its pages of the old versions and
-  /// its lookup of the name, so the next open finds the new version's inode.
+  /// The paths in the mount where `file` shows.
+  func paths(of file: DownloadFile) -> [String] {
+    let nodes = downloads.withLock { $0.byNode.filter { $0.value === file }.map(\.key) }
+    return tree.withLock { state in nodes.map { state.tree.path(of: $0) } }.sorted()
+  }
+
+  /// The remote version of `file` changed: the kernel drops its lookup of the name, so the next
+  /// open finds the new version's inode, and its pages of the old versions.
   package func fileChanged(_ file: DownloadFile) {
     guard let kernel = kernelCache else { return }
     let nodes = downloads.withLock { $0.byNode.filter { $0.value === file }.map(\.key) }
-    for node in nodes {
+    let names = nodes.map { node in
       let (parent, name) = tree.withLock { ($0.tree[node].parent, $0.tree[node].name) }
-      for inode in inodes.withLock({ $0.numbers(ofEntry: node) }) { kernel.invalidate(inode: inode) }
-      kernel.invalidate(name: name, in: currentInode(of: parent, isDirectory: true))
+      return (name: name, parent: currentInode(of: parent, isDirectory: true))
+    }
+    let pages = inodes.withLock { table in nodes.flatMap { table.numbers(ofEntry: $0) } }
+    forgetNames(names, in: kernel)
+    // On a thread of its own: the kernel drops pages only once the reads pending on them are
+    // answered, and their answers may come from the thread that tells of the change.
+    DispatchQueue.global().async {
+      for inode in pages { kernel.invalidate(inode: inode) }
+    }
+  }
+
+  /// Has the kernel forget `names`, in order. Never on the calling thread: the kernel waits for
+  /// lookups under way in the directory, which may wait for the engine.
+  func forgetNames(_ names: [(name: String, parent: UInt64)], in kernel: any KernelCache) {
+    kernelNames.async {
+      for (name, parent) in names { kernel.invalidate(name: name, in: parent) }
     }
   }
 
@@ -286,16 +311,17 @@ public final class MountedFileSystem: FileSystemOperations {
     let limits = ReadAheadPolicy.Limits(maximum: options.maximumReadAhead)
     let finishOpen: @Sendable () -> Void = { [self] in
       let generation = file.generation
+      // An open through the inode of an older version (a name the kernel looked up before the
+      // change) is stale: the kernel then looks the name up again and opens the new version's
+      // inode, so an inode never holds bytes of two versions and the open sees the new size.
+      guard inodeGeneration >= generation else { return reply(.error(ESTALE)) }
       let handle = handles.withLock { table in
         let handle = table.nextNumber()
         table.open[handle] = OpenFile(file: file, generation: generation, readAhead: ReadAheadPolicy(limits: limits))
         return handle
       }
-      // The kernel may keep the pages of this version's inode across opens. An open through
-      // the inode of an older version (a name the kernel had looked up before the change)
-      // bypasses the page cache, so that inode never holds bytes of two versions.
-      let isCurrent = inodeGeneration == generation
-      reply(.opened(handle: handle, keepCache: isCurrent, directIO: !isCurrent))
+      // The kernel may keep the pages of this version's inode across opens.
+      reply(.opened(handle: handle, keepCache: true))
     }
     // A file never reached, or whose remote version changed and is reconnecting: the open
     // waits for the version (bounded by the retry period), so that it reads the new version

@@ -279,12 +279,11 @@ int bitsfs_reply_attr(fuse_req_t req, const struct stat *attributes, double time
   return end(shim, fuse_reply_attr(req, attributes, timeout));
 }
 
-int bitsfs_reply_open(fuse_req_t req, uint64_t handle, int keep_cache, int direct_io) {
+int bitsfs_reply_open(fuse_req_t req, uint64_t handle, int keep_cache) {
   struct fuse_file_info info;
   memset(&info, 0, sizeof info);
   info.fh = handle;
   info.keep_cache = keep_cache ? 1 : 0;
-  info.direct_io = direct_io ? 1 : 0;
   struct shim *shim = SHIM(req);
   return end(shim, fuse_reply_open(req, &info));
 }

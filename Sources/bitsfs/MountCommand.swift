@@ -105,6 +105,11 @@ struct MountCommand: ParsableCommand {
       valueName: "command"))
   var onError: String?
 
+  @Option(
+    parsing: .unconditional, help: "Seconds between two FileRangesTransferred events of one file (bitsfs events).",
+    transform: NumericOption.seconds("--min-notification-interval", in: 0...86_400))
+  var minNotificationInterval: Double = 0.5
+
   @OptionGroup var transfer: TransferOptions
 
   func validate() throws {
@@ -163,6 +168,7 @@ struct MountCommand: ParsableCommand {
     configuration.reads.prefetchPriority = prefetchPriority
     configuration.reads.onComplete = onComplete
     configuration.reads.onError = onError
+    configuration.job.minimumNotificationInterval = .milliseconds(Int64(minNotificationInterval * 1000))
     configuration.job.backgroundRate = prefetchRate
     // A read gives up after the read timeout; its request keeps retrying as long, so a server
     // that comes back serves the next read.

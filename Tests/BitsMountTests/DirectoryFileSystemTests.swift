@@ -78,7 +78,7 @@ final class DirectoryFileSystemTests: XCTestCase {
   }
 
   private func list(_ inode: UInt64, of fileSystem: MountedFileSystem) throws -> [String] {
-    guard case .opened(let handle, _, _)? = replies(to: { fileSystem.opendir(inode: inode, reply: $0) }).first else {
+    guard case .opened(let handle, _)? = replies(to: { fileSystem.opendir(inode: inode, reply: $0) }).first else {
       throw CallFailed(operation: "opendir")
     }
     defer { _ = replies { fileSystem.releasedir(inode: inode, handle: handle, reply: $0) } }
@@ -124,7 +124,7 @@ final class DirectoryFileSystemTests: XCTestCase {
     let fileSystem = try fileSystem()
     guard case .entry(let attributes, _)? = Self.lookup("data bin", of: fileSystem) else { return XCTFail("lookup") }
     guard
-      case .opened(let handle, _, _)? = replies(to: {
+      case .opened(let handle, _)? = replies(to: {
         fileSystem.open(inode: attributes.inode, flags: O_RDONLY, reply: $0)
       }).first
     else { return XCTFail("open") }

@@ -71,7 +71,7 @@ final class MountModelTests: XCTestCase {
           case .entry(let attributes, _)? = answer({ fileSystem.lookup(parent: 1, name: "model.bin", reply: $0) })
         else { return XCTFail("\(context): lookup") }
         switch answer({ fileSystem.open(inode: attributes.inode, flags: O_RDONLY, reply: $0) }) {
-        case .opened(let handle, _, _)?: open.append(OpenFile(inode: attributes.inode, handle: handle))
+        case .opened(let handle, _)?: open.append(OpenFile(inode: attributes.inode, handle: handle))
         case nil: return XCTFail("\(context): an open did not end")
         default: break
         }

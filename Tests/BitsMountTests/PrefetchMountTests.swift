@@ -1,3 +1,4 @@
+import BitsEngine
 import BitsMount
 import Foundation
 import TestSupport
@@ -144,6 +145,47 @@ final class PrefetchMountTests: MountTestCase {
         "\(mountPoint)/b.bin \(nginx.url("tree/b.bin")) ok none",
         "\(mountPoint)/gone.bin \(nginx.url("tree/gone.bin")) BG_E_HTTP_ERROR_404 none",
       ])
+  }
+
+  /// `bitsfs events` prints FileRangesTransferred as JSON lines whose ranges add up to what
+  /// was filled.
+  func testEventsAreJSONLinesOfTheFilledRanges() throws {
+    let bytes = try serve("e.bin", count: 3 << 20)
+    let mountPoint = try mount([nginx.url("e.bin")], options: ["--min-notification-interval", "0.05"])
+    defer { try? unmount(mountPoint) }
+    let events = Process()
+    events.executableURL = URL(fileURLWithPath: Self.binary)
+    events.arguments = ["events", mountPoint]
+    let output = Pipe()
+    events.standardOutput = output
+    try events.run()
+    defer {
+      if events.isRunning { events.terminate() }
+      events.waitUntilExit()
+    }
+    // The subscription is in place once the mount answered it; give it a moment.
+    usleep(300_000)
+    XCTAssertEqual(try TestData.sha256(of: mountPoint + "/e.bin"), try TestData.sha256(of: bytes))
+    usleep(1_000_000)
+    events.terminate()
+    events.waitUntilExit()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    struct Event: Decodable {
+      var file: String
+      var url: String
+      var ranges: [[UInt64]]
+      var bytes: UInt64
+    }
+    let parsed = try text.split(separator: "\n").map { try JSONDecoder().decode(Event.self, from: Data($0.utf8)) }
+    XCTAssertFalse(parsed.isEmpty, text)
+    var covered = ByteRangeSet()
+    for event in parsed {
+      XCTAssertEqual(event.file, "e.bin")
+      XCTAssertEqual(event.url, nginx.url("e.bin"))
+      XCTAssertEqual(event.bytes, event.ranges.reduce(0) { $0 + $1[1] })
+      for range in event.ranges { covered.insert(range[0]..<range[0] + range[1]) }
+    }
+    XCTAssertEqual(covered.intervals, [0..<UInt64(bytes.count)], "the events cover what was filled")
   }
 
   func testBadPrefetchOptionsAreRefused() throws {

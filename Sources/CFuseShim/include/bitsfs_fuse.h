@@ -53,7 +53,7 @@ int bitsfs_notify_inval_entry(struct bitsfs_session *session, uint64_t parent, c
 int bitsfs_reply_err(fuse_req_t req, int error);
 int bitsfs_reply_entry(fuse_req_t req, uint64_t ino, const struct stat *attributes, double timeout);
 int bitsfs_reply_attr(fuse_req_t req, const struct stat *attributes, double timeout);
-int bitsfs_reply_open(fuse_req_t req, uint64_t handle, int keep_cache, int direct_io);
+int bitsfs_reply_open(fuse_req_t req, uint64_t handle, int keep_cache);
 int bitsfs_reply_buf(fuse_req_t req, const void *bytes, size_t size);
 /// Replies with `size` bytes of the file `fd` at `offset`, which must lie within the file.
 int bitsfs_reply_fd(fuse_req_t req, int fd, uint64_t offset, size_t size);
