@@ -241,6 +241,10 @@ final class MountSecurityTests: MountTestCase {
     let trusted = try mount([tls.url("t.bin")], options: ["--ca-cert", tls.certificatePath])
     XCTAssertEqual(try read(trusted + "/t.bin", offset: 0, count: bytes.count), bytes)
     try unmount(trusted)
+    try FileManager.default.removeItem(at: cacheDirectory)
+    let unverified = try mount([tls.url("t.bin")], at: trusted, options: ["--insecure"])
+    XCTAssertEqual(try read(unverified + "/t.bin", offset: 0, count: bytes.count), bytes)
+    try unmount(unverified)
 
     let output = workDirectory.appendingPathComponent("t.bin")
     let insecure = try bitsfs(["fetch", tls.url("t.bin"), output.path, "--insecure", "--quiet"])
