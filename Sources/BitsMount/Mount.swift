@@ -2,6 +2,7 @@ import BitsEngine
 import Dispatch
 import FoundationEssentials
 import Glibc
+import Logging
 import Synchronization
 
 /// Everything a mount needs to know.
@@ -13,6 +14,9 @@ public struct MountConfiguration: Sendable {
   public var http = HTTPConfiguration()
   public var job = JobConfiguration()
   public var reads = MountOptions()
+  /// Where the mount and its files log (mount and unmount at info; see `JobConfiguration.logger`
+  /// and `MountedFileSystem` for the rest).
+  public var logger = Logger.disabled
 
   public init(urls: [String], mountPoint: String, cacheDirectory: URL) {
     self.urls = urls
@@ -45,6 +49,7 @@ public final class Mount: Sendable {
 
     var jobConfiguration = configuration.job
     jobConfiguration.isOnDemand = true
+    jobConfiguration.logger = configuration.logger
     let relay = ChangeRelay()
     client = HTTPClient(configuration: configuration.http)
     let job = DownloadJob(
@@ -67,7 +72,8 @@ public final class Mount: Sendable {
     }
     checks.wait()
     if let first = failures.withLock({ $0.min { $0.key < $1.key } }) { throw first.value }
-    fileSystem = MountedFileSystem(files: Array(zip(names, added)), options: configuration.reads)
+    fileSystem = MountedFileSystem(
+      files: Array(zip(names, added)), options: configuration.reads, logger: configuration.logger)
     relay.attach(self)
     try job.resume()
   }
@@ -83,11 +89,14 @@ public final class Mount: Sendable {
     }
     self.session.withLock { $0 = session }
     let mountPoint = configuration.mountPoint
+    let logger = configuration.logger
+    let urls = configuration.urls.map(shownURL)
     // The mount answers only once the loop runs, so it is checked from another thread.
     startThread(named: "bitsfs-ready") {
       // A stat of the root goes through the kernel to the loop: it answers once we serve.
       if FileManager.default.fileExists(atPath: mountPoint) {
         _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 4096)
+        logger.info("mounted", metadata: ["mount-point": "\(mountPoint)", "urls": .array(urls.map { "\($0)" })])
         ready()
       } else {
         session.stop()
@@ -99,6 +108,8 @@ public final class Mount: Sendable {
       try? job.suspend()
     })
     self.session.withLock { $0 = nil }
+    fileSystem.closeLog()
+    logger.info("unmounted", metadata: ["mount-point": "\(mountPoint)"])
   }
 
   /// Unmounts; `run` returns.

@@ -1,6 +1,7 @@
 import BitsEngine
 import FoundationEssentials
 import Glibc
+import Logging
 import Synchronization
 
 /// How the mount serves reads.
@@ -33,6 +34,8 @@ public final class MountedFileSystem: FileSystemOperations {
   private let inodes = Mutex(InodeTable())
   private let handles = Mutex(HandleTable())
   private let mountTime = Date()
+  /// A warning for every EIO a reader gets, once per cause and minute with a count of repeats.
+  private let readFailures: ThrottledWarnings
 
   struct Entry: Sendable {
     let index: Int
@@ -65,9 +68,10 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   /// `files` are named by the last path segment of their URL; names must be unique.
-  public init(files: [(name: String, file: DownloadFile)], options: MountOptions) {
+  public init(files: [(name: String, file: DownloadFile)], options: MountOptions, logger: Logger? = nil) {
     entries = files.enumerated().map { Entry(index: $0, name: $1.name, file: $1.file) }
     self.options = options
+    readFailures = ThrottledWarnings(logger: logger ?? .disabled)
   }
 
   /// The inode the file's current version has.
@@ -173,6 +177,12 @@ public final class MountedFileSystem: FileSystemOperations {
     }
     let file = entry.file
     file.read(range, alignment: options.blockSize, timeout: options.readTimeout) { [self] result in
+      readFailures.logger.trace(
+        "read",
+        metadata: [
+          "file": "\(entry.name)", "range": "\(range.lowerBound)-\(range.upperBound - 1)",
+          "outcome": "\((try? result.get()).map { _ in "ok" } ?? "failed")",
+        ])
       switch result {
       case .success(let bytes) where bytes.generation == generation:
         switch bytes.location {
@@ -181,14 +191,27 @@ public final class MountedFileSystem: FileSystemOperations {
         }
       case .success:
         // Another version than the one opened: never bytes of two versions in one open file.
+        warnOfEIO(entry, range, BitsError(.remoteFileChanged, "the file changed since it was opened"))
         reply(.error(EIO))
       case .failure(let error):
         if error.code == .timedOut { remember(range, failedFor: handle) }
+        warnOfEIO(entry, range, error)
         reply(.error(EIO))
       }
     }
     if let drop = decision.drop { file.dropReadAhead(drop) }
     if let fetch = decision.fetch { file.prefetch(fetch) }
+  }
+
+  private func warnOfEIO(_ entry: Entry, _ range: Range<UInt64>, _ error: BitsError) {
+    readFailures.warn(
+      "a read failed with EIO", cause: error.logFields.merging(["file": entry.name]) { $1 },
+      details: ["range": "\(range.lowerBound)-\(range.upperBound - 1)"])
+  }
+
+  /// Writes the warnings of repeated read failures not yet written (the mount is ending).
+  func closeLog() {
+    readFailures.close()
   }
 
   /// The kernel asks again for a page whose read failed; within the read timeout that ask

@@ -24,7 +24,11 @@ final class MountSecurityTests: MountTestCase {
   func testCredentialsNeverReachLogsStatusAttributesCommandLinesOrTheCache() throws {
     let bytes = try serve("s.bin", count: 3 << 20)
     let mountPoint = try mount(
-      [nginx.url("auth/s.bin")], options: ["--header", "Authorization: Bearer \(secret)", "--debug"])
+      [nginx.url("auth/s.bin")],
+      options: [
+        "--header", "Authorization: Bearer \(secret)", "--debug", "--log-file",
+        workDirectory.appendingPathComponent("bitsfs.log").path,
+      ])
     XCTAssertEqual(
       try read(mountPoint + "/s.bin", offset: 1 << 20, count: 4096), Array(bytes[(1 << 20)..<(1 << 20) + 4096]))
 
@@ -42,7 +46,7 @@ final class MountSecurityTests: MountTestCase {
     }
     try unmount(mountPoint)
 
-    let log = try String(contentsOf: cacheDirectory.appendingPathComponent("bitsfs.log"), encoding: .utf8)
+    let log = try String(contentsOf: workDirectory.appendingPathComponent("bitsfs.log"), encoding: .utf8)
     XCTAssertTrue(log.contains("auth/s.bin"), "the debug log records requests: \(log)")
     XCTAssertEqual(filesContaining(secret, under: cacheDirectory), [])
 

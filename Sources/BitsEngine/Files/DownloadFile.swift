@@ -46,6 +46,7 @@ public final class DownloadFile: Sendable {
   let transport: any HTTPTransport
   let cache: CacheEntry
   let notify: @Sendable (DownloadFile, FileEvent) -> Void
+  let warnings: ThrottledWarnings
   let state: Mutex<State>
   let persistQueue = DispatchQueue(label: "bitsfs.cache-commit")
   let callbackQueue = DispatchQueue(label: "bitsfs.file-callbacks", attributes: .concurrent)
@@ -82,7 +83,8 @@ public final class DownloadFile: Sendable {
     /// The job's run (resume or suspend) this file last followed: a resume older than the last
     /// suspend is stale and ignored.
     var run: UInt64 = 0
-    var isRetrying = false
+    /// The transient failure requests are being retried after, if any.
+    var retryingAfter: BitsError?
     var fetchedBytes: UInt64 = 0
     var requestCount = 0
     /// Bytes read ahead that no reader has read yet.
@@ -103,6 +105,7 @@ public final class DownloadFile: Sendable {
     self.transport = transport
     self.cache = cache
     self.notify = notify
+    warnings = ThrottledWarnings(logger: configuration.logger)
     let limits = RangeScheduler.Limits(
       maximumRequestSize: configuration.maximumRequestSize,
       maximumConcurrentRequests: configuration.maximumConcurrentRequests, backoff: configuration.backoff,

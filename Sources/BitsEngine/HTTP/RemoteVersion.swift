@@ -26,6 +26,11 @@ public struct RemoteVersion: Hashable, Sendable, Codable {
   /// tag): only then may bytes cached by one process be trusted by the next.
   public var hasValidator: Bool { etag != nil || lastModified != nil }
 
+  /// Size, date and entity tag, for a log line.
+  package var logDescription: String {
+    "size=\(size) last-modified=\(lastModified ?? "-") etag=\(etag ?? "-")"
+  }
+
   /// Whether a response head describes another version than this one. Only what the head states
   /// is compared, so a response without an `ETag` still matches on size and date.
   func isContradicted(by head: HTTPResponseHead, completeLength: UInt64?) -> Bool {
