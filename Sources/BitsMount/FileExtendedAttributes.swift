@@ -9,7 +9,7 @@ enum FileExtendedAttributes {
     ["user.bitsfs.url"] + (file.version?.etag == nil ? [] : ["user.bitsfs.etag"])
   }
 
-  static func value(_ name: String, of file: DownloadFile) -> String? {
+  static func value(_ name: String, of file: DownloadFile, named fileName: String) -> String? {
     switch name {
     case "user.bitsfs.url": return shownURL(file.remoteURL)
     case "user.bitsfs.etag": return file.version?.etag
@@ -24,6 +24,7 @@ enum FileExtendedAttributes {
         + " fetched=\(statistics.fetchedBytes) requests=\(statistics.requestCount)"
         + " read-ahead=\(statistics.readAheadBytes) read-ahead-used=\(statistics.readAheadUsedBytes)"
         + (statistics.lastError.map { " last-error=\($0.code.name)" } ?? "")
+    case "user.bitsfs.status": return FileStatus(name: fileName, file: file).json()
     default: return nil
     }
   }

@@ -73,7 +73,7 @@ public final class Mount: Sendable {
     checks.wait()
     if let first = failures.withLock({ $0.min { $0.key < $1.key } }) { throw first.value }
     fileSystem = MountedFileSystem(
-      files: Array(zip(names, added)), options: configuration.reads, logger: configuration.logger)
+      files: Array(zip(names, added)), options: configuration.reads, logger: configuration.logger, job: job)
     relay.attach(self)
     try job.resume()
   }

@@ -36,6 +36,8 @@ public final class MountedFileSystem: FileSystemOperations {
   private let mountTime = Date()
   /// A warning for every EIO a reader gets, once per cause and minute with a count of repeats.
   private let readFailures: ThrottledWarnings
+  /// The job the files belong to, for `user.bitsfs.job`.
+  private let job: DownloadJob?
 
   struct Entry: Sendable {
     let index: Int
@@ -68,10 +70,13 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   /// `files` are named by the last path segment of their URL; names must be unique.
-  public init(files: [(name: String, file: DownloadFile)], options: MountOptions, logger: Logger? = nil) {
+  public init(
+    files: [(name: String, file: DownloadFile)], options: MountOptions, logger: Logger? = nil, job: DownloadJob? = nil
+  ) {
     entries = files.enumerated().map { Entry(index: $0, name: $1.name, file: $1.file) }
     self.options = options
     readFailures = ThrottledWarnings(logger: logger ?? .disabled)
+    self.job = job
   }
 
   /// The inode the file's current version has.
@@ -254,8 +259,13 @@ public final class MountedFileSystem: FileSystemOperations {
       // Which process serves the mount, for scripts and `bitsfs status`.
       return reply(.attributeValue(Array(String(getpid()).utf8)))
     }
+    if inode == Self.rootInode, name == "user.bitsfs.job", let job {
+      return reply(.attributeValue(Array(JobStatus(job).json().utf8)))
+    }
     guard let (entry, _) = resolve(inode) else { return reply(.error(inode == Self.rootInode ? ENODATA : ENOENT)) }
-    guard let value = FileExtendedAttributes.value(name, of: entry.file) else { return reply(.error(ENODATA)) }
+    guard let value = FileExtendedAttributes.value(name, of: entry.file, named: entry.name) else {
+      return reply(.error(ENODATA))
+    }
     reply(.attributeValue(Array(value.utf8)))
   }
 

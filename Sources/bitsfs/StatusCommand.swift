@@ -15,6 +15,9 @@ struct StatusCommand: ParsableCommand {
     transform: NumericOption.count("--width", in: 8...FilledMap.slotCount))
   var width = 64
 
+  @Flag(help: "Print the status as JSON (schema version 1, see the README), for scripts.")
+  var json = false
+
   func run() throws {
     if MountTable.isDeadMount(path) { fail(with: MountTable.deadMountError(path)) }
     guard FileManager.default.fileExists(atPath: path) else {
@@ -24,6 +27,7 @@ struct StatusCommand: ParsableCommand {
       isDirectory(path)
       ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { "\(path)/\($0)" }
       : [path]
+    if json { return printJSON(of: files) }
     for file in files {
       // The map, unlike the list of filled ranges, fits in an attribute however many there are.
       guard let stats = ExtendedAttributes.value("user.bitsfs.stats", of: file),
@@ -51,5 +55,25 @@ struct StatusCommand: ParsableCommand {
         print("  last failure: \(error.dropFirst("last-error=".count))")
       }
     }
+  }
+
+  /// The status of `files` and of their mount as one JSON document.
+  private func printJSON(of files: [String]) {
+    let mountPoint = isDirectory(path) ? path : URL(fileURLWithPath: path).deletingLastPathComponent().path
+    let decoder = JSONDecoder()
+    func decoded<Value: Decodable>(_ type: Value.Type, _ name: String, of file: String) -> Value {
+      guard let text = ExtendedAttributes.value(name, of: file),
+        let value = try? decoder.decode(type, from: Data(text.utf8))
+      else {
+        fail(with: BitsError(.invalidArgument, "\(file) is not a file of a bitsfs mount"))
+      }
+      return value
+    }
+    let status = MountStatus(
+      mountPoint: URL(fileURLWithPath: mountPoint).standardizedFileURL.path,
+      pid: ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint).flatMap(Int32.init),
+      job: decoded(JobStatus.self, "user.bitsfs.job", of: mountPoint),
+      files: files.map { decoded(FileStatus.self, "user.bitsfs.status", of: $0) })
+    print(status.json(pretty: true))
   }
 }

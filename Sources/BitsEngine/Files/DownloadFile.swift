@@ -16,6 +16,19 @@ public struct FileStatistics: Sendable {
   /// The last failure of a request or of the cache (a journal that could not be written), also
   /// in an on-demand job, whose readers got the errors but whose job goes on.
   public var lastError: BitsError?
+  public var activity: FileActivity
+}
+
+/// What a file is doing.
+public enum FileActivity: String, Sendable, Codable {
+  /// Its version is being learned (at the start, or again after a change).
+  case connecting
+  case transferring
+  /// Requests wait to be retried after a transient failure.
+  case retrying
+  /// Nothing queued or in flight.
+  case idle
+  case suspended
 }
 
 /// A file of a download job (`IBackgroundCopyFile2`): its remote URL, the ranges asked of it,
@@ -149,8 +162,15 @@ public final class DownloadFile: Sendable {
         size: state.version?.size, filledBytes: state.filled.coveredByteCount,
         filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount,
         readAheadBytes: state.readAheadBytes, readAheadUsedBytes: state.readAheadUsedBytes,
-        lastError: state.lastError)
+        lastError: state.lastError, activity: Self.activity(of: state))
     }
+  }
+
+  private static func activity(of state: State) -> FileActivity {
+    if state.isSuspended { return .suspended }
+    if state.version == nil { return .connecting }
+    if state.retryingAfter != nil { return .retrying }
+    return state.scheduler.isIdle ? .idle : .transferring
   }
 
   /// What the job wants of this file, resolved against the connected version: the ranges of
