@@ -38,7 +38,10 @@ let package = Package(
         "BitsEngine", "BitsMount", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
-      ]),
+      ],
+      plugins: ["BuildCommit"]),
+    // Names the commit of a build, for `bitsfs --version`.
+    .plugin(name: "BuildCommit", capability: .buildTool()),
     .executableTarget(name: "bitsfs-bench", dependencies: ["BitsEngine", "TestSupport"]),
     // The parsers of outside input under libFuzzer (scripts/fuzz.sh); plainly built, a replayer.
     .systemLibrary(name: "CFuzzer"),

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
+# The man page generator, for the tests of the generated manual.
+swift build --product generate-manual
 log=$(mktemp "${TMPDIR:-/tmp}/bitsfs-test-XXXXXX")
 trap 'rm -f "$log"' EXIT
 limit=${TEST_TIMEOUT:-1800}

@@ -8,6 +8,7 @@ struct BitsFS: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bitsfs",
     abstract: "Use remote HTTP(S) files as if they were local, fetching only the bytes read.",
+    version: "bitsfs \(version) (commit \(buildCommit))",
     subcommands: [FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self],
     // `bitsfs URL MOUNTPOINT -o …` is what mount(8) runs for an fstab line of type fuse.bitsfs.
     defaultSubcommand: MountCommand.self)
@@ -24,6 +25,9 @@ struct BitsFS: ParsableCommand {
     }
   }
 }
+
+/// The release; `--version` adds the commit of the build.
+let version = "0.1.0"
 
 /// Exit statuses: 2 for what the user asked wrongly, 1 for what went wrong while doing it
 /// (a transfer, the local disk).
