@@ -84,7 +84,10 @@ final class MountReadTests: MountTestCase {
         let output = outputs[index].path
         let result = try? runCommand(
           "/bin/dd",
-          ["if=\(path)", "of=\(output)", "bs=4096", "skip=\(10240 + 252 + index)", "count=1", "status=none", "iflag=direct"],
+          [
+            "if=\(path)", "of=\(output)", "bs=4096", "skip=\(10240 + 252 + index)", "count=1", "status=none",
+            "iflag=direct",
+          ],
           timeout: 30)
         let end = Date()
         if let result { runs.withLock { $0.append((index, result, start, end)) } }
