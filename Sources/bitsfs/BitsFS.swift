@@ -14,8 +14,12 @@ struct BitsFS: ParsableCommand {
     defaultSubcommand: MountCommand.self)
 
   static func main() {
+    var arguments = Array(CommandLine.arguments.dropFirst())
+    if !["fetch", "unmount", "status", "help"].contains(arguments.first ?? "") {
+      arguments = MountOptionList.expanding(arguments, isOption: MountCommand.hasOption)
+    }
     do {
-      var command = try parseAsRoot()
+      var command = try parseAsRoot(arguments)
       try command.run()
     } catch {
       // A usage error is a bad argument like any other: status 2, not ArgumentParser's 64.

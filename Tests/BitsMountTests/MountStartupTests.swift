@@ -157,7 +157,8 @@ final class MountStartupTests: MountTestCase {
   /// mount(8) mounts it: by running mount.fuse3 with the line's fields, which runs
   /// `bitsfs URL MOUNTPOINT -o OPTIONS` found on the PATH. (mount(8) gives its helpers a PATH of
   /// their own, so there the binary belongs in /usr/local/bin or /usr/bin; here the test's PATH
-  /// finds the built one.)
+  /// finds the built one.) Entries naming long options of `mount` (`cache_dir=…`) are those
+  /// options; the others reach FUSE.
   func testTheFstabExampleLineMountsThroughMountFuse3() throws {
     let bytes = try serve("tab.bin", count: 300_000)
     let mountPoint = try makeMountPoint("fstab")
@@ -169,6 +170,8 @@ final class MountStartupTests: MountTestCase {
     XCTAssertEqual(fields.count, 6, "source, mount point, type, options, dump, pass: \(fields)")
     fields[0] = nginx.url("tab.bin")
     fields[1] = mountPoint
+    let log = workDirectory.appendingPathComponent("fstab.log").path
+    fields[3] += ",cache_dir=\(cacheDirectory.path),log-file=\(log)"
 
     // The helper looks for a program named as the type says: `bitsfs`.
     let programs = workDirectory.appendingPathComponent("bin")
@@ -186,5 +189,14 @@ final class MountStartupTests: MountTestCase {
     XCTAssertTrue(mounted.contains("ro") && mounted.contains("allow_other"), "\(mounted)")
     XCTAssertEqual(try read(mountPoint + "/tab.bin", offset: 0, count: bytes.count), bytes)
     try unmount(mountPoint)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cacheDirectory.path).count, 1, "cache_dir")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: workDirectory.appendingPathComponent("xdg").path))
+    let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    XCTAssertTrue(logged.contains("info: mounted"), "log-file: \(logged)")
+
+    // A value out of range in an -o list is refused as the option itself would be.
+    let refused = try bitsfs(["mount", nginx.url("tab.bin"), mountPoint, "-o", "ro,read_timeout=0"])
+    XCTAssertEqual(refused.status, 2, refused.error)
+    XCTAssertTrue(refused.error.contains("--read-timeout must be"), refused.error)
   }
 }
