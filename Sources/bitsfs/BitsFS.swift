@@ -16,7 +16,11 @@ struct BitsFS: ParsableCommand {
   static func main() {
     var arguments = Array(CommandLine.arguments.dropFirst())
     if !["fetch", "unmount", "status", "help"].contains(arguments.first ?? "") {
-      arguments = MountOptionList.expanding(arguments, isOption: MountCommand.hasOption)
+      do throws(BitsError) {
+        arguments = try MountOptionList.expanding(arguments, isOption: MountCommand.hasOption)
+      } catch {
+        fail(with: error)
+      }
     }
     do {
       var command = try parseAsRoot(arguments)

@@ -1,12 +1,17 @@
 import ArgumentParser
+import BitsEngine
 
 /// An fstab line gives bitsfs options only as `-o` lists: mount(8) runs `bitsfs URL MOUNTPOINT
 /// -o LIST`. An entry of such a list that names a long option of `mount` (`cache_dir=/var/cache/x`,
 /// `read-timeout=30`, `debug`; `_` stands for `-`) is that option; the others stay FUSE options.
+/// Headers are refused there: the list shows in every process's command line (and fstab is
+/// readable by everyone); `header_file=FILE` names a private file instead.
 enum MountOptionList {
   /// `arguments` (without the program's name) with each `-o` list split: the entries for which
   /// `isOption(name, value)` holds given as `--name value` (or `--name`), the rest kept as `-o`.
-  static func expanding(_ arguments: [String], isOption: (String, String?) -> Bool) -> [String] {
+  static func expanding(
+    _ arguments: [String], isOption: (String, String?) -> Bool
+  ) throws(BitsError) -> [String] {
     var result: [String] = []
     var index = arguments.startIndex
     while index < arguments.endIndex {
@@ -27,6 +32,12 @@ enum MountOptionList {
         let parts = entry.split(separator: "=", maxSplits: 1)
         let name = String(parts[0].map { $0 == "_" ? "-" : $0 })
         let value = parts.count == 2 ? String(parts[1]) : nil
+        guard name != "header" else {
+          throw BitsError(
+            .invalidArgument,
+            "a header in an -o list shows in the command line: give it with header_file=FILE (readable by its owner only)"
+          )
+        }
         if isOption(name, value) {
           result += ["--\(name)"] + (value.map { [$0] } ?? [])
         } else {

@@ -198,5 +198,9 @@ final class MountStartupTests: MountTestCase {
     let refused = try bitsfs(["mount", nginx.url("tab.bin"), mountPoint, "-o", "ro,read_timeout=0"])
     XCTAssertEqual(refused.status, 2, refused.error)
     XCTAssertTrue(refused.error.contains("--read-timeout must be"), refused.error)
+    // A header would show in every command line: it belongs in a header file.
+    let header = try bitsfs(["mount", nginx.url("tab.bin"), mountPoint, "-o", "header=Authorization: Bearer x"])
+    XCTAssertEqual(header.status, 2, header.error)
+    XCTAssertTrue(header.error.contains("header_file=FILE"), header.error)
   }
 }
