@@ -45,6 +45,9 @@ final class MountLogTests: FaultServerMountTestCase {
     XCTAssertTrue(serverErrors.first?.contains(" bitsfs[") ?? false, "\(serverErrors)")
     XCTAssertTrue(serverErrors.first?.contains("file=error.bin range=0-") ?? false, "\(serverErrors)")
     XCTAssertTrue(serverErrors.last?.contains("more times") ?? false, "\(serverErrors)")
+    let gaveUp = messages.filter { $0.contains("a request failed after retrying for the retry period") }
+    XCTAssertTrue(gaveUp.first?.contains("BG_E_HTTP_ERROR_500") ?? false, "\(messages)")
+    XCTAssertLessThanOrEqual(gaveUp.count, 2, "the first, then its repeats in one line: \(gaveUp)")
     let changes = messages.filter { $0.contains("the remote file changed:") }
     XCTAssertEqual(changes.count, 1, "\(changes)")
     XCTAssertTrue(changes.first?.contains("BG_E_REMOTE_FILE_CHANGED") ?? false, "\(changes)")
