@@ -9,7 +9,7 @@ enum FileExtendedAttributes {
     ["user.bitsfs.url"] + (file.version?.etag == nil ? [] : ["user.bitsfs.etag"])
   }
 
-  static func value(_ name: String, of file: DownloadFile, named fileName: String) -> String? {
+  static func value(_ name: String, of file: DownloadFile) -> String? {
     switch name {
     case "user.bitsfs.url": return shownURL(file.remoteURL)
     case "user.bitsfs.etag": return file.version?.etag
@@ -24,8 +24,21 @@ enum FileExtendedAttributes {
         + " fetched=\(statistics.fetchedBytes) requests=\(statistics.requestCount)"
         + " read-ahead=\(statistics.readAheadBytes) read-ahead-used=\(statistics.readAheadUsedBytes)"
         + (statistics.lastError.map { " last-error=\($0.code.name)" } ?? "")
-    case "user.bitsfs.status": return FileStatus(name: fileName, file: file).json()
+    case "user.bitsfs.status": return FileStatus(file).json()
     default: return nil
+    }
+  }
+
+  /// The attributes of a listed file not opened yet: its URL, and statistics of nothing cached.
+  static func value(_ name: String, ofUnopened url: String, size: UInt64?) -> String? {
+    switch name {
+    case "user.bitsfs.url": shownURL(url)
+    case "user.bitsfs.filled": ""
+    case "user.bitsfs.filled-map": FilledMap.encode([], size: size ?? 0)
+    case "user.bitsfs.stats":
+      "size=\(size ?? 0) filled=0 ranges=0 fetched=0 requests=0 read-ahead=0 read-ahead-used=0"
+    case "user.bitsfs.status": FileStatus(unopened: url, size: size).json()
+    default: nil
     }
   }
 }

@@ -43,7 +43,7 @@ package protocol FileSystemOperations: AnyObject, Sendable {
   func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler)
-  func readdir(inode: UInt64, reply: @escaping FileSystemReplyHandler)
+  func readdir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler)
   func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler)

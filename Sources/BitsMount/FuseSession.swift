@@ -11,7 +11,7 @@ public struct FuseError: Error, CustomStringConvertible {
 
 /// A FUSE mount serving `FileSystemOperations` on libfuse's multi-threaded loop: the only place
 /// where kernel requests become calls and answers become replies.
-public final class FuseSession: Sendable {
+public final class FuseSession: KernelCache {
   /// The libfuse session, until it is destroyed. Calls from other threads (exit, cache
   /// invalidation) are made under this lock, and the session is destroyed under it, so none
   /// can reach freed memory.
@@ -56,10 +56,10 @@ public final class FuseSession: Sendable {
       guard let request else { return }
       FuseSession.operations(context).opendir(inode: inode, reply: FuseReply(request).send)
     }
-    table.readdir = { context, request, inode, size, offset in
+    table.readdir = { context, request, inode, size, offset, handle in
       guard let request else { return }
       FuseSession.operations(context).readdir(
-        inode: inode, reply: FuseReply(request, shape: .directory(size: size, offset: offset)).send)
+        inode: inode, handle: handle, reply: FuseReply(request, shape: .directory(size: size, offset: offset)).send)
     }
     table.releasedir = { context, request, inode, handle in
       guard let request else { return }

@@ -1,16 +1,16 @@
-/// Inode numbers for the files of a mount, one per file and remote version: the kernel keeps a
-/// file's pages per inode, so pages of one version can never answer a reader of another. A pure
-/// value.
+/// Inode numbers for the nodes of a mount's tree, one per directory and one per file and remote
+/// version: the kernel keeps a file's pages per inode, so pages of one version can never answer
+/// a reader of another. The root directory (node 0) is inode 1, as FUSE wants. A pure value.
 struct InodeTable: Sendable {
-  /// A file (by its index in the mount) at one generation of its version.
+  /// A node of the tree at one generation of its version (0 for a directory).
   struct Key: Hashable, Sendable {
     var entry: Int
     var generation: UInt64
   }
 
   static let root: UInt64 = 1
-  private var keys: [UInt64: Key] = [:]
-  private var numbers: [Key: UInt64] = [:]
+  private var keys: [UInt64: Key] = [root: Key(entry: 0, generation: 0)]
+  private var numbers: [Key: UInt64] = [Key(entry: 0, generation: 0): root]
   private var next: UInt64 = root + 1
 
   /// The inode of `key`, numbered when first asked for.

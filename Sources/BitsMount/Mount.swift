@@ -7,7 +7,7 @@ import Synchronization
 
 /// Everything a mount needs to know.
 public struct MountConfiguration: Sendable {
-  public var urls: [String]
+  public var entries: [MountEntry]
   public var mountPoint: String
   public var cacheDirectory: URL
   public var fuseOptions: [String] = []
@@ -18,14 +18,20 @@ public struct MountConfiguration: Sendable {
   /// and `MountedFileSystem` for the rest).
   public var logger = Logger.disabled
 
-  public init(urls: [String], mountPoint: String, cacheDirectory: URL) {
-    self.urls = urls
+  public init(entries: [MountEntry], mountPoint: String, cacheDirectory: URL) {
+    self.entries = entries
     self.mountPoint = mountPoint
     self.cacheDirectory = cacheDirectory
   }
+
+  public init(urls: [String], mountPoint: String, cacheDirectory: URL) {
+    self.init(entries: urls.map { MountEntry(url: $0) }, mountPoint: mountPoint, cacheDirectory: cacheDirectory)
+  }
+
+  public var urls: [String] { entries.map(\.url) }
 }
 
-/// A live mount: an on-demand job with one file per URL, served through FUSE.
+/// A live mount: an on-demand job whose files are those of the mount's tree, served through FUSE.
 public final class Mount: Sendable {
   public let configuration: MountConfiguration
   public let job: DownloadJob
@@ -33,16 +39,27 @@ public final class Mount: Sendable {
   private let fileSystem: MountedFileSystem
   private let session = Mutex<FuseSession?>(nil)
 
-  /// Checks the mount point and every URL (reachable, found, range support, size and version),
-  /// before anything is mounted; each failure is a clear `BitsError`.
+  /// Checks the mount point, every file URL (reachable, found, range support, size and
+  /// version) and every directory URL (its listing), before anything is mounted; each failure
+  /// is a clear `BitsError`.
   public init(configuration: MountConfiguration) throws(BitsError) {
     var configuration = configuration
     configuration.mountPoint = URL(fileURLWithPath: configuration.mountPoint).standardizedFileURL.path
     self.configuration = configuration
-    guard !configuration.urls.isEmpty else { throw BitsError(.invalidArgument, "no URL to mount") }
-    let names = try configuration.urls.map { url throws(BitsError) in try Self.fileName(for: url) }
-    if let duplicate = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
-      throw BitsError(.invalidArgument, "two URLs would both appear as '\(duplicate)'")
+    guard !configuration.entries.isEmpty else { throw BitsError(.invalidArgument, "no URL to mount") }
+    var tree = MountTree()
+    var placed: [(node: Int, entry: MountEntry)] = []
+    for entry in configuration.entries {
+      let location = entry.isDirectory ? DirectoryLocation(directoryURL: entry.url) : nil
+      if entry.isDirectory, location == nil {
+        throw BitsError(.invalidArgument, "not an http(s) URL of a directory", url: entry.url)
+      }
+      let path = try entry.placement(alone: configuration.entries.count == 1)
+      do throws(MountTreeError) {
+        placed.append((try tree.place(url: entry.url, location: location, at: path), entry))
+      } catch {
+        throw BitsError(.invalidArgument, "\(error)", url: entry.url)
+      }
     }
     try Self.checkMountPoint(configuration.mountPoint)
     try Self.prepareCacheDirectory(configuration.cacheDirectory)
@@ -57,25 +74,78 @@ public final class Mount: Sendable {
       transport: client, configuration: jobConfiguration,
       callbacks: JobCallbacks(fileChanged: { _, file in relay.fileChanged(file) }))
     self.job = job
-    let added = try configuration.urls.map { url throws(BitsError) in try job.addFile(remoteURL: url, localName: nil) }
+    // One file per URL, however many places show it: a cache entry has one writer.
+    var byURL: [String: DownloadFile] = [:]
+    var files: [Int: DownloadFile] = [:]
+    for (node, entry) in placed where !entry.isDirectory {
+      if byURL[entry.url] == nil { byURL[entry.url] = try job.addFile(remoteURL: entry.url, localName: nil) }
+      files[node] = byURL[entry.url]
+    }
+    let directories = placed.filter(\.entry.isDirectory)
     // Every URL is checked at once: the mount waits for the slowest server, not for their sum.
-    let failures = Mutex<[Int: BitsError]>([:])
+    // A directory's first listing is read now, so that a URL that lists nothing says so.
+    let outcomes = Mutex<(failures: [Int: BitsError], listings: [Int: StoredListing])>(([:], [:]))
     let checks = DispatchGroup()
-    for (index, file) in added.enumerated() {
+    for (node, file) in files where byURL[file.remoteURL] === file {
       DispatchQueue.global().async(group: checks) {
         do throws(BitsError) {
           try file.connect()
         } catch {
-          failures.withLock { $0[index] = error }
+          outcomes.withLock { $0.failures[node] = error }
+        }
+      }
+    }
+    let reader = job.directoryReader(limits: configuration.reads.listingLimits)
+    let store = ListingStore(cacheDirectory: configuration.cacheDirectory)
+    let timeToLive = configuration.reads.directoryTimeToLive
+    for (node, _) in directories {
+      guard let location = tree.directory(node)?.location else { continue }
+      DispatchQueue.global().async(group: checks) {
+        do throws(BitsError) {
+          let listing = try Self.firstListing(of: location, reader: reader, store: store, timeToLive: timeToLive)
+          outcomes.withLock { $0.listings[node] = listing }
+        } catch {
+          outcomes.withLock { $0.failures[node] = error }
         }
       }
     }
     checks.wait()
-    if let first = failures.withLock({ $0.min { $0.key < $1.key } }) { throw first.value }
+    let (failures, listings) = outcomes.withLock { $0 }
+    if let first = failures.min(by: { $0.key < $1.key }) { throw first.value }
+    let now = ContinuousClock.now
+    for (node, (listing, location, age)) in listings {
+      _ = tree.apply(listing, from: location, to: node, at: now - age)
+    }
     fileSystem = MountedFileSystem(
-      files: Array(zip(names, added)), options: configuration.reads, logger: configuration.logger, job: job)
-    relay.attach(self)
-    try job.resume()
+      job: job, tree: tree, files: files, options: configuration.reads, listingStore: store,
+      logger: configuration.logger)
+    relay.attach(fileSystem)
+    // Files of directories join the job as they are opened; a job of none has nothing to resume.
+    if !files.isEmpty { try job.resume() }
+    fileSystem.startPrefetch()
+  }
+
+  /// A listing, where it was read from, and its age.
+  private typealias StoredListing = (DirectoryListing, DirectoryLocation, Duration)
+
+  /// The listing a directory URL of the mount starts with: the stored one within its time to
+  /// live, else the server's; a server away for now (a transient failure) is answered for by the
+  /// stored one of any age, read again at the next look.
+  private static func firstListing(
+    of location: DirectoryLocation, reader: DirectoryReader, store: ListingStore, timeToLive: Duration
+  ) throws(BitsError) -> StoredListing {
+    let stored = store.load(location)
+    if let stored, stored.age < timeToLive { return stored }
+    do throws(BitsError) {
+      let (listing, resolved) = try reader.read(location)
+      store.save(listing, of: location, readFrom: resolved)
+      return (listing, resolved, .zero)
+    } catch {
+      guard error.code.isTransient, let stored else { throw error }
+      writeToStandardError(
+        "bitsfs: \(error); showing the listing of \(Int(stored.age.seconds)) s ago until the server answers\n")
+      return stored
+    }
   }
 
   /// Mounts, calls `ready` once the mount answers, and serves until unmounted or `stop()`.
@@ -88,6 +158,7 @@ public final class Mount: Sendable {
       throw BitsError(.accessDenied, "cannot mount at \(configuration.mountPoint): \(error)")
     }
     self.session.withLock { $0 = session }
+    fileSystem.attach(kernel: session)
     let mountPoint = configuration.mountPoint
     let logger = configuration.logger
     let urls = configuration.urls.map(shownURL)
@@ -117,28 +188,7 @@ public final class Mount: Sendable {
     session.withLock { $0 }?.stop()
   }
 
-  /// The file's remote version changed: the kernel drops its pages of the old version and its
-  /// lookup of the name, so the next open finds the new version's inode.
-  func invalidate(_ file: DownloadFile) {
-    guard let (name, inodes) = fileSystem.inodes(of: file), let session = session.withLock({ $0 }) else { return }
-    for inode in inodes { session.invalidate(inode: inode) }
-    session.invalidate(name: name, in: MountedFileSystem.rootInode)
-  }
-
   // MARK: Checks
-
-  /// The name a URL's file gets in the mount: its last path segment, percent-decoded.
-  public static func fileName(for url: String) throws(BitsError) -> String {
-    guard let components = URLComponents(string: url) else {
-      throw BitsError(.invalidArgument, "not a valid URL", url: url)
-    }
-    let segment = components.percentEncodedPath.split(separator: "/").last.map(String.init) ?? ""
-    let name = percentDecoded(segment) ?? segment
-    guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
-      throw BitsError(.invalidArgument, "the URL does not end in a file name", url: url)
-    }
-    return name
-  }
 
   /// The mount point must be an existing, empty directory that is not mounted on already.
   public static func checkMountPoint(_ path: String) throws(BitsError) {
@@ -164,18 +214,18 @@ public final class Mount: Sendable {
   }
 }
 
-/// Carries "this file changed" from the job to the mount, which exists only after the job.
+/// Carries "this file changed" from the job to the file system, which exists only after the job.
 private final class ChangeRelay: Sendable {
   private struct Target {
-    weak var mount: Mount?
+    weak var fileSystem: MountedFileSystem?
   }
   private let target = Mutex(Target())
 
-  func attach(_ mount: Mount) {
-    target.withLock { $0.mount = mount }
+  func attach(_ fileSystem: MountedFileSystem) {
+    target.withLock { $0.fileSystem = fileSystem }
   }
 
   func fileChanged(_ file: DownloadFile) {
-    target.withLock { $0.mount }?.invalidate(file)
+    target.withLock { $0.fileSystem }?.fileChanged(file)
   }
 }

@@ -57,14 +57,16 @@ public struct FileStatus: Codable, Sendable, Equatable {
     public var unusedBytes: UInt64
   }
 
-  public var name: String
+  /// The path in the mount (set by `bitsfs status`, which knows it).
+  public var name: String?
   /// Without user name, password or query string.
   public var url: String
   /// `nil` while the version is being learned.
   public var size: UInt64?
   public var lastModified: String?
   public var etag: String?
-  public var activity: FileActivity
+  /// What the file does (`FileActivity`), or `unopened`: a listed file no one opened yet.
+  public var activity: String
   public var filledBytes: UInt64
   public var filledRanges: Int
   /// Filled bytes per hundred of the size, 100 for an empty file.
@@ -78,15 +80,14 @@ public struct FileStatus: Codable, Sendable, Equatable {
   /// The last failure of a request or of the cache, with its BITS code.
   public var lastError: ErrorStatus?
 
-  public init(name: String, file: DownloadFile) {
+  public init(_ file: DownloadFile) {
     let statistics = file.statistics
     let version = file.version
-    self.name = name
     url = shownURL(file.remoteURL)
     size = statistics.size
     lastModified = version?.lastModified
     etag = version?.etag
-    activity = statistics.activity
+    activity = statistics.activity.rawValue
     filledBytes = statistics.filledBytes
     filledRanges = statistics.filledRangeCount
     let total = statistics.size ?? 0
@@ -98,6 +99,20 @@ public struct FileStatus: Codable, Sendable, Equatable {
       fetchedBytes: statistics.readAheadBytes, usedBytes: statistics.readAheadUsedBytes,
       unusedBytes: statistics.readAheadBytes - min(statistics.readAheadBytes, statistics.readAheadUsedBytes))
     lastError = statistics.lastError.map(ErrorStatus.init)
+  }
+
+  /// A file of a listing that no one opened yet: nothing cached, nothing fetched.
+  public init(unopened url: String, size: UInt64?) {
+    self.url = shownURL(url)
+    self.size = size
+    activity = "unopened"
+    filledBytes = 0
+    filledRanges = 0
+    filledPercent = size == 0 ? 100 : 0
+    filledMap = FilledMap.encode([], size: size ?? 0)
+    fetchedBytes = 0
+    requests = 0
+    readAhead = ReadAhead(fetchedBytes: 0, usedBytes: 0, unusedBytes: 0)
   }
 }
 

@@ -4,7 +4,7 @@ import Glibc
 import Logging
 import Synchronization
 
-/// How the mount serves reads.
+/// How the mount serves reads and directories.
 public struct MountOptions: Sendable {
   /// Missing bytes are fetched in blocks of this size, aligned to it.
   public var blockSize: UInt64 = 64 << 10
@@ -14,40 +14,85 @@ public struct MountOptions: Sendable {
   public var readTimeout: Duration = .seconds(30)
   /// An open checks whether the remote file changed if that was last checked longer ago.
   public var revalidationInterval: Duration = .seconds(60)
+  /// How long a directory listing answers before it is read again (in the background, the old
+  /// one answering meanwhile); also how long the kernel keeps names and attributes from it.
+  public var directoryTimeToLive: Duration = .seconds(300)
+  /// Bounds on reading one directory listing.
+  package var listingLimits = DirectoryReader.Limits()
+  /// Patterns (`fnmatch`, `*` also across `/`) of paths in the mount to fill in the background.
+  public var prefetch: [String] = []
+  /// The priority background fill runs at, below every reader.
+  public var prefetchPriority: TransferPriority = .low
 
   public init() {}
 }
 
-/// The read-only file system of a mount: one directory holding one file per URL, each backed by a
-/// `DownloadFile` of an on-demand job. Reads are answered from the cache, fetching missing blocks
-/// first; the reply leaves as soon as the bytes are on disk, from whichever thread delivered them.
-/// Every operation answers through its `reply`; nothing here knows of FUSE.
+/// The kernel's caches of names and pages, which the file system drops when what they hold
+/// changed. `FuseSession` is the real one.
+package protocol KernelCache: AnyObject, Sendable {
+  func invalidate(inode: UInt64)
+  func invalidate(name: String, in parent: UInt64)
+}
+
+/// The read-only file system of a mount: the tree of `MountTree`, its files each backed by a
+/// `DownloadFile` of an on-demand job, made when the file is first opened (a file placed by
+/// name has one from the start). Directories read from a server are listed when first looked
+/// at. Reads are answered from the cache, fetching missing blocks first; the reply leaves as
+/// soon as the bytes are on disk, from whichever thread delivered them. Every operation answers
+/// through its `reply`; nothing here knows of FUSE. Directories are in
+/// `MountedFileSystem+Directories.swift`.
 ///
 /// Each version of a file has an inode of its own (`InodeTable`), so the kernel's pages of one
-/// version never answer a reader of another. Locks: `inodes` and `handles` are leaves, never
-/// held together and never while calling the engine or a reply.
+/// version never answer a reader of another. Locks: `tree`, `downloads`, `inodes`, `handles`
+/// and `kernel` are leaves, never held together and never while calling the engine or a reply.
 public final class MountedFileSystem: FileSystemOperations {
   static let rootInode = InodeTable.root
 
-  private let entries: [Entry]
-  private let options: MountOptions
+  let job: DownloadJob
+  let options: MountOptions
+  let reader: DirectoryReader
+  /// Listings kept across mounts; `nil` keeps them in memory only.
+  let listingStore: ListingStore?
+  let tree: Mutex<TreeState>
+  /// The file of each file node that has been opened (or was placed by name).
+  private let downloads: Mutex<Downloads>
   private let inodes = Mutex(InodeTable())
-  private let handles = Mutex(HandleTable())
-  private let mountTime = Date()
+  let handles = Mutex(HandleTable())
+  private let kernel = Mutex(KernelCacheReference())
+  let mountTime = Date()
   /// A warning for every EIO a reader gets, once per cause and minute with a count of repeats.
   private let readFailures: ThrottledWarnings
-  /// The job the files belong to, for `user.bitsfs.job`.
-  private let job: DownloadJob?
 
-  struct Entry: Sendable {
-    let index: Int
-    let name: String
-    let file: DownloadFile
+  /// The tree, and who waits for what it does not know yet.
+  struct TreeState {
+    var tree: MountTree
+    /// Directories whose listing is being read, and who waits for it (nobody, for a refresh).
+    var listing: [Int: [@Sendable (Result<Void, BitsError>) -> Void]] = [:]
+    /// Files whose size is being learned, and who waits for it.
+    var probing: [Int: [@Sendable (Result<Void, BitsError>) -> Void]] = [:]
   }
 
-  private struct HandleTable {
+  struct HandleTable {
     var nextHandle: UInt64 = 1
     var open: [UInt64: OpenFile] = [:]
+    /// The entries of each open directory, as they were when it was opened: the kernel reads a
+    /// listing in parts, by offset, and a refresh meanwhile must not shift them.
+    var directories: [UInt64: [DirectoryEntry]] = [:]
+
+    mutating func nextNumber() -> UInt64 {
+      defer { nextHandle += 1 }
+      return nextHandle
+    }
+  }
+
+  /// One `DownloadFile` per URL, however many nodes show it: one writer of each cache entry.
+  private struct Downloads {
+    var byNode: [Int: DownloadFile]
+    var byURL: [String: DownloadFile]
+  }
+
+  private struct KernelCacheReference {
+    weak var cache: (any KernelCache)?
   }
 
   /// What a read of an open file does.
@@ -60,8 +105,8 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   /// Per open file: the version it was opened at, its reader's read-ahead, its last failure.
-  private struct OpenFile {
-    let entry: Int
+  struct OpenFile {
+    let file: DownloadFile
     let generation: UInt64
     var readAhead: ReadAheadPolicy
     /// A read of these bytes failed until this instant: the kernel asks again for a page that
@@ -69,80 +114,174 @@ public final class MountedFileSystem: FileSystemOperations {
     var failure: (range: Range<UInt64>, until: ContinuousClock.Instant)?
   }
 
-  /// `files` are named by the last path segment of their URL; names must be unique.
-  public init(
-    files: [(name: String, file: DownloadFile)], options: MountOptions, logger: Logger? = nil, job: DownloadJob? = nil
+  /// `tree` as placed; `files` are the files of its file nodes known from the start.
+  package init(
+    job: DownloadJob, tree: MountTree, files: [Int: DownloadFile], options: MountOptions,
+    listingStore: ListingStore? = nil, logger: Logger? = nil
   ) {
-    entries = files.enumerated().map { Entry(index: $0, name: $1.name, file: $1.file) }
-    self.options = options
-    readFailures = ThrottledWarnings(logger: logger ?? .disabled)
     self.job = job
+    readFailures = ThrottledWarnings(logger: logger ?? .disabled)
+    self.listingStore = listingStore
+    self.options = options
+    self.tree = Mutex(TreeState(tree: tree))
+    downloads = Mutex(
+      Downloads(byNode: files, byURL: Dictionary(files.values.map { ($0.remoteURL, $0) }) { first, _ in first }))
+    reader = job.directoryReader(limits: options.listingLimits)
   }
 
-  /// The inode the file's current version has.
-  private func currentInode(of entry: Entry) -> UInt64 {
-    let generation = entry.file.generation
-    return inodes.withLock { $0.number(for: InodeTable.Key(entry: entry.index, generation: generation)) }
+  /// Where to drop the kernel's stale names and pages; kept weakly.
+  package func attach(kernel cache: any KernelCache) {
+    kernel.withLock { $0.cache = cache }
   }
 
-  /// The file of `inode` and the generation of the version it was numbered for.
-  private func resolve(_ inode: UInt64) -> (entry: Entry, generation: UInt64)? {
-    guard let key = inodes.withLock({ $0.key(of: inode) }) else { return nil }
-    return (entries[key.entry], key.generation)
+  var kernelCache: (any KernelCache)? { kernel.withLock { $0.cache } }
+
+  // MARK: Nodes and inodes
+
+  func download(of node: Int) -> DownloadFile? {
+    downloads.withLock { $0.byNode[node] }
   }
 
-  /// Every inode `file` has had, and its name: what to invalidate when its version changes.
-  public func inodes(of file: DownloadFile) -> (name: String, inodes: [UInt64])? {
-    guard let entry = entries.first(where: { $0.file === file }) else { return nil }
-    return (entry.name, inodes.withLock { $0.numbers(ofEntry: entry.index) })
+  /// The file of `node`, added to the job when first asked for.
+  func openDownload(of node: Int, url: String) throws(BitsError) -> DownloadFile {
+    try downloads.withLock { files throws(BitsError) in
+      if let file = files.byNode[node] { return file }
+      let file: DownloadFile
+      if let known = files.byURL[url] { file = known } else { file = try job.addFile(remoteURL: url, localName: nil) }
+      files.byNode[node] = file
+      files.byURL[url] = file
+      return file
+    }
+  }
+
+  /// The generation a node's inode is numbered for: a directory has one; a file the
+  /// generation of its version, the first (1) until it is opened.
+  private func generation(of node: Int, isDirectory: Bool) -> UInt64 {
+    if isDirectory { return 0 }
+    return max(download(of: node)?.generation ?? 1, 1)
+  }
+
+  func currentInode(of node: Int, isDirectory: Bool) -> UInt64 {
+    let key = InodeTable.Key(entry: node, generation: generation(of: node, isDirectory: isDirectory))
+    return inodes.withLock { $0.number(for: key) }
+  }
+
+  /// The node of `inode` and the generation of the version it was numbered for.
+  func resolve(_ inode: UInt64) -> (node: Int, generation: UInt64)? {
+    inodes.withLock { $0.key(of: inode) }.map { ($0.entry, $0.generation) }
+  }
+
+  /// The remote version of `file` changed: the kernel drops its pages of the old versions and
+  /// its lookup of the name, so the next open finds the new version's inode.
+  package func fileChanged(_ file: DownloadFile) {
+    guard let kernel = kernelCache else { return }
+    let nodes = downloads.withLock { $0.byNode.filter { $0.value === file }.map(\.key) }
+    for node in nodes {
+      let (parent, name) = tree.withLock { ($0.tree[node].parent, $0.tree[node].name) }
+      for inode in inodes.withLock({ $0.numbers(ofEntry: node) }) { kernel.invalidate(inode: inode) }
+      kernel.invalidate(name: name, in: currentInode(of: parent, isDirectory: true))
+    }
   }
 
   // MARK: Attributes
 
-  private func attributes(of inode: UInt64) -> FileAttributes? {
-    if inode == Self.rootInode {
+  /// How long the kernel may keep an answer about `node`: a file's own version is watched
+  /// (its changes are invalidated), but it is asked for again each second so an open's
+  /// revalidation shows at once; a listing's facts for the listing's time to live.
+  func timeout(of node: Int) -> Double {
+    download(of: node) == nil ? options.directoryTimeToLive.seconds : 1
+  }
+
+  func attributes(of node: Int, inode: UInt64) -> FileAttributes? {
+    switch tree.withLock({ $0.tree[node].content }) {
+    case .directory(let directory):
       return FileAttributes(
-        inode: inode, size: 0, mode: S_IFDIR | 0o555, linkCount: 2, modificationTime: mountTime)
+        inode: inode, size: 0, mode: S_IFDIR | 0o555, linkCount: 2, modificationTime: directory.modified ?? mountTime)
+    case .file(let file):
+      if let download = download(of: node) {
+        guard let version = download.lastKnownVersion else { return nil }
+        let modified = version.lastModified.flatMap(HTTPDate.parse) ?? mountTime
+        return FileAttributes(
+          inode: inode, size: version.size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: modified)
+      }
+      guard case .exact(let size) = file.size else { return nil }
+      return FileAttributes(
+        inode: inode, size: size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: file.modified ?? mountTime)
     }
-    guard let (entry, _) = resolve(inode), let version = entry.file.lastKnownVersion else { return nil }
-    let modified = version.lastModified.flatMap(HTTPDate.parse) ?? mountTime
-    return FileAttributes(
-      inode: inode, size: version.size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: modified)
   }
 
   package func lookup(parent: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
-    guard parent == Self.rootInode, let entry = entries.first(where: { $0.name == name }) else {
-      return reply(.error(ENOENT))
+    guard let (directory, _) = resolve(parent), tree.withLock({ $0.tree.directory(directory) }) != nil else {
+      return reply(.error(ENOTDIR))
     }
+    whenListed(directory) { [self] result in
+      guard case .success = result else { return reply(.error(EIO)) }
+      guard let node = tree.withLock({ $0.tree.child(named: name, in: directory) }) else {
+        return reply(.error(ENOENT))
+      }
+      answerEntry(node, reply: reply)
+    }
+  }
+
+  /// Replies with the attributes of `node`, learning first what is not known yet.
+  private func answerEntry(_ node: Int, reply: @escaping FileSystemReplyHandler) {
     let answer: @Sendable () -> Void = { [self] in
-      guard let attributes = attributes(of: currentInode(of: entry)) else { return reply(.error(ENOENT)) }
-      reply(.entry(attributes, timeout: 1))
+      let isDirectory = tree.withLock { $0.tree.directory(node) } != nil
+      let inode = currentInode(of: node, isDirectory: isDirectory)
+      guard let attributes = attributes(of: node, inode: inode) else { return reply(.error(EIO)) }
+      reply(.entry(attributes, timeout: timeout(of: node)))
     }
-    // A file whose remote version changed is reconnecting: the name resolves once the new
-    // version is known (bounded by the retry period), or the kernel would keep an inode with
-    // the old size and date for the entry timeout.
-    guard entry.file.version != nil else { return entry.file.connect { _ in answer() } }
-    answer()
+    if let file = download(of: node) {
+      // A file whose remote version changed is reconnecting: the name resolves once the new
+      // version is known (bounded by the retry period), or the kernel would keep an inode with
+      // the old size and date for the entry timeout.
+      guard file.version != nil else { return file.connect { _ in answer() } }
+      return answer()
+    }
+    guard attributes(of: node, inode: 0) == nil else { return answer() }
+    learnSize(of: node) { result in
+      switch result {
+      case .success: answer()
+      case .failure(let error): reply(.error(Self.errorNumber(for: error)))
+      }
+    }
+  }
+
+  /// The errno a reader gets for a failure to reach a file: gone for a file the server does
+  /// not have (any more), EIO otherwise.
+  static func errorNumber(for error: BitsError) -> Int32 {
+    switch error.code {
+    case .httpStatus(404), .httpStatus(410): ENOENT
+    default: EIO
+    }
   }
 
   package func getattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
-    guard let attributes = attributes(of: inode) else { return reply(.error(ENOENT)) }
-    reply(.attributes(attributes, timeout: 1))
+    guard let (node, _) = resolve(inode), let attributes = attributes(of: node, inode: inode) else {
+      return reply(.error(ENOENT))
+    }
+    reply(.attributes(attributes, timeout: timeout(of: node)))
   }
 
   // MARK: Files
 
   package func open(inode: UInt64, flags: Int32, reply: @escaping FileSystemReplyHandler) {
-    guard let (entry, inodeGeneration) = resolve(inode) else { return reply(.error(ENOENT)) }
+    guard let (node, inodeGeneration) = resolve(inode) else { return reply(.error(ENOENT)) }
+    guard let url = tree.withLock({ $0.tree.file(node)?.url }) else { return reply(.error(EISDIR)) }
     guard flags & O_ACCMODE == O_RDONLY else { return reply(.error(EROFS)) }
+    let file: DownloadFile
+    do throws(BitsError) {
+      file = try openDownload(of: node, url: url)
+    } catch {
+      return reply(.error(EIO))
+    }
     let limits = ReadAheadPolicy.Limits(maximum: options.maximumReadAhead)
     let finishOpen: @Sendable () -> Void = { [self] in
-      let generation = entry.file.generation
+      let generation = file.generation
       let handle = handles.withLock { table in
-        defer { table.nextHandle += 1 }
-        table.open[table.nextHandle] = OpenFile(
-          entry: entry.index, generation: generation, readAhead: ReadAheadPolicy(limits: limits))
-        return table.nextHandle
+        let handle = table.nextNumber()
+        table.open[handle] = OpenFile(file: file, generation: generation, readAhead: ReadAheadPolicy(limits: limits))
+        return handle
       }
       // The kernel may keep the pages of this version's inode across opens. An open through
       // the inode of an older version (a name the kernel had looked up before the change)
@@ -150,19 +289,26 @@ public final class MountedFileSystem: FileSystemOperations {
       let isCurrent = inodeGeneration == generation
       reply(.opened(handle: handle, keepCache: isCurrent, directIO: !isCurrent))
     }
-    // A file whose remote version changed is reconnecting: the open waits for the new version
-    // (bounded by the retry period), so that it reads the new version rather than failing.
-    guard entry.file.version != nil else {
-      return entry.file.connect { _ in finishOpen() }
+    // A file never reached, or whose remote version changed and is reconnecting: the open
+    // waits for the version (bounded by the retry period), so that it reads the new version
+    // rather than failing. A file that was never reached fails to open.
+    guard file.version != nil else {
+      return file.connect { result in
+        if case .failure(let error) = result, file.lastKnownVersion == nil {
+          return reply(.error(Self.errorNumber(for: error)))
+        }
+        finishOpen()
+      }
     }
     // Close-to-open consistency: an open confirms the version if it was last confirmed more
     // than the revalidation interval ago. No thread waits for the server meanwhile; an open
     // within the interval is answered at once.
-    entry.file.revalidate(ifOlderThan: options.revalidationInterval, completion: finishOpen)
+    file.revalidate(ifOlderThan: options.revalidationInterval, completion: finishOpen)
   }
 
   package func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
-    guard let (entry, _) = resolve(inode), let fileSize = entry.file.version?.size else { return reply(.error(EIO)) }
+    guard let file = handles.withLock({ $0.open[handle]?.file }) else { return reply(.error(EBADF)) }
+    guard let fileSize = file.version?.size else { return reply(.error(EIO)) }
     // At or past the end (a reader of an older, longer version, say): nothing to read.
     guard offset < fileSize else { return reply(.bytes([])) }
     let (end, overflow) = offset.addingReportingOverflow(UInt64(size))
@@ -180,12 +326,12 @@ public final class MountedFileSystem: FileSystemOperations {
     case .failedJustNow: return reply(.error(EIO))
     case .read(let opened, let readAhead): (generation, decision) = (opened, readAhead)
     }
-    let file = entry.file
+    let name = resolve(inode).map { node, _ in tree.withLock { $0.tree.path(of: node) } } ?? ""
     file.read(range, alignment: options.blockSize, timeout: options.readTimeout) { [self] result in
       readFailures.logger.trace(
         "read",
         metadata: [
-          "file": "\(entry.name)", "range": "\(range.lowerBound)-\(range.upperBound - 1)",
+          "file": "\(name)", "range": "\(range.lowerBound)-\(range.upperBound - 1)",
           "outcome": "\((try? result.get()).map { _ in "ok" } ?? "failed")",
         ])
       switch result {
@@ -196,11 +342,11 @@ public final class MountedFileSystem: FileSystemOperations {
         }
       case .success:
         // Another version than the one opened: never bytes of two versions in one open file.
-        warnOfEIO(entry, range, BitsError(.remoteFileChanged, "the file changed since it was opened"))
+        warnOfEIO(name, range, BitsError(.remoteFileChanged, "the file changed since it was opened"))
         reply(.error(EIO))
       case .failure(let error):
         if error.code == .timedOut { remember(range, failedFor: handle) }
-        warnOfEIO(entry, range, error)
+        warnOfEIO(name, range, error)
         reply(.error(EIO))
       }
     }
@@ -208,14 +354,14 @@ public final class MountedFileSystem: FileSystemOperations {
     if let fetch = decision.fetch { file.prefetch(fetch) }
   }
 
-  private func warnOfEIO(_ entry: Entry, _ range: Range<UInt64>, _ error: BitsError) {
+  private func warnOfEIO(_ name: String, _ range: Range<UInt64>, _ error: BitsError) {
     readFailures.warn(
-      "a read failed with EIO", cause: error.logFields.merging(["file": entry.name]) { $1 },
+      "a read failed with EIO", cause: error.logFields.merging(["file": name]) { $1 },
       details: ["range": "\(range.lowerBound)-\(range.upperBound - 1)"])
   }
 
   /// Writes the warnings of repeated read failures not yet written (the mount is ending).
-  func closeLog() {
+  package func closeLog() {
     readFailures.close()
   }
 
@@ -231,27 +377,6 @@ public final class MountedFileSystem: FileSystemOperations {
     reply(.error(0))
   }
 
-  // MARK: Directory
-
-  package func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
-    guard inode == Self.rootInode else { return reply(.error(ENOTDIR)) }
-    reply(.opened(handle: 0, keepCache: false, directIO: false))
-  }
-
-  package func readdir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
-    guard inode == Self.rootInode else { return reply(.error(ENOTDIR)) }
-    let listing =
-      [
-        DirectoryEntry(name: ".", inode: Self.rootInode, mode: S_IFDIR),
-        DirectoryEntry(name: "..", inode: Self.rootInode, mode: S_IFDIR),
-      ] + entries.map { DirectoryEntry(name: $0.name, inode: currentInode(of: $0), mode: S_IFREG) }
-    reply(.directory(listing))
-  }
-
-  package func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
-    reply(.error(0))
-  }
-
   // MARK: Extended attributes
 
   package func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
@@ -259,25 +384,46 @@ public final class MountedFileSystem: FileSystemOperations {
       // Which process serves the mount, for scripts and `bitsfs status`.
       return reply(.attributeValue(Array(String(getpid()).utf8)))
     }
-    if inode == Self.rootInode, name == "user.bitsfs.job", let job {
+    if inode == Self.rootInode, name == "user.bitsfs.job" {
       return reply(.attributeValue(Array(JobStatus(job).json().utf8)))
     }
-    guard let (entry, _) = resolve(inode) else { return reply(.error(inode == Self.rootInode ? ENODATA : ENOENT)) }
-    guard let value = FileExtendedAttributes.value(name, of: entry.file, named: entry.name) else {
-      return reply(.error(ENODATA))
+    guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
+    guard let listed = tree.withLock({ $0.tree.file(node) }) else { return reply(.error(ENODATA)) }
+    let value: String?
+    if let file = download(of: node) {
+      value = FileExtendedAttributes.value(name, of: file)
+    } else {
+      let size: UInt64? = if case .exact(let size) = listed.size { size } else { nil }
+      value = FileExtendedAttributes.value(name, ofUnopened: listed.url, size: size)
     }
+    guard let value else { return reply(.error(ENODATA)) }
     reply(.attributeValue(Array(value.utf8)))
   }
 
   package func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
-    guard let (entry, _) = resolve(inode) else {
-      return reply(.attributeValue(inode == Self.rootInode ? Array("user.bitsfs.pid".utf8) + [0] : []))
+    guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
+    let names: [String]
+    if node == MountTree.root {
+      names = ["user.bitsfs.pid"]
+    } else if tree.withLock({ $0.tree.file(node) }) == nil {
+      names = []
+    } else {
+      names = download(of: node).map(FileExtendedAttributes.names) ?? ["user.bitsfs.url"]
     }
-    reply(.attributeValue(FileExtendedAttributes.names(of: entry.file).flatMap { Array($0.utf8) + [0] }))
+    reply(.attributeValue(names.flatMap { Array($0.utf8) + [0] }))
   }
 
   package func statfs(reply: @escaping FileSystemReplyHandler) {
-    let total = entries.reduce(UInt64(0)) { $0 + ($1.file.version?.size ?? 0) }
-    reply(.fileSystemStatistics(blockSize: 4096, blocks: (total + 4095) / 4096, files: UInt64(entries.count + 1)))
+    let (sizes, count) = tree.withLock { state in
+      var sizes: [Int: UInt64] = [:]
+      for (node, entry) in state.tree.nodes.enumerated() {
+        if case .file(let file) = entry.content, case .exact(let size) = file.size { sizes[node] = size }
+      }
+      return (sizes, state.tree.nodes.count)
+    }
+    let opened = downloads.withLock { $0.byNode }.compactMapValues { $0.version?.size }
+    let total = sizes.merging(opened) { $1 }.values.reduce(UInt64(0)) { $0 &+ $1 }
+    reply(
+      .fileSystemStatistics(blockSize: 4096, blocks: total / 4096 + (total % 4096 == 0 ? 0 : 1), files: UInt64(count)))
   }
 }

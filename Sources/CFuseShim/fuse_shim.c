@@ -80,9 +80,8 @@ static void shim_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 }
 
 static void shim_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
-  (void)fi;
   begin(req);
-  OPS(req)->readdir(OPS(req)->context, req, ino, size, (uint64_t)off);
+  OPS(req)->readdir(OPS(req)->context, req, ino, size, (uint64_t)off, fi->fh);
 }
 
 static void shim_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {

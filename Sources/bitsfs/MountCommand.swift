@@ -11,12 +11,35 @@ struct MountCommand: ParsableCommand {
     commandName: "mount",
     abstract: "Mount remote files as a read-only file system; reads fetch only the bytes they touch.",
     discussion: """
-      Each URL appears as MOUNTPOINT/<last path segment>. Every URL is checked (reachable, \
-      found, range support) before mounting; the command returns once the mount answers.
+      Each URL appears as MOUNTPOINT/<last path segment>, or where URL=path/in/mount puts it. A \
+      URL ending in / mounts the directory tree below it (the whole mount when it is the only \
+      one), listed from the server's directory pages or an S3 bucket. Every URL is checked \
+      (reachable, found, range support; a directory's listing) before mounting; the command \
+      returns once the mount answers.
       """)
 
-  @Argument(help: ArgumentHelp("The http(s) URLs to mount, then the mount point.", valueName: "url… mountpoint"))
+  @Argument(
+    help: ArgumentHelp(
+      "The http(s) URLs to mount (URL or URL=path/in/mount; a URL ending in / is a directory tree), then the mount point.",
+      valueName: "url… mountpoint"))
   var arguments: [String]
+
+  @Option(
+    help: ArgumentHelp(
+      "A file of URLs to mount, one 'URL [path/in/mount]' a line, # comments (repeatable).", valueName: "file"))
+  var manifest: [String] = []
+
+  @Option(
+    parsing: .unconditional,
+    help:
+      "Seconds a directory listing answers before it is read again (in the background); also the kernel's cache of names.",
+    transform: NumericOption.seconds("--dir-ttl", in: 0...31_536_000))
+  var dirTTL: Double = 300
+
+  @Option(
+    parsing: .unconditional, help: "The most entries one directory may list.",
+    transform: NumericOption.count("--dir-max-entries", in: 1...10_000_000))
+  var dirMaxEntries: Int = 100_000
 
   @Flag(name: .shortAndLong, help: "Stay in the foreground instead of running as a daemon.")
   var foreground = false
@@ -55,12 +78,26 @@ struct MountCommand: ParsableCommand {
     transform: NumericOption.size("--read-ahead-max", in: 0...(1 << 30)))
   var readAheadMax: UInt64 = 64 << 20
 
+  @Option(
+    help: ArgumentHelp(
+      "Fill the files whose path in the mount matches PATTERN in the background (repeatable; '*' for all).",
+      valueName: "pattern"))
+  var prefetch: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "The priority of background fill: high, normal or low (below every reader).", valueName: "priority"),
+    transform: MountCommand.priority)
+  var prefetchPriority: TransferPriority = .low
+
   @OptionGroup var transfer: TransferOptions
 
   @OptionGroup var log: LogOptions
 
   func validate() throws {
-    guard arguments.count >= 2 else { throw ValidationError("give at least one URL and a mount point") }
+    guard arguments.count >= 2 || (!manifest.isEmpty && arguments.count == 1) else {
+      throw ValidationError("give at least one URL (or --manifest) and a mount point")
+    }
   }
 
   func run() throws {
@@ -87,8 +124,15 @@ struct MountCommand: ParsableCommand {
   }
 
   private func mountConfiguration() throws(BitsError) -> MountConfiguration {
+    var entries = try arguments.dropLast().map { argument throws(BitsError) in try MountEntry(argument: argument) }
+    for path in manifest {
+      guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw BitsError(.invalidArgument, "cannot read the manifest \(path)")
+      }
+      entries += try MountEntry.manifest(text, name: path)
+    }
     var configuration = MountConfiguration(
-      urls: Array(arguments.dropLast()),
+      entries: entries,
       // Absolute: the mount serves from the root directory.
       mountPoint: URL(fileURLWithPath: arguments[arguments.count - 1]).standardizedFileURL.path,
       cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultCacheDirectory)
@@ -99,10 +143,24 @@ struct MountCommand: ParsableCommand {
     configuration.reads.blockSize = blockSize
     configuration.reads.maximumReadAhead = readAheadMax
     configuration.reads.revalidationInterval = .milliseconds(Int64(revalidate * 1000))
+    configuration.reads.directoryTimeToLive = .milliseconds(Int64(dirTTL * 1000))
+    configuration.reads.listingLimits.entries = dirMaxEntries
+    configuration.reads.listingLimits.time = max(configuration.reads.readTimeout, .seconds(5))
+    configuration.reads.prefetch = prefetch
+    configuration.reads.prefetchPriority = prefetchPriority
     // A read gives up after the read timeout; its request keeps retrying as long, so a server
     // that comes back serves the next read.
     configuration.job.retryPeriod = min(configuration.job.retryPeriod, configuration.reads.readTimeout)
     return configuration
+  }
+
+  static func priority(_ text: String) throws -> TransferPriority {
+    switch text {
+    case "high": .high
+    case "normal": .normal
+    case "low": .low
+    default: throw ValidationError("--prefetch-priority must be high, normal or low, not '\(text)'")
+    }
   }
 
   static var defaultCacheDirectory: URL {

@@ -23,9 +23,11 @@ struct StatusCommand: ParsableCommand {
     guard FileManager.default.fileExists(atPath: path) else {
       fail(with: BitsError(.invalidArgument, "\(path) does not exist"))
     }
+    // A directory's files; its subdirectories are for `status` of each.
     let files =
       isDirectory(path)
       ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { "\(path)/\($0)" }
+        .filter { !isDirectory($0) }
       : [path]
     if json { return printJSON(of: files) }
     for file in files {
@@ -57,9 +59,13 @@ struct StatusCommand: ParsableCommand {
     }
   }
 
-  /// The status of `files` and of their mount as one JSON document.
+  /// The status of `files` and of the mount they are in as one JSON document; each file named
+  /// by its path in the mount.
   private func printJSON(of files: [String]) {
-    let mountPoint = isDirectory(path) ? path : URL(fileURLWithPath: path).deletingLastPathComponent().path
+    let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+    let mountPoint =
+      MountTable.mountPoints().filter { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") }
+      .max { $0.count < $1.count } ?? absolute
     let decoder = JSONDecoder()
     func decoded<Value: Decodable>(_ type: Value.Type, _ name: String, of file: String) -> Value {
       guard let text = ExtendedAttributes.value(name, of: file),
@@ -69,11 +75,15 @@ struct StatusCommand: ParsableCommand {
       }
       return value
     }
+    let fileStatuses = files.map { file in
+      var status = decoded(FileStatus.self, "user.bitsfs.status", of: file)
+      let full = URL(fileURLWithPath: file).standardizedFileURL.path
+      status.name = String(full.dropFirst(mountPoint.count).drop { $0 == "/" })
+      return status
+    }
     let status = MountStatus(
-      mountPoint: URL(fileURLWithPath: mountPoint).standardizedFileURL.path,
-      pid: ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint).flatMap(Int32.init),
-      job: decoded(JobStatus.self, "user.bitsfs.job", of: mountPoint),
-      files: files.map { decoded(FileStatus.self, "user.bitsfs.status", of: $0) })
+      mountPoint: mountPoint, pid: ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint).flatMap(Int32.init),
+      job: decoded(JobStatus.self, "user.bitsfs.job", of: mountPoint), files: fileStatuses)
     print(status.json(pretty: true))
   }
 }

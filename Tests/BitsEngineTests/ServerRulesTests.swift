@@ -78,6 +78,8 @@ final class ServerRulesTests: XCTestCase {
     }
     XCTAssertEqual(try probe(206, ["content-range": "bytes 0-0/1234", "etag": "\"x\""]).get().size, 1234)
     XCTAssertEqual(try probe(416, ["content-range": "bytes */0"]).get().size, 0)
+    XCTAssertEqual(try probe(416, [:]).get().size, 0, "S3's answer for an empty object")
+    XCTAssertThrowsError(try probe(416, ["content-range": "bytes */10"]).get())
     XCTAssertEqual(try probe(200, ["content-length": "1"]).get().size, 1)
     XCTAssertThrowsError(try probe(200, ["content-length": "5000"]).get()) {
       XCTAssertEqual(($0 as? BitsError)?.code, .insufficientRangeSupport)
@@ -86,8 +88,27 @@ final class ServerRulesTests: XCTestCase {
     XCTAssertThrowsError(try probe(404, [:]).get()) { XCTAssertEqual(($0 as? BitsError)?.code, .httpStatus(404)) }
   }
 
-  func testWeakEntityTagsAreNotUsedForIfRange() {
-    XCTAssertEqual(RemoteVersion(size: 1, lastModified: "D", etag: "W/\"x\"").ifRangeValidator, "D")
-    XCTAssertEqual(RemoteVersion(size: 1, lastModified: "D", etag: "\"x\"").ifRangeValidator, "\"x\"")
+  func testIfRangeTakesOnlyStrongValidators() {
+    let modified = "Tue, 24 Nov 2026 10:00:00 GMT"
+    func validator(etag: String?, date: String?) -> String? {
+      var head = HTTPResponseHead(status: 206, headers: date.map { ["date": $0] } ?? [:])
+      head.headers["etag"] = etag
+      let version = RemoteVersion(size: 1, lastModified: modified, etag: etag.map(RemoteVersion.opaqueTag))
+      return ServerRules.rangeValidator(for: version, from: head)
+    }
+    XCTAssertEqual(validator(etag: "\"x\"", date: modified), "\"x\"", "a strong tag, however fresh")
+    XCTAssertEqual(
+      validator(etag: "W/\"x\"", date: "Tue, 24 Nov 2026 10:00:02 GMT"), modified, "a date surely a second old")
+    XCTAssertNil(validator(etag: "W/\"x\"", date: "Tue, 24 Nov 2026 10:00:01 GMT"), "maybe less than a second old")
+    XCTAssertNil(validator(etag: "W/\"x\"", date: modified), "a weak tag and a date of this very second")
+    XCTAssertNil(validator(etag: nil, date: nil), "a date not known to be older than the answer")
+  }
+
+  func testATagTurningFromWeakToStrongIsTheSameVersion() {
+    let version = RemoteVersion(size: 10, lastModified: nil, etag: "\"x\"")
+    XCTAssertFalse(
+      version.isContradicted(by: HTTPResponseHead(status: 206, headers: ["etag": "W/\"x\""]), completeLength: 10))
+    XCTAssertTrue(
+      version.isContradicted(by: HTTPResponseHead(status: 206, headers: ["etag": "W/\"y\""]), completeLength: 10))
   }
 }

@@ -60,7 +60,7 @@ final class MountModelTests: XCTestCase {
     options.readTimeout = .seconds(2)
     options.revalidationInterval = .zero
     options.maximumReadAhead = 256 << 10
-    let fileSystem = MountedFileSystem(files: [("model.bin", file)], options: options)
+    let fileSystem = MountedFileSystem.flat(job: job, files: [("model.bin", file)], options: options)
 
     var open: [OpenFile] = []
     for step in 0..<operations {
@@ -68,9 +68,9 @@ final class MountModelTests: XCTestCase {
       switch random.next() % 8 {
       case 0, 1:
         guard
-          case .entry(let attributes, _)? = Self.answer({ fileSystem.lookup(parent: 1, name: "model.bin", reply: $0) })
+          case .entry(let attributes, _)? = answer({ fileSystem.lookup(parent: 1, name: "model.bin", reply: $0) })
         else { return XCTFail("\(context): lookup") }
-        switch Self.answer({ fileSystem.open(inode: attributes.inode, flags: O_RDONLY, reply: $0) }) {
+        switch answer({ fileSystem.open(inode: attributes.inode, flags: O_RDONLY, reply: $0) }) {
         case .opened(let handle, _, _)?: open.append(OpenFile(inode: attributes.inode, handle: handle))
         case nil: return XCTFail("\(context): an open did not end")
         default: break
@@ -101,7 +101,7 @@ final class MountModelTests: XCTestCase {
         guard group.wait(timeout: .now() + 10) == .success else { return XCTFail("\(context): a read did not end") }
         let replies = answers.withLock { $0 }
         for (slot, (index, range)) in zip(picks, ranges).enumerated() {
-          guard let bytes = Self.bytes(of: replies[slot]) else { continue }
+          guard let bytes = replies[slot]?.readBytes else { continue }
           // The versions whose bytes these are, cut at each version's end.
           let matching = versions.filter { _, version in
             let expected = range.clamped(to: 0..<UInt64(version.count))
@@ -119,7 +119,7 @@ final class MountModelTests: XCTestCase {
       case 5:
         guard !open.isEmpty else { continue }
         let closing = open.remove(at: Int(random.next() % UInt64(open.count)))
-        _ = Self.answer { fileSystem.release(inode: closing.inode, handle: closing.handle, reply: $0) }
+        _ = answer { fileSystem.release(inode: closing.inode, handle: closing.handle, reply: $0) }
       case 6:
         changeVersion()
       default:
@@ -131,26 +131,9 @@ final class MountModelTests: XCTestCase {
     }
   }
 
-  /// The reply of `operation`, waited for (bounded); `nil` if none came.
-  private static func answer(_ operation: (@escaping FileSystemReplyHandler) -> Void) -> FileSystemReply? {
-    let reply = Mutex<FileSystemReply?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    operation { answer in
-      reply.withLock { $0 = answer }
-      done.signal()
-    }
-    return done.wait(timeout: .now() + 10) == .success ? reply.withLock { $0 } : nil
-  }
+}
 
-  /// The bytes of a read's reply, or `nil` for an error.
-  private static func bytes(of reply: FileSystemReply?) -> [UInt8]? {
-    switch reply {
-    case .bytes(let bytes)?: return bytes
-    case .cached(let data, let offset, let count)?:
-      var copy = [UInt8](repeating: 0, count: count)
-      let read = copy.withUnsafeMutableBytes { pread(data.descriptor, $0.baseAddress, count, off_t(offset)) }
-      return read == count ? copy : nil
-    default: return nil
-    }
-  }
+/// The reply of `operation`, waited for (bounded); `nil` if none came.
+private func answer(_ operation: (@escaping FileSystemReplyHandler) -> Void) -> FileSystemReply? {
+  replies(to: operation).first
 }

@@ -94,6 +94,29 @@ final class MountStatusJSONTests: FaultServerMountTestCase {
     try unmount(mountPoint)
   }
 
+  /// In a directory tree, files are named by their path in the mount; a listed file no one
+  /// opened yet is `unopened`, with nothing cached.
+  func testADirectoryTreeNamesFilesByTheirPath() throws {
+    let tree = try ListingTree()
+    defer { tree.remove() }
+    let server = try ListingServer(.nginx, serving: tree.root)
+    defer { server.stop() }
+    let mountPoint = try mount([server.baseURL + "/json/"])
+    XCTAssertEqual(try read(mountPoint + "/sub/a b.txt", offset: 0, count: 2).count, 2)
+    let document = try status(mountPoint + "/sub")
+    XCTAssertEqual(document["mountPoint"] as? String, mountPoint)
+    let file = try XCTUnwrap(try files(of: document).first)
+    XCTAssertEqual(file["name"] as? String, "sub/a b.txt")
+    XCTAssertEqual(file["filledBytes"] as? Int, 2)
+    XCTAssertEqual(file["activity"] as? String, "idle")
+    let unopened = try XCTUnwrap(try files(of: try status(mountPoint + "/plain.txt")).first)
+    XCTAssertEqual(unopened["name"] as? String, "plain.txt")
+    XCTAssertEqual(unopened["activity"] as? String, "unopened")
+    XCTAssertEqual(unopened["size"] as? Int, 6)
+    XCTAssertEqual(unopened["filledBytes"] as? Int, 0)
+    try unmount(mountPoint)
+  }
+
   func testAPathOutsideAMountIsRefused() throws {
     let result = try bitsfs(["status", "--json", workDirectory.path])
     XCTAssertEqual(result.status, 2, result.error)

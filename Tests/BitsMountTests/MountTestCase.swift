@@ -80,6 +80,19 @@ class MountTestCase: XCTestCase {
     return mountPoint
   }
 
+  /// `bitsfs mount` of `urls` fails with a message holding `text` and mounts nothing.
+  func assertMountFails(
+    _ urls: [String], at mountPoint: String? = nil, mentioning text: String, file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws {
+    let mountPoint = try mountPoint ?? makeMountPoint()
+    let wasMounted = MountTable.isMountPoint(mountPoint)
+    let result = try bitsfs(["mount"] + urls + [mountPoint, "--cache-dir", cacheDirectory.path, "--retry-period", "1"])
+    XCTAssertNotEqual(result.status, 0, file: file, line: line)
+    XCTAssertTrue(result.error.contains(text), "message was: \(result.error)", file: file, line: line)
+    XCTAssertEqual(MountTable.isMountPoint(mountPoint), wasMounted, "the mount table changed", file: file, line: line)
+  }
+
   /// Mounts with `--foreground` as a child of the test, so the test owns its pid.
   func mountInForeground(_ urls: [String], options: [String] = []) throws -> (String, Process) {
     let mountPoint = try makeMountPoint()

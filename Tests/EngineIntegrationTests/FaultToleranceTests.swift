@@ -191,7 +191,10 @@ final class FaultToleranceTests: EngineTestCase {
   }
 
   func testEveryRangeRequestCarriesIfRange() throws {
-    // With a strong ETag, If-Range is the ETag; without one, the date. Retries too.
+    // With a strong ETag, If-Range is the ETag; without one, the date, once it is old enough to
+    // be a validator (a file changed this second may change again within it). Retries too.
+    try FileManager.default.setAttributes(
+      [.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: root.appendingPathComponent("f.bin").path)
     for fault in ["fail/2", "fail/2/500/no-etag"] {
       let head = try runCommand("/usr/bin/curl", ["-sI", "--max-time", "5", server.url(fault, "f.bin")]).output
       func header(_ name: String) -> String? {
@@ -206,6 +209,16 @@ final class FaultToleranceTests: EngineTestCase {
       XCTAssertEqual(
         requests.filter { $0.ifRange != validator }.map(\.range), [], "\(fault): without If-Range \(validator)")
     }
+  }
+
+  func testADateOfThisVeryMomentIsNoIfRange() throws {
+    try FileManager.default.setAttributes(
+      [.modificationDate: Date()], ofItemAtPath: root.appendingPathComponent("f.bin").path)
+    let job = try fetch("fail/1/500/no-etag")
+    try assertDelivered(job, bytes)
+    let requests = dataRequests("fail/1/500/no-etag")
+    XCTAssertFalse(requests.isEmpty)
+    XCTAssertEqual(requests.compactMap(\.ifRange), [], "a date that is no validator yet is not sent")
   }
 
   func testUnreachableServerIsAConnectFailure() throws {

@@ -91,6 +91,12 @@ public final class ListingServer {
   private let prefix: URL
   private var process: Process
 
+  /// The requests nginx answered so far, as `METHOD URI STATUS` lines; empty for other servers.
+  public var requests: [String] {
+    let log = (try? String(contentsOf: prefix.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""
+    return log.split(separator: "\n").map(String.init)
+  }
+
   public init(_ software: Software, serving root: URL) throws {
     prefix = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-\(software)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: prefix, withIntermediateDirectories: true)
@@ -190,7 +196,8 @@ public final class ListingServer {
       error_log \(prefix)/error.log warn;
       events { worker_connections 64; }
       http {
-        access_log off;
+        log_format requests '$request_method $request_uri $status';
+        access_log \(prefix)/access.log requests;
         \(temporary.joined(separator: " "))
         server {
           listen 127.0.0.1:\(port);

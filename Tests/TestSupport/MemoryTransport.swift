@@ -15,11 +15,16 @@ public final class MemoryTransport: HTTPTransport {
     public var bytes: [UInt8]
     public var etag: String?
     public var lastModified: String?
+    public var contentType: String?
 
-    public init(bytes: [UInt8], etag: String?, lastModified: String? = "Sun, 06 Nov 1994 08:49:37 GMT") {
+    public init(
+      bytes: [UInt8], etag: String?, lastModified: String? = "Sun, 06 Nov 1994 08:49:37 GMT",
+      contentType: String? = nil
+    ) {
       self.bytes = bytes
       self.etag = etag
       self.lastModified = lastModified
+      self.contentType = contentType
     }
   }
 
@@ -187,7 +192,12 @@ public final class MemoryTransport: HTTPTransport {
   private func answer(
     _ request: HTTPRequest, version: Version?, fault: Fault?, running: Running, id: UInt64, finalURL: String?
   ) {
-    defer { stored.withLock { _ = $0.running.removeValue(forKey: id) } }
+    // A stalled transfer stays cancellable until its stall timeout ends it.
+    defer {
+      if running.finished.load(ordering: .sequentiallyConsistent) {
+        stored.withLock { $0.running = $0.running.filter { $0.value !== running } }
+      }
+    }
     guard !running.finished.load(ordering: .sequentiallyConsistent) else { return }
     guard let version else {
       return respond(status: 404, headers: [:], body: [], running: running, finalURL: finalURL)
@@ -199,6 +209,7 @@ public final class MemoryTransport: HTTPTransport {
     var headers: [String: String] = ["accept-ranges": "bytes"]
     if let etag = version.etag { headers["etag"] = etag }
     if let lastModified = version.lastModified { headers["last-modified"] = lastModified }
+    if let contentType = version.contentType { headers["content-type"] = contentType }
     if fault == .contentEncoding { headers["content-encoding"] = "gzip" }
     var wanted = request.range
     if let ifRange = request.ifRange, ifRange != version.etag, ifRange != version.lastModified { wanted = nil }
@@ -254,8 +265,9 @@ public final class MemoryTransport: HTTPTransport {
     switch fault {
     case .reset: running.finish(.failure(BitsError(.connectionClosed, "the connection was reset")))
     case .stall:
-      network.asyncAfter(deadline: .now() + .milliseconds(Int(stallTimeout / .milliseconds(1)))) {
+      network.asyncAfter(deadline: .now() + .milliseconds(Int(stallTimeout / .milliseconds(1)))) { [self] in
         running.finish(.failure(BitsError(.timedOut, "the server stopped answering")))
+        stored.withLock { $0.running = $0.running.filter { $0.value !== running } }
       }
     default: running.finish(.success(()))
     }

@@ -172,6 +172,7 @@ public final class NginxServer {
         \(tls ? "ssl_certificate \(prefix)/cert.pem; ssl_certificate_key \(prefix)/key.pem;" : "")
         root \(root);
         location /moved/ { rewrite ^/moved/(.*)$ /$1 redirect; }
+        location /tree/ { autoindex on; autoindex_format json; }
         location = /to-ftp.bin { return 302 ftp://127.0.0.1/x.bin; }
         location /auth/ {
           if ($http_authorization != "Bearer sekrit") { return 401; }

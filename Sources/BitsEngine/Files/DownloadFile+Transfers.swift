@@ -19,19 +19,21 @@ extension DownloadFile {
     startQueuedPieces()
   }
 
-  private func startQueuedPieces() {
-    let starting = state.withLock { state -> [(RangeScheduler.Piece, RemoteVersion, DataFile, UInt64, String?)] in
+  /// Starts what the scheduler and the job's admission let start.
+  func startQueuedPieces() {
+    let starting = state.withLock {
+      state -> [(RangeScheduler.Piece, RemoteVersion, DataFile, UInt64, String?, String?)] in
       guard !state.isSuspended, let version = state.version, let data = state.data else { return [] }
-      let pieces = state.scheduler.takeStartable()
+      let pieces = state.scheduler.takeStartable { admission.admit($0, for: self) }
       state.requestCount += pieces.count
-      return pieces.map { ($0, version, data, state.generation, state.dataURL) }
+      return pieces.map { ($0, version, data, state.generation, state.dataURL, state.rangeValidator) }
     }
-    for (piece, version, data, generation, dataURL) in starting {
+    for (piece, version, data, generation, dataURL, rangeValidator) in starting {
       let receiver = PieceReceiver(
         file: self, pieceID: piece.id, range: piece.range, priority: piece.priority, version: version, data: data,
         generation: generation, redirectedURL: dataURL)
       let request = HTTPRequest(
-        url: dataURL ?? remoteURL, range: piece.range, ifRange: version.ifRangeValidator,
+        url: dataURL ?? remoteURL, range: piece.range, ifRange: rangeValidator,
         headers: configuration.headers)
       let transfer = transport.start(request, receiver: receiver)
       state.withLock { state in
@@ -93,10 +95,10 @@ extension DownloadFile {
     _ pieceID: UInt64, outcome: Result<Void, BitsError>, version: RemoteVersion, generation: UInt64,
     redirectedURL: String?
   ) {
-    let (decision, failed, becameIdle, resumed) = state.withLock {
-      state -> (RangeScheduler.Decision, [ReadWaiters<ReadCompletion>.Waiter], Bool, Bool) in
+    let (decision, failed, becameIdle, resumed, ended) = state.withLock {
+      state -> (RangeScheduler.Decision, [ReadWaiters<ReadCompletion>.Waiter], Bool, Bool, TransferPriority?) in
       guard generation == state.generation, let piece = state.scheduler.active[pieceID] else {
-        return (.settled, [], false, false)
+        return (.settled, [], false, false, nil)
       }
       state.transfers[pieceID] = nil
       var outcome = outcome
@@ -127,8 +129,9 @@ extension DownloadFile {
       }
       let idle = state.scheduler.isIdle
       if idle { scheduleCommit(within: configuration.idleCommitDelay, &state) }
-      return (decision, failed, idle, resumed)
+      return (decision, failed, idle, resumed, piece.priority)
     }
+    admission.ended(ended.map { [$0] } ?? [])
     switch decision {
     case .settled: break
     case .retry(let error, let delay, let token):

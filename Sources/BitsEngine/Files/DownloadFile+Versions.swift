@@ -39,6 +39,7 @@ extension DownloadFile {
               state.data = data
               state.filled = filled
               state.dataURL = dataURL
+              state.rangeValidator = probed.rangeValidator
               state.generation += 1
             }
             finishConnecting(.success(version))
@@ -140,6 +141,8 @@ extension DownloadFile {
         state.withLock { state in
           state.lastValidated = .now
           state.lastValidationFailure = nil
+          // A date too fresh to be a validator at the first probe may have become one.
+          if state.version == probed.version { state.rangeValidator = probed.rangeValidator }
         }
         let changed = probed.version != current
         configuration.logger.info(
@@ -164,7 +167,8 @@ extension DownloadFile {
   /// served as the new one. Nothing happens if the file is no longer at `expected` (another
   /// caller saw the change first and may have connected to the new version already).
   func versionDidChange(from expected: RemoteVersion) {
-    let dropped = state.withLock { state -> ([TransferID], [ReadWaiters<ReadCompletion>.Waiter])? in
+    let dropped = state.withLock {
+      state -> ([TransferID], [TransferPriority], [ReadWaiters<ReadCompletion>.Waiter])? in
       guard state.version == expected else { return nil }
       state.generation += 1
       state.version = nil
@@ -177,9 +181,10 @@ extension DownloadFile {
       let inFlight = state.scheduler.reset()
       let transfers = inFlight.compactMap { state.transfers.removeValue(forKey: $0.id) }
       state.transfers.removeAll()
-      return (transfers, state.waiters.takeAll())
+      return (transfers, inFlight.map(\.priority), state.waiters.takeAll())
     }
-    guard let (transfers, waiters) = dropped else { return }
+    guard let (transfers, ended, waiters) = dropped else { return }
+    admission.ended(ended)
     for transfer in transfers { transport.cancel(transfer) }
     let error = BitsError(.remoteFileChanged, "the remote file changed while it was read", url: remoteURL)
     configuration.logger.warning(
@@ -205,7 +210,10 @@ extension DownloadFile {
     let previous = state.withLock { state -> RemoteVersion? in
       state.remoteURL = url
       state.dataURL = dataURL
-      if state.version == probed.version { state.lastValidated = .now }
+      if state.version == probed.version {
+        state.lastValidated = .now
+        state.rangeValidator = probed.rangeValidator
+      }
       return state.version
     }
     guard let previous, previous != probed.version else { return }
@@ -218,16 +226,17 @@ extension DownloadFile {
   /// Stops every request, unless a later `resume` came first; filled bytes stay. `run` orders
   /// the job's resumes and suspends.
   func suspend(run: UInt64) {
-    let transfers = state.withLock { state -> [TransferID]? in
+    let stopped = state.withLock { state -> ([TransferID], [TransferPriority])? in
       guard run >= state.run else { return nil }
       state.run = run
       state.isSuspended = true
       let inFlight = state.scheduler.reset()
       let transfers = inFlight.compactMap { state.transfers.removeValue(forKey: $0.id) }
       state.transfers.removeAll()
-      return transfers
+      return (transfers, inFlight.map(\.priority))
     }
-    guard let transfers else { return }
+    guard let (transfers, ended) = stopped else { return }
+    admission.ended(ended)
     for transfer in transfers { transport.cancel(transfer) }
     commitNow()
   }
@@ -250,6 +259,7 @@ extension DownloadFile {
   /// and a connection attempt still under way, are ignored from now on.
   public func close(removingCache: Bool = false) {
     suspend(run: .max)
+    admission.forget(self)
     let waiters = state.withLock { state in
       state.generation += 1
       state.data = nil

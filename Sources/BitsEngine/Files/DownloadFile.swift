@@ -41,8 +41,8 @@ public enum FileActivity: String, Sendable, Codable {
 /// (`DownloadFile+Journal`), `FileRangesTransferred` (`DownloadFile+Reports`) and `Complete()`
 /// (`DownloadFile+Delivery`). The decisions are pure values in `Scheduling/`.
 ///
-/// Locking: `state` is the file's only lock and a leaf: nothing else is locked or waited on
-/// while it is held, and no callback runs under it. `persistQueue` is serial and runs the cache
+/// Locking: `state` is the file's own lock; nothing is locked or waited on while it is held but
+/// the job's `admission` (a leaf), and no callback runs under it. `persistQueue` is serial and runs the cache
 /// I/O (open, reset, commit, delivery); work on it may take `state`; nothing holding `state`
 /// waits for it (only `async` onto it). Callbacks to readers and to the job run on the network
 /// threads or on `callbackQueue`, never under `state`.
@@ -58,6 +58,8 @@ public final class DownloadFile: Sendable {
   let configuration: JobConfiguration
   let transport: any HTTPTransport
   let cache: CacheEntry
+  /// The job's word on which of its files' requests start, across files.
+  let admission: TransferAdmission
   let notify: @Sendable (DownloadFile, FileEvent) -> Void
   let warnings: ThrottledWarnings
   let state: Mutex<State>
@@ -85,6 +87,8 @@ public final class DownloadFile: Sendable {
     /// Where range requests go: the URL a redirect of the probe ended at, remembered for the
     /// version; `nil` for `remoteURL` itself.
     var dataURL: String?
+    /// Sent as `If-Range` with every range request of the version: learned with the version.
+    var rangeValidator: String?
     var filled = ByteRangeSet()
     var scheduler: RangeScheduler
     /// The transfer of each piece in flight.
@@ -109,9 +113,10 @@ public final class DownloadFile: Sendable {
 
   init(
     remoteURL: String, localName: String?, requestedRanges: [FileRange]?, configuration: JobConfiguration,
-    transport: any HTTPTransport, cache: CacheEntry,
+    transport: any HTTPTransport, cache: CacheEntry, admission: TransferAdmission,
     notify: @escaping @Sendable (DownloadFile, FileEvent) -> Void
   ) {
+    self.admission = admission
     self.localName = localName
     self.requestedRanges = requestedRanges
     self.configuration = configuration

@@ -1,10 +1,12 @@
 import Dispatch
 import Synchronization
 
-/// What a probe learned: the version, and the URL that answered after any redirects.
+/// What a probe learned: the version, the URL that answered after any redirects, and the
+/// `If-Range` validator for range requests of that version.
 struct ProbeResult: Sendable {
   var version: RemoteVersion
   var finalURL: String?
+  var rangeValidator: String?
 }
 
 /// Learns a file's version with one-byte range requests, retrying transient failures with the
@@ -53,7 +55,7 @@ private final class ProbeReceiver: HTTPTransferReceiver {
 
   func transferDidReceiveHead(_ head: HTTPResponseHead) -> TransferVerdict {
     let version = ServerRules.version(fromProbe: head, url: url).map {
-      ProbeResult(version: $0, finalURL: head.finalURL)
+      ProbeResult(version: $0, finalURL: head.finalURL, rangeValidator: ServerRules.rangeValidator(for: $0, from: head))
     }
     result.withLock { $0 = version }
     // The head says all a probe needs; a server ignoring ranges would send the whole file.

@@ -163,7 +163,7 @@ public struct HTTPResponseHead: Sendable {
 extension StringProtocol {
   /// Without leading and trailing spaces, tabs, CRs and LFs (HTTP's optional whitespace and
   /// line ends).
-  func trimmingHTTPWhitespace() -> String {
+  package func trimmingHTTPWhitespace() -> String {
     let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
     guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
       return ""

@@ -15,13 +15,6 @@ public struct RemoteVersion: Hashable, Sendable, Codable {
     self.etag = etag
   }
 
-  /// The validator sent as `If-Range`: a strong entity tag, else the date. Weak tags cannot be
-  /// used for ranges (RFC 9110 §13.1.5).
-  public var ifRangeValidator: String? {
-    if let etag, !etag.hasPrefix("W/") { return etag }
-    return lastModified
-  }
-
   /// Whether the version can be told from another of the same size later (a date or an entity
   /// tag): only then may bytes cached by one process be trusted by the next.
   public var hasValidator: Bool { etag != nil || lastModified != nil }
@@ -31,11 +24,17 @@ public struct RemoteVersion: Hashable, Sendable, Codable {
     "size=\(size) last-modified=\(lastModified ?? "-") etag=\(etag ?? "-")"
   }
 
+  /// An entity tag without its weakness mark (`W/"x"` is `"x"`): tags are compared weakly, as
+  /// Apache tags a file weakly within a second of its change and strongly after, the same tag.
+  public static func opaqueTag(_ etag: String) -> String {
+    etag.hasPrefix("W/") ? String(etag.dropFirst(2)) : etag
+  }
+
   /// Whether a response head describes another version than this one. Only what the head states
   /// is compared, so a response without an `ETag` still matches on size and date.
   func isContradicted(by head: HTTPResponseHead, completeLength: UInt64?) -> Bool {
     if let completeLength, completeLength != size { return true }
-    if let etag, let other = head["etag"], other != etag { return true }
+    if let etag, let other = head["etag"].map(Self.opaqueTag), other != etag { return true }
     if let lastModified, let other = head["last-modified"], other != lastModified { return true }
     return false
   }

@@ -83,12 +83,29 @@ package enum ServerRules {
       }
       size = contentLength
     default:
-      guard contentRange?.completeLength == 0 else {
+      // 416: not even byte 0 exists, so the file is empty. S3 says so without a Content-Range.
+      guard contentRange?.completeLength ?? 0 == 0 else {
         return .failure(BitsError(.invalidServerResponse, "the server refused the first byte of the file", url: url))
       }
       size = 0
     }
-    return .success(RemoteVersion(size: size, lastModified: head["last-modified"], etag: head["etag"]))
+    return .success(
+      RemoteVersion(size: size, lastModified: head["last-modified"], etag: head["etag"].map(RemoteVersion.opaqueTag)))
+  }
+
+  /// The validator to send as `If-Range` with the range requests of `version`, learned from
+  /// `head`: a strong entity tag, else the date if it is strong, that is at least a second before
+  /// the answer's `Date` (RFC 9110 §13.1.5; two seconds apart in whole seconds, as Apache measures
+  /// the second from the file's exact time); `nil` when neither is, as for a file changed within
+  /// the last second (Apache then tags it weakly and ignores `If-Range` with its date, answering
+  /// every range with the whole file). Without `If-Range` each answer's own size, date and tag
+  /// are still compared with the version.
+  package static func rangeValidator(for version: RemoteVersion, from head: HTTPResponseHead) -> String? {
+    if let etag = version.etag, head["etag"]?.hasPrefix("W/") == false { return etag }
+    guard let lastModified = version.lastModified, let modified = HTTPDate.parse(lastModified),
+      let answered = head["date"].flatMap(HTTPDate.parse), answered.timeIntervalSince(modified) >= 2
+    else { return nil }
+    return lastModified
   }
 
   /// Refuses an answer whose body is in a content coding (`Content-Encoding: gzip`, …): its bytes

@@ -65,9 +65,11 @@ public final class DownloadJob: Sendable {
   public let displayName: String
   public let configuration: JobConfiguration
   private let cacheDirectory: URL
-  private let transport: any HTTPTransport
+  let transport: any HTTPTransport
   private let callbacks: JobCallbacks
   private let worker = DispatchQueue(label: "bitsfs.job")
+  /// Which of the files' requests start, across files: readers first, then by priority.
+  let admission: TransferAdmission
   private let changed = Condition()
 
   private struct State {
@@ -94,6 +96,7 @@ public final class DownloadJob: Sendable {
     self.transport = transport
     self.configuration = configuration
     self.callbacks = callbacks
+    admission = TransferAdmission(maximumBackground: configuration.maximumBackgroundRequests)
   }
 
   public var currentState: JobState { state.withLock { $0.state } }
@@ -146,7 +149,7 @@ public final class DownloadJob: Sendable {
     let cache = try CacheEntry(directory: cacheDirectory.appendingPathComponent(CacheKey.forURL(remoteURL)))
     let file = DownloadFile(
       remoteURL: remoteURL, localName: localName, requestedRanges: ranges, configuration: configuration,
-      transport: transport, cache: cache
+      transport: transport, cache: cache, admission: admission
     ) { [weak self] file, event in
       self?.handle(event, from: file)
     }

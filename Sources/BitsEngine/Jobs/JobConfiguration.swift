@@ -20,6 +20,9 @@ public struct JobConfiguration: Sendable {
   public var maximumRequestSize: UInt64 = 8 << 20
   /// Requests in flight at once per file.
   public var maximumConcurrentRequests = 6
+  /// Background requests (priority `normal` or `low`) in flight at once in the whole job; they
+  /// start only while no reader's request is in flight.
+  public var maximumBackgroundRequests = 8
   /// How often filled ranges are made durable in the cache journal while bytes arrive.
   public var commitInterval: Duration = .seconds(1)
   /// How soon after a file's transfers go quiet its filled ranges are made durable: a burst's

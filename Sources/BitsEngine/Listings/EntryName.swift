@@ -1,10 +1,10 @@
 /// The rules for a listed name: it must be usable as one path component of the mount.
-enum EntryName {
+package enum EntryName {
   /// The longest name Linux takes as one component (`NAME_MAX`), in bytes.
   static let maximumLength = 255
 
   /// `name` if it is safe: not empty, not `.` or `..`, no `/` or NUL, at most `NAME_MAX` bytes.
-  static func checked(_ name: String) -> String? {
+  package static func checked(_ name: String) -> String? {
     let bytes = name.utf8
     guard !bytes.isEmpty, bytes.count <= maximumLength, name != ".", name != "..",
       !bytes.contains(UInt8(ascii: "/")), !bytes.contains(0)
@@ -13,7 +13,7 @@ enum EntryName {
   }
 
   /// The percent-decoded `segment` if it is valid UTF-8 and safe; `nil` for a malformed escape.
-  static func decoded(_ segment: some StringProtocol) -> String? {
+  package static func decoded(_ segment: some StringProtocol) -> String? {
     guard let bytes = percentDecoded(segment) else { return nil }
     guard let name = String(validating: bytes, as: UTF8.self) else { return nil }
     return checked(name)
@@ -21,7 +21,7 @@ enum EntryName {
 
   /// The bytes of `text` with each `%XX` replaced by its byte; `nil` for a `%` not followed by
   /// two hex digits.
-  static func percentDecoded(_ text: some StringProtocol) -> [UInt8]? {
+  package static func percentDecoded(_ text: some StringProtocol) -> [UInt8]? {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(text.utf8.count)
     var iterator = text.utf8.makeIterator()

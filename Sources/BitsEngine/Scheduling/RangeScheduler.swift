@@ -98,11 +98,12 @@ package struct RangeScheduler: Sendable {
   }
 
   /// The pieces to start now, moved from the queue to in flight: the most urgent first;
-  /// foreground pieces whatever is in flight, others while fewer than the limit are.
-  package mutating func takeStartable() -> [Piece] {
+  /// foreground pieces whatever is in flight, others while fewer than the limit are, each only
+  /// if `admitted` (the job's word across its files) says so.
+  package mutating func takeStartable(admitted: (TransferPriority) -> Bool = { _ in true }) -> [Piece] {
     var starting: [Piece] = []
     while let next = queue.first,
-      next.priority == .foreground || active.count < limits.maximumConcurrentRequests
+      next.priority == .foreground || active.count < limits.maximumConcurrentRequests, admitted(next.priority)
     {
       queue.removeFirst()
       active[next.id] = next

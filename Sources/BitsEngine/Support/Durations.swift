@@ -15,7 +15,7 @@ extension Duration {
   }
 
   /// Rounded up to the microsecond, so that work scheduled for a deadline never runs before it.
-  var dispatchInterval: DispatchTimeInterval {
+  package var dispatchInterval: DispatchTimeInterval {
     let (seconds, attoseconds) = components
     return .microseconds(Int(seconds) * 1_000_000 + Int((attoseconds + 999_999_999_999) / 1_000_000_000_000))
   }

@@ -1,0 +1,255 @@
+import BitsEngine
+import FoundationEssentials
+
+/// The tree a mount shows: directories and files placed by the command line or a manifest, and
+/// below directories read from a server, what their listings say. A pure value: listings are
+/// applied to it, nothing here fetches. Nodes are numbered in the order they appear and never
+/// reused, so a node's number (and its inode) stays the same across listings that keep it.
+package struct MountTree: Sendable {
+  package static let root = 0
+
+  package struct Node: Sendable {
+    package let parent: Int
+    package let name: String
+    package var content: Content
+  }
+
+  package enum Content: Sendable {
+    case file(File)
+    case directory(Directory)
+  }
+
+  package struct File: Sendable {
+    package let url: String
+    /// As a listing gives it; `.unknown` for a file placed by name, whose size its first
+    /// request learns.
+    package var size: DirectoryListing.Size
+    package var modified: Date?
+  }
+
+  package struct Directory: Sendable {
+    /// Where the listing comes from; `nil` for a directory that only holds placed entries.
+    package var location: DirectoryLocation?
+    package var modified: Date?
+    /// Entries placed by the command line or a manifest, by name: a listing never hides them.
+    package var placed: [String: Int] = [:]
+    /// Entries of the last listing, in its order, and by name.
+    package var listed: [Int] = []
+    package var listedByName: [String: Int] = [:]
+    /// Where each listed node is in `listed`.
+    package var listedPosition: [Int: Int] = [:]
+    /// When the last listing was read; `nil` until one was.
+    package var listedAt: ContinuousClock.Instant?
+    /// When reading a listing last failed; a failed refresh keeps the old listing.
+    package var failedAt: ContinuousClock.Instant?
+  }
+
+  /// What to do before answering from a directory.
+  package enum Freshness: Equatable, Sendable {
+    /// Answer from what is there.
+    case fresh
+    /// Answer from the old listing, and read the listing again meanwhile.
+    case stale
+    /// Never listed: read the listing, then answer.
+    case unlisted
+  }
+
+  package private(set) var nodes: [Node] = [Node(parent: root, name: "", content: .directory(Directory()))]
+
+  package init() {}
+
+  package subscript(node: Int) -> Node { nodes[node] }
+
+  package func directory(_ node: Int) -> Directory? {
+    guard nodes.indices.contains(node), case .directory(let directory) = nodes[node].content else { return nil }
+    return directory
+  }
+
+  package func file(_ node: Int) -> File? {
+    guard nodes.indices.contains(node), case .file(let file) = nodes[node].content else { return nil }
+    return file
+  }
+
+  /// The entry `name` of `directory`: a placed one first, then a listed one.
+  package func child(named name: String, in directory: Int) -> Int? {
+    guard let entries = self.directory(directory) else { return nil }
+    return entries.placed[name] ?? entries.listedByName[name]
+  }
+
+  /// The entries of `directory`: placed ones by name, then listed ones in the listing's order.
+  package func children(of directory: Int) -> [Int] {
+    guard let entries = self.directory(directory) else { return [] }
+    let placed = entries.placed.sorted { $0.key < $1.key }.map(\.value)
+    return placed + entries.listed.filter { entries.placed[nodes[$0].name] == nil }
+  }
+
+  /// The names from `node` up to the root, joined by `/`; empty for the root.
+  package func path(of node: Int) -> String {
+    var names: [String] = []
+    var current = node
+    while current != Self.root {
+      names.append(nodes[current].name)
+      current = nodes[current].parent
+    }
+    return names.reversed().joined(separator: "/")
+  }
+
+  package func freshness(
+    of directory: Int, at now: ContinuousClock.Instant, timeToLive: Duration, failureHold: Duration
+  ) -> Freshness {
+    guard let entries = self.directory(directory), entries.location != nil else { return .fresh }
+    guard let listedAt = entries.listedAt else { return .unlisted }
+    guard now - listedAt >= timeToLive else { return .fresh }
+    if let failedAt = entries.failedAt, now - failedAt < failureHold { return .fresh }
+    return .stale
+  }
+
+  // MARK: Looking ahead
+
+  /// What a walk of the tree (`find`, `du`, `ls -lR`) that has reached `node` will want next:
+  /// the entries listed after it in its directory for which `wanted` holds, at most `count` of
+  /// them, within the next `reach` entries.
+  package func siblings(
+    after node: Int, count: Int, reach: Int = 256, where wanted: (Int, Content) -> Bool
+  ) -> [Int] {
+    guard node != Self.root, let parent = directory(nodes[node].parent),
+      let position = parent.listedPosition[node]
+    else { return [] }
+    var found: [Int] = []
+    for sibling in parent.listed.dropFirst(position + 1).prefix(reach) where wanted(sibling, nodes[sibling].content) {
+      found.append(sibling)
+      if found.count == count { break }
+    }
+    return found
+  }
+
+  // MARK: Placing
+
+  /// Places `url` at `path` (names below the root): a file, or for a `location` a directory
+  /// read from it (the root itself for an empty path). Directories on the way are made; a path
+  /// already taken, or below a file, is refused. A placed entry may sit in a listed directory.
+  package mutating func place(
+    url: String, location: DirectoryLocation?, at path: [String]
+  ) throws(MountTreeError) -> Int {
+    var parent = Self.root
+    for (depth, name) in path.dropLast().enumerated() {
+      if let existing = self.directory(parent)?.placed[name] {
+        guard self.directory(existing) != nil else {
+          throw .placedBelowFile(path.prefix(depth + 1).joined(separator: "/"))
+        }
+        parent = existing
+      } else {
+        parent = add(Node(parent: parent, name: name, content: .directory(Directory())), placedIn: parent)
+      }
+    }
+    guard let name = path.last else {
+      // The root itself: a directory URL mounted as the whole tree.
+      guard let location, directory(Self.root)?.location == nil else { throw .taken("/") }
+      modifyDirectory(Self.root) { $0.location = location }
+      return Self.root
+    }
+    guard let entries = self.directory(parent) else { throw .placedBelowFile(path.dropLast().joined(separator: "/")) }
+    guard entries.placed[name] == nil else { throw .taken(path.joined(separator: "/")) }
+    let content: Content =
+      if let location { .directory(Directory(location: location)) } else { .file(File(url: url, size: .unknown)) }
+    return add(Node(parent: parent, name: name, content: content), placedIn: parent)
+  }
+
+  private mutating func add(_ node: Node, placedIn directory: Int) -> Int {
+    nodes.append(node)
+    let number = nodes.count - 1
+    modifyDirectory(directory) { $0.placed[node.name] = number }
+    return number
+  }
+
+  // MARK: Listings
+
+  /// Makes `listing` (read from `location`) the listed entries of `directory`, keeping the node
+  /// of each name that stays of the same kind; returns the names that are gone.
+  package mutating func apply(
+    _ listing: DirectoryListing, from location: DirectoryLocation, to directory: Int, at now: ContinuousClock.Instant
+  ) -> [String] {
+    guard let old = self.directory(directory) else { return [] }
+    var listed: [Int] = []
+    var byName: [String: Int] = [:]
+    var position: [Int: Int] = [:]
+    listed.reserveCapacity(listing.entries.count)
+    byName.reserveCapacity(listing.entries.count)
+    position.reserveCapacity(listing.entries.count)
+    for entry in listing.entries {
+      let node: Int
+      switch (entry.kind, old.listedByName[entry.name].map { nodes[$0].content }) {
+      case (.file, .file(var file)?):
+        node = old.listedByName[entry.name]!
+        // A size learned exactly stays unless the listing now says otherwise.
+        if case .exact = entry.size {
+          file.size = entry.size
+        } else if case .exact = file.size {
+        } else {
+          file.size = entry.size
+        }
+        file.modified = entry.modified ?? file.modified
+        nodes[node].content = .file(file)
+      case (.directory, .directory(var subdirectory)?):
+        node = old.listedByName[entry.name]!
+        subdirectory.modified = entry.modified ?? subdirectory.modified
+        nodes[node].content = .directory(subdirectory)
+      default:
+        let content: Content =
+          switch entry.kind {
+          case .file: .file(File(url: location.fileURL(named: entry.name), size: entry.size, modified: entry.modified))
+          case .directory:
+            .directory(Directory(location: location.subdirectory(named: entry.name), modified: entry.modified))
+          }
+        nodes.append(Node(parent: directory, name: entry.name, content: content))
+        node = nodes.count - 1
+      }
+      position[node] = listed.count
+      listed.append(node)
+      byName[entry.name] = node
+    }
+    let gone = old.listed.map { nodes[$0].name }.filter { byName[$0] == nil }
+    modifyDirectory(directory) { entries in
+      entries.location = location
+      entries.listed = listed
+      entries.listedByName = byName
+      entries.listedPosition = position
+      entries.listedAt = now
+      entries.failedAt = nil
+    }
+    return gone
+  }
+
+  /// Reading the listing of `directory` failed: an old listing keeps answering for a while.
+  package mutating func listingFailed(_ directory: Int, at now: ContinuousClock.Instant) {
+    modifyDirectory(directory) { $0.failedAt = now }
+  }
+
+  /// The exact size and date of `file`, learned from the server.
+  package mutating func learn(size: UInt64, modified: Date?, of file: Int) {
+    guard case .file(var entry) = nodes[file].content else { return }
+    entry.size = .exact(size)
+    entry.modified = modified ?? entry.modified
+    nodes[file].content = .file(entry)
+  }
+
+  private mutating func modifyDirectory(_ node: Int, _ change: (inout Directory) -> Void) {
+    guard case .directory(var directory) = nodes[node].content else { return }
+    nodes[node].content = .file(File(url: "", size: .unknown))  // drop the reference: no copy on write
+    change(&directory)
+    nodes[node].content = .directory(directory)
+  }
+}
+
+/// Why an entry cannot be placed where it was asked for.
+package enum MountTreeError: Error, Equatable, CustomStringConvertible {
+  case taken(String)
+  case placedBelowFile(String)
+
+  package var description: String {
+    switch self {
+    case .taken(let path): "two entries would both appear as '\(path)'"
+    case .placedBelowFile(let path): "'\(path)' is a file, so nothing can be placed below it"
+    }
+  }
+}

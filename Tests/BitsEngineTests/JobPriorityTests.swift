@@ -1,0 +1,88 @@
+import BitsEngine
+import Foundation
+import TestSupport
+import XCTest
+
+/// Priorities across the files of one job, over the in-memory transport: background fill yields
+/// to readers anywhere in the job, is bounded across files, and the more urgent fill goes first.
+final class JobPriorityTests: XCTestCase {
+  var directory: URL!
+  var server: MemoryTransport!
+
+  override func setUpWithError() throws {
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-priority-\(UUID().uuidString)")
+    server = MemoryTransport(stallTimeout: .milliseconds(400))
+  }
+
+  override func tearDown() {
+    try? FileManager.default.removeItem(at: directory)
+  }
+
+  private func makeJob(maximumBackground: Int = 8) -> DownloadJob {
+    var configuration = JobConfiguration()
+    configuration.isOnDemand = true
+    configuration.initialRetryDelay = .milliseconds(20)
+    configuration.maximumRetryDelay = .milliseconds(40)
+    configuration.maximumRequestSize = 256 << 10
+    configuration.maximumBackgroundRequests = maximumBackground
+    return DownloadJob(displayName: name, cacheDirectory: directory, transport: server, configuration: configuration)
+  }
+
+  private func add(_ name: String, count: Int, to job: DownloadJob) throws -> (DownloadFile, String, [UInt8]) {
+    let url = "http://memory.test/\(name)"
+    let bytes = TestData.bytes(count: count, seed: UInt64(count))
+    server.serve(MemoryTransport.Version(bytes: bytes, etag: "\"\(name)\""), at: url)
+    let file = try job.addFile(remoteURL: url, localName: nil)
+    return (file, url, bytes)
+  }
+
+  private func whole(_ file: DownloadFile) -> [FileRange] {
+    [FileRange(offset: 0, length: file.version!.size)]
+  }
+
+  func testBackgroundFillWaitsWhileAReaderOfAnotherFileWaits() throws {
+    let job = makeJob()
+    let (fill, fillURL, fillBytes) = try add("fill.bin", count: 2 << 20, to: job)
+    let (read, readURL, readBytes) = try add("read.bin", count: 1 << 20, to: job)
+    try job.resume()
+    try fill.connect()
+    try read.connect()
+    // The reader's request stalls: in flight until the stall timeout ends it, then retried.
+    server.inject(.stall(after: 0), at: readURL)
+    let reading = DispatchQueue.global()
+    let answer = DispatchSemaphore(value: 0)
+    reading.async {
+      XCTAssertEqual(
+        try? MemoryEngineTests.read(read, 0..<4096, timeout: .seconds(5))?.get(), Array(readBytes[0..<4096]))
+      answer.signal()
+    }
+    XCTAssertTrue(waitUntil(timeout: 5) { !self.server.dataRanges(of: readURL).isEmpty })
+    try fill.requestFileRanges(whole(fill), priority: .low)
+    usleep(200_000)
+    XCTAssertEqual(server.dataRanges(of: fillURL), [], "no fill while a reader's request is in flight")
+    XCTAssertEqual(answer.wait(timeout: .now() + 10), .success)
+    XCTAssertTrue(waitUntil(timeout: 10) { fill.statistics.filledBytes == UInt64(fillBytes.count) })
+    XCTAssertEqual(try MemoryEngineTests.read(fill, 0..<UInt64(fillBytes.count))?.get(), fillBytes)
+  }
+
+  func testTheMoreUrgentFillGoesFirstAcrossFiles() throws {
+    let job = makeJob(maximumBackground: 1)
+    let (low, lowURL, _) = try add("low.bin", count: 2 << 20, to: job)
+    let (normal, normalURL, _) = try add("normal.bin", count: 1 << 20, to: job)
+    try job.resume()
+    try low.connect()
+    try normal.connect()
+    try low.requestFileRanges(whole(low), priority: .low)
+    try normal.requestFileRanges(whole(normal), priority: .normal)
+    XCTAssertTrue(
+      waitUntil(timeout: 10) {
+        low.statistics.filledBytes == 2 << 20 && normal.statistics.filledBytes == 1 << 20
+      })
+    let order = server.requests.filter { !MemoryTransport.isProbe($0) }.map(\.url)
+    let lastNormal = try XCTUnwrap(order.lastIndex(of: normalURL))
+    // One request at a time in the job: the low file's first may have started before the
+    // normal file asked, but none after it until the normal file is done.
+    XCTAssertLessThanOrEqual(order[..<lastNormal].filter { $0 == lowURL }.count, 1, "\(order)")
+    XCTAssertEqual(order.count, 12, "every piece once")
+  }
+}
