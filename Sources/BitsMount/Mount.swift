@@ -38,6 +38,8 @@ public final class Mount: Sendable {
   private let client: HTTPClient
   private let fileSystem: MountedFileSystem
   private let session = Mutex<FuseSession?>(nil)
+  /// Where `bitsfs prefetch` reaches the mount (published as `user.bitsfs.control`).
+  private let controlPath: String
 
   /// Checks the mount point, every file URL (reachable, found, range support, size and
   /// version) and every directory URL (its listing), before anything is mounted; each failure
@@ -67,12 +69,15 @@ public final class Mount: Sendable {
     var jobConfiguration = configuration.job
     jobConfiguration.isOnDemand = true
     jobConfiguration.logger = configuration.logger
-    let relay = ChangeRelay()
+    let relay = JobEventRelay()
     client = HTTPClient(configuration: configuration.http)
     let job = DownloadJob(
       displayName: "mount \(configuration.mountPoint)", cacheDirectory: configuration.cacheDirectory,
       transport: client, configuration: jobConfiguration,
-      callbacks: JobCallbacks(fileChanged: { _, file in relay.fileChanged(file) }))
+      callbacks: JobCallbacks(
+        fileRangesTransferred: { _, file, _ in relay.rangesTransferred(file) },
+        fileChanged: { _, file in relay.fileChanged(file) },
+        fileFailed: { _, file, error in relay.failed(file, error: error) }))
     self.job = job
     // One file per URL, however many places show it: a cache entry has one writer.
     var byURL: [String: DownloadFile] = [:]
@@ -116,13 +121,30 @@ public final class Mount: Sendable {
     for (node, (listing, location, age)) in listings {
       _ = tree.apply(listing, from: location, to: node, at: now - age)
     }
+    controlPath = Self.controlSocketPath(
+      cacheDirectory: configuration.cacheDirectory, mountPoint: configuration.mountPoint)
     fileSystem = MountedFileSystem(
       job: job, tree: tree, files: files, options: configuration.reads, listingStore: store,
+      controlSocketPath: controlPath,
+      hooks: FillHooks(
+        onComplete: configuration.reads.onComplete, onError: configuration.reads.onError,
+        mountPoint: configuration.mountPoint),
       logger: configuration.logger)
     relay.attach(fileSystem)
     // Files of directories join the job as they are opened; a job of none has nothing to resume.
     if !files.isEmpty { try job.resume() }
     fileSystem.startPrefetch()
+  }
+
+  /// The mount's control socket: in the cache directory, or where the path is too long for a
+  /// socket, in a private directory of the user's under the system's temporary directory.
+  static func controlSocketPath(cacheDirectory: URL, mountPoint: String) -> String {
+    let name = "control-" + String(FNV1a.hash(mountPoint.utf8), radix: 16) + ".sock"
+    let inCache = cacheDirectory.appendingPathComponent(name).path
+    if inCache.utf8.count <= UnixSocket.maximumPathLength { return inCache }
+    let directory = "/tmp/bitsfs-\(getuid())"
+    mkdir(directory, 0o700)
+    return directory + "/" + name
   }
 
   /// A listing, where it was read from, and its age.
@@ -159,6 +181,8 @@ public final class Mount: Sendable {
     }
     self.session.withLock { $0 = session }
     fileSystem.attach(kernel: session)
+    // Without its control socket the mount still serves; `bitsfs prefetch` then says so.
+    let control = try? ControlServer(path: controlPath, fileSystem: fileSystem)
     let mountPoint = configuration.mountPoint
     let logger = configuration.logger
     let urls = configuration.urls.map(shownURL)
@@ -174,6 +198,7 @@ public final class Mount: Sendable {
       }
     }
     session.run(afterLoop: { [job] in
+      control?.stop()
       // Readers still waiting get EIO now; suspending makes every filled range durable.
       for file in job.files { file.close() }
       try? job.suspend()
@@ -214,8 +239,9 @@ public final class Mount: Sendable {
   }
 }
 
-/// Carries "this file changed" from the job to the file system, which exists only after the job.
-private final class ChangeRelay: Sendable {
+/// Carries the job's events about files to the file system, which exists only after the job:
+/// changes (its inodes), and arrivals and failures (the fill hooks).
+private final class JobEventRelay: Sendable {
   private struct Target {
     weak var fileSystem: MountedFileSystem?
   }
@@ -225,7 +251,17 @@ private final class ChangeRelay: Sendable {
     target.withLock { $0.fileSystem = fileSystem }
   }
 
+  private var fileSystem: MountedFileSystem? { target.withLock { $0.fileSystem } }
+
   func fileChanged(_ file: DownloadFile) {
-    target.withLock { $0.fileSystem }?.fileChanged(file)
+    fileSystem?.fileChanged(file)
+  }
+
+  func rangesTransferred(_ file: DownloadFile) {
+    if let fileSystem { fileSystem.hooks?.rangesTransferred(file, fileSystem: fileSystem) }
+  }
+
+  func failed(_ file: DownloadFile, error: BitsError) {
+    if let fileSystem { fileSystem.hooks?.failed(file, error: error, fileSystem: fileSystem) }
   }
 }

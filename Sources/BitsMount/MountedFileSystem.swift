@@ -23,6 +23,9 @@ public struct MountOptions: Sendable {
   public var prefetch: [String] = []
   /// The priority background fill runs at, below every reader.
   public var prefetchPriority: TransferPriority = .low
+  /// Shell commands run when a prefetched file is wholly filled, or fails (`FillHooks`).
+  public var onComplete: String?
+  public var onError: String?
 
   public init() {}
 }
@@ -43,8 +46,9 @@ package protocol KernelCache: AnyObject, Sendable {
 /// `MountedFileSystem+Directories.swift`.
 ///
 /// Each version of a file has an inode of its own (`InodeTable`), so the kernel's pages of one
-/// version never answer a reader of another. Locks: `tree`, `downloads`, `inodes`, `handles`
-/// and `kernel` are leaves, never held together and never while calling the engine or a reply.
+/// version never answer a reader of another. Locks: `tree`, `downloads`, `inodes`, `handles`,
+/// `kernel` and `prefetched` are leaves, never held together and never while calling the
+/// engine or a reply.
 public final class MountedFileSystem: FileSystemOperations {
   static let rootInode = InodeTable.root
 
@@ -53,12 +57,18 @@ public final class MountedFileSystem: FileSystemOperations {
   let reader: DirectoryReader
   /// Listings kept across mounts; `nil` keeps them in memory only.
   let listingStore: ListingStore?
+  /// Where `bitsfs prefetch` reaches the mount, published on the root as `user.bitsfs.control`.
+  let controlSocketPath: String?
+  /// The commands run for background fill.
+  let hooks: FillHooks?
   let tree: Mutex<TreeState>
   /// The file of each file node that has been opened (or was placed by name).
   private let downloads: Mutex<Downloads>
   private let inodes = Mutex(InodeTable())
   let handles = Mutex(HandleTable())
   private let kernel = Mutex(KernelCacheReference())
+  /// The path in the mount of each file background fill was asked for.
+  let prefetched = Mutex<[ObjectIdentifier: String]>([:])
   let mountTime = Date()
   /// A warning for every EIO a reader gets, once per cause and minute with a count of repeats.
   private let readFailures: ThrottledWarnings
@@ -117,11 +127,14 @@ public final class MountedFileSystem: FileSystemOperations {
   /// `tree` as placed; `files` are the files of its file nodes known from the start.
   package init(
     job: DownloadJob, tree: MountTree, files: [Int: DownloadFile], options: MountOptions,
-    listingStore: ListingStore? = nil, logger: Logger? = nil
+    listingStore: ListingStore? = nil, controlSocketPath: String? = nil, hooks: FillHooks? = nil,
+    logger: Logger? = nil
   ) {
+    self.hooks = hooks
     self.job = job
     readFailures = ThrottledWarnings(logger: logger ?? .disabled)
     self.listingStore = listingStore
+    self.controlSocketPath = controlSocketPath
     self.options = options
     self.tree = Mutex(TreeState(tree: tree))
     downloads = Mutex(
@@ -386,6 +399,9 @@ public final class MountedFileSystem: FileSystemOperations {
     }
     if inode == Self.rootInode, name == "user.bitsfs.job" {
       return reply(.attributeValue(Array(JobStatus(job).json().utf8)))
+    }
+    if inode == Self.rootInode, name == "user.bitsfs.control", let controlSocketPath {
+      return reply(.attributeValue(Array(controlSocketPath.utf8)))
     }
     guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
     guard let listed = tree.withLock({ $0.tree.file(node) }) else { return reply(.error(ENODATA)) }

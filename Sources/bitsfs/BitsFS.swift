@@ -9,13 +9,13 @@ struct BitsFS: ParsableCommand {
     commandName: "bitsfs",
     abstract: "Use remote HTTP(S) files as if they were local, fetching only the bytes read.",
     version: "bitsfs \(version) (commit \(buildCommit))",
-    subcommands: [FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self],
+    subcommands: [FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self, PrefetchCommand.self],
     // `bitsfs URL MOUNTPOINT -o …` is what mount(8) runs for an fstab line of type fuse.bitsfs.
     defaultSubcommand: MountCommand.self)
 
   static func main() {
     var arguments = Array(CommandLine.arguments.dropFirst())
-    if !["fetch", "unmount", "status", "help"].contains(arguments.first ?? "") {
+    if !["fetch", "unmount", "status", "prefetch", "help"].contains(arguments.first ?? "") {
       do throws(BitsError) {
         arguments = try MountOptionList.expanding(arguments, isOption: MountCommand.hasOption)
       } catch {

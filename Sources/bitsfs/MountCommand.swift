@@ -90,6 +90,22 @@ struct MountCommand: ParsableCommand {
     transform: MountCommand.priority)
   var prefetchPriority: TransferPriority = .low
 
+  @Option(
+    help: ArgumentHelp("The most bytes a second background fill asks for, e.g. 10M.", valueName: "rate"),
+    transform: NumericOption.size("--prefetch-rate", in: 4096...(1 << 40)))
+  var prefetchRate: UInt64?
+
+  @Option(
+    help: ArgumentHelp(
+      "A shell command run once a prefetched file is wholly filled ($BITSFS_PATH, $BITSFS_URL).", valueName: "command"))
+  var onComplete: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "A shell command run when a prefetched file fails ($BITSFS_PATH, $BITSFS_URL, $BITSFS_ERROR).",
+      valueName: "command"))
+  var onError: String?
+
   @OptionGroup var transfer: TransferOptions
 
   @OptionGroup var log: LogOptions
@@ -148,6 +164,9 @@ struct MountCommand: ParsableCommand {
     configuration.reads.listingLimits.time = max(configuration.reads.readTimeout, .seconds(5))
     configuration.reads.prefetch = prefetch
     configuration.reads.prefetchPriority = prefetchPriority
+    configuration.reads.onComplete = onComplete
+    configuration.reads.onError = onError
+    configuration.job.backgroundRate = prefetchRate
     // A read gives up after the read timeout; its request keeps retrying as long, so a server
     // that comes back serves the next read.
     configuration.job.retryPeriod = min(configuration.job.retryPeriod, configuration.reads.readTimeout)

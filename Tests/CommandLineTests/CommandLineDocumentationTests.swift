@@ -6,7 +6,7 @@ import XCTest
 /// the shell completions and the man page, generated from the argument parser, are valid and
 /// name every subcommand and every option its help shows.
 final class CommandLineDocumentationTests: XCTestCase {
-  private let subcommands = ["fetch", "mount", "unmount", "status"]
+  private let subcommands = ["fetch", "mount", "unmount", "status", "prefetch"]
   private var directory: URL!
 
   override func setUpWithError() throws {

@@ -11,8 +11,8 @@ enum CacheKey {
 
 /// 64-bit FNV-1a: cheap, and good enough to name entries and to catch damaged journal records
 /// (it guards against accidents, not against someone forging cache files).
-enum FNV1a {
-  static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
+package enum FNV1a {
+  package static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in bytes {
       hash ^= UInt64(byte)

@@ -68,6 +68,16 @@ extension DownloadFile {
     state.withLock { $0.scheduler.dropQueued(within: range, priority: .high) }
   }
 
+  /// Background fill of the file stops: what is queued at `normal` or `low` is dropped, what is
+  /// in flight finishes.
+  package func dropBackgroundFill() {
+    state.withLock { state in
+      guard let size = state.version?.size else { return }
+      state.scheduler.dropQueued(within: 0..<size, priority: .normal)
+      state.scheduler.dropQueued(within: 0..<size, priority: .low)
+    }
+  }
+
   /// Asks again for the bytes of every waiting reader (after a suspend or a reconnect).
   func fetchForWaitingReaders() {
     let ranges = state.withLock { $0.waiters.ranges }

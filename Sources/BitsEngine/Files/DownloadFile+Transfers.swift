@@ -24,7 +24,7 @@ extension DownloadFile {
     let starting = state.withLock {
       state -> [(RangeScheduler.Piece, RemoteVersion, DataFile, UInt64, String?, String?)] in
       guard !state.isSuspended, let version = state.version, let data = state.data else { return [] }
-      let pieces = state.scheduler.takeStartable { admission.admit($0, for: self) }
+      let pieces = state.scheduler.takeStartable { admission.admit($0, bytes: $1, for: self) }
       state.requestCount += pieces.count
       return pieces.map { ($0, version, data, state.generation, state.dataURL, state.rangeValidator) }
     }
@@ -95,10 +95,12 @@ extension DownloadFile {
     _ pieceID: UInt64, outcome: Result<Void, BitsError>, version: RemoteVersion, generation: UInt64,
     redirectedURL: String?
   ) {
-    let (decision, failed, becameIdle, resumed, ended) = state.withLock {
-      state -> (RangeScheduler.Decision, [ReadWaiters<ReadCompletion>.Waiter], Bool, Bool, TransferPriority?) in
+    let (decision, failed, becameIdle, resumed, ended, next) = state.withLock {
+      state -> (
+        RangeScheduler.Decision, [ReadWaiters<ReadCompletion>.Waiter], Bool, Bool, TransferPriority?, TransferPriority?
+      ) in
       guard generation == state.generation, let piece = state.scheduler.active[pieceID] else {
-        return (.settled, [], false, false, nil)
+        return (.settled, [], false, false, nil, nil)
       }
       state.transfers[pieceID] = nil
       var outcome = outcome
@@ -129,9 +131,10 @@ extension DownloadFile {
       }
       let idle = state.scheduler.isIdle
       if idle { scheduleCommit(within: configuration.idleCommitDelay, &state) }
-      return (decision, failed, idle, resumed, piece.priority)
+      let next = state.scheduler.queue.first { JobAdmission.isBackground($0.priority) }?.priority
+      return (decision, failed, idle, resumed, piece.priority, next)
     }
-    admission.ended(ended.map { [$0] } ?? [])
+    admission.ended(ended.map { [$0] } ?? [], by: self, next: next)
     switch decision {
     case .settled: break
     case .retry(let error, let delay, let token):

@@ -184,7 +184,7 @@ extension DownloadFile {
       return (transfers, inFlight.map(\.priority), state.waiters.takeAll())
     }
     guard let (transfers, ended, waiters) = dropped else { return }
-    admission.ended(ended)
+    admission.ended(ended, by: self)
     for transfer in transfers { transport.cancel(transfer) }
     let error = BitsError(.remoteFileChanged, "the remote file changed while it was read", url: remoteURL)
     configuration.logger.warning(
@@ -236,7 +236,7 @@ extension DownloadFile {
       return (transfers, inFlight.map(\.priority))
     }
     guard let (transfers, ended) = stopped else { return }
-    admission.ended(ended)
+    admission.ended(ended, by: self)
     for transfer in transfers { transport.cancel(transfer) }
     commitNow()
   }

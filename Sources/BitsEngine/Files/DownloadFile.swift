@@ -126,6 +126,7 @@ public final class DownloadFile: Sendable {
     warnings = ThrottledWarnings(logger: configuration.logger)
     let limits = RangeScheduler.Limits(
       maximumRequestSize: configuration.maximumRequestSize,
+      maximumBackgroundRequestSize: configuration.backgroundRate.map { max($0 / 4, 64 << 10) },
       maximumConcurrentRequests: configuration.maximumConcurrentRequests, backoff: configuration.backoff,
       retryPeriod: configuration.retryPeriod)
     state = Mutex(

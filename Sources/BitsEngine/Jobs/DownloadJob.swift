@@ -46,15 +46,19 @@ public struct JobCallbacks: Sendable {
   public var fileRangesTransferred: (@Sendable (DownloadJob, DownloadFile, [FileRange]) -> Void)?
   /// The remote file changed: its filled ranges were dropped and its download restarts.
   public var fileChanged: (@Sendable (DownloadJob, DownloadFile) -> Void)?
+  /// A request of the file failed for good (in an on-demand job the job goes on).
+  public var fileFailed: (@Sendable (DownloadJob, DownloadFile, BitsError) -> Void)?
 
   public init(
     stateChanged: (@Sendable (DownloadJob, JobState) -> Void)? = nil,
     fileRangesTransferred: (@Sendable (DownloadJob, DownloadFile, [FileRange]) -> Void)? = nil,
-    fileChanged: (@Sendable (DownloadJob, DownloadFile) -> Void)? = nil
+    fileChanged: (@Sendable (DownloadJob, DownloadFile) -> Void)? = nil,
+    fileFailed: (@Sendable (DownloadJob, DownloadFile, BitsError) -> Void)? = nil
   ) {
     self.stateChanged = stateChanged
     self.fileRangesTransferred = fileRangesTransferred
     self.fileChanged = fileChanged
+    self.fileFailed = fileFailed
   }
 }
 
@@ -96,7 +100,8 @@ public final class DownloadJob: Sendable {
     self.transport = transport
     self.configuration = configuration
     self.callbacks = callbacks
-    admission = TransferAdmission(maximumBackground: configuration.maximumBackgroundRequests)
+    admission = TransferAdmission(
+      maximumBackground: configuration.maximumBackgroundRequests, rate: configuration.backgroundRate)
   }
 
   public var currentState: JobState { state.withLock { $0.state } }
@@ -244,6 +249,7 @@ public final class DownloadJob: Sendable {
     case .transferring:
       if [.transientError, .transferred].contains(currentState) { transition(to: .transferring, error: nil) }
     case .failed(let error):
+      callbacks.fileFailed?(self, file, error)
       // An on-demand job serves readers; their reads fail, the job goes on.
       guard !configuration.isOnDemand else { return }
       fail(error)

@@ -23,6 +23,9 @@ public struct JobConfiguration: Sendable {
   /// Background requests (priority `normal` or `low`) in flight at once in the whole job; they
   /// start only while no reader's request is in flight.
   public var maximumBackgroundRequests = 8
+  /// The most bytes a second background requests ask for, all together (requests of at most a
+  /// quarter second's worth); `nil` for no cap.
+  public var backgroundRate: UInt64?
   /// How often filled ranges are made durable in the cache journal while bytes arrive.
   public var commitInterval: Duration = .seconds(1)
   /// How soon after a file's transfers go quiet its filled ranges are made durable: a burst's

@@ -34,6 +34,9 @@ package struct RangeScheduler: Sendable {
   package struct Limits: Sendable, Equatable {
     /// The largest range one request asks for.
     package var maximumRequestSize: UInt64
+    /// The largest range one request of background fill (`normal`, `low`) asks for: smaller
+    /// under a rate cap, so the fill keeps to the rate in small steps.
+    package var maximumBackgroundRequestSize: UInt64
     /// Requests in flight at once for pieces other than foreground ones.
     package var maximumConcurrentRequests: Int
     package var backoff: Backoff
@@ -41,9 +44,12 @@ package struct RangeScheduler: Sendable {
     package var retryPeriod: Duration
 
     package init(
-      maximumRequestSize: UInt64, maximumConcurrentRequests: Int, backoff: Backoff, retryPeriod: Duration
+      maximumRequestSize: UInt64, maximumBackgroundRequestSize: UInt64? = nil, maximumConcurrentRequests: Int,
+      backoff: Backoff, retryPeriod: Duration
     ) {
       self.maximumRequestSize = max(1, maximumRequestSize)
+      self.maximumBackgroundRequestSize = max(
+        1, min(maximumBackgroundRequestSize ?? maximumRequestSize, maximumRequestSize))
       self.maximumConcurrentRequests = max(1, maximumConcurrentRequests)
       self.backoff = backoff
       self.retryPeriod = retryPeriod
@@ -84,8 +90,10 @@ package struct RangeScheduler: Sendable {
         for unclaimed in claimed.gaps(in: gap) {
           claimed.insert(unclaimed)
           var lower = unclaimed.lowerBound
+          let pieceLimit =
+            JobAdmission.isBackground(priority) ? limits.maximumBackgroundRequestSize : limits.maximumRequestSize
           while lower < unclaimed.upperBound {
-            let upper = lower + min(unclaimed.upperBound - lower, limits.maximumRequestSize)
+            let upper = lower + min(unclaimed.upperBound - lower, pieceLimit)
             queue.append(Piece(id: makeID(), range: lower..<upper, priority: priority))
             lower = upper
           }
@@ -100,10 +108,11 @@ package struct RangeScheduler: Sendable {
   /// The pieces to start now, moved from the queue to in flight: the most urgent first;
   /// foreground pieces whatever is in flight, others while fewer than the limit are, each only
   /// if `admitted` (the job's word across its files) says so.
-  package mutating func takeStartable(admitted: (TransferPriority) -> Bool = { _ in true }) -> [Piece] {
+  package mutating func takeStartable(admitted: (TransferPriority, UInt64) -> Bool = { _, _ in true }) -> [Piece] {
     var starting: [Piece] = []
     while let next = queue.first,
-      next.priority == .foreground || active.count < limits.maximumConcurrentRequests, admitted(next.priority)
+      next.priority == .foreground || active.count < limits.maximumConcurrentRequests,
+      admitted(next.priority, UInt64(next.range.count))
     {
       queue.removeFirst()
       active[next.id] = next

@@ -6,9 +6,10 @@ package func isDirectory(_ path: String) -> Bool {
   return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
 }
 
-/// Runs the program at `path` with `arguments`, its output and errors discarded, and returns
-/// its exit status (`nil` if it could not start or was killed).
-package func runQuietly(_ path: String, _ arguments: [String]) -> Int32? {
+/// Runs the program at `path` with `arguments` (and `environment`, else this process's), its
+/// output and errors discarded, and returns its exit status (`nil` if it could not start or was
+/// killed).
+package func runQuietly(_ path: String, _ arguments: [String], environment: [String: String]? = nil) -> Int32? {
   var actions = posix_spawn_file_actions_t()
   posix_spawn_file_actions_init(&actions)
   defer { posix_spawn_file_actions_destroy(&actions) }
@@ -16,8 +17,16 @@ package func runQuietly(_ path: String, _ arguments: [String]) -> Int32? {
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
   let argv = ([path] + arguments).map { strdup($0) } + [nil]
   defer { argv.forEach { free($0) } }
+  var envp = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+  defer { envp?.forEach { free($0) } }
   var pid = pid_t()
-  guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return nil }
+  let spawned =
+    if envp != nil {
+      envp!.withUnsafeMutableBufferPointer { posix_spawn(&pid, path, &actions, nil, argv, $0.baseAddress) }
+    } else {
+      posix_spawn(&pid, path, &actions, nil, argv, environ)
+    }
+  guard spawned == 0 else { return nil }
   var status: Int32 = 0
   while waitpid(pid, &status, 0) < 0 {
     guard errno == EINTR else { return nil }

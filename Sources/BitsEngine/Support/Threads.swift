@@ -43,7 +43,7 @@ private final class ThreadBody: Sendable {
 }
 
 /// Starts work that completes once, on another thread, and waits for the value it completes with.
-func waitForResult<Value: Sendable>(_ start: (@escaping @Sendable (Value) -> Void) -> Void) -> Value {
+package func waitForResult<Value: Sendable>(_ start: (@escaping @Sendable (Value) -> Void) -> Void) -> Value {
   let outcome = Mutex<Value?>(nil)
   let done = DispatchSemaphore(value: 0)
   start { value in
