@@ -9,7 +9,8 @@ let package = Package(
     .library(name: "BitsEngine", targets: ["BitsEngine"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
   ],
   targets: [
     // System libraries, found through pkg-config.
@@ -20,20 +21,27 @@ let package = Package(
     .systemLibrary(name: "CLinux"),
 
     // The download-job engine: ranges, HTTP over libcurl, the persistent cache, BITS-style jobs.
-    .target(name: "BitsEngine", dependencies: ["CCurl", "CLinux"]),
+    .target(
+      name: "BitsEngine", dependencies: ["CCurl", "CLinux", .product(name: "Logging", package: "swift-log")]),
 
     // libfuse low-level callbacks bridged to a table of Swift functions.
     .target(name: "CFuseShim", dependencies: ["CFuse3"]),
 
     // The read-only FUSE filesystem: a thin adapter from kernel requests to the engine.
-    .target(name: "BitsMount", dependencies: ["BitsEngine", "CFuseShim"]),
+    .target(
+      name: "BitsMount",
+      dependencies: ["BitsEngine", "CFuseShim", .product(name: "Logging", package: "swift-log")]),
 
     .executableTarget(
       name: "bitsfs",
       dependencies: [
         "BitsEngine", "BitsMount", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      plugins: ["BuildCommit"]),
+    // Names the commit of a build, for `bitsfs --version`.
+    .plugin(name: "BuildCommit", capability: .buildTool()),
     .executableTarget(name: "bitsfs-bench", dependencies: ["BitsEngine", "TestSupport"]),
     // The parsers of outside input under libFuzzer (scripts/fuzz.sh); plainly built, a replayer.
     .systemLibrary(name: "CFuzzer"),

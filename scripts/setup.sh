@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what bitsfs needs to build, run and test on Debian/Ubuntu: libfuse3, libcurl,
 # and the tools the tests and examples use (nginx, Apache, lighttpd and Caddy for the directory
-# listings, python3, curl, attr, sqlite3, zip), and from PyPI, into .build/test-venv, moto's S3
-# server for the bucket listings.
+# listings, python3, curl, attr, sqlite3, zip, and zsh, fish and groff to check the generated
+# completions and man page), and from PyPI, into .build/test-venv, moto's S3 server for the
+# bucket listings.
 # Safe to run again: it installs only what is missing. Extra package names may be given as
 # arguments (bench/compare.sh adds the tools it compares against).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libfuse3-dev fuse3 libcurl4-openssl-dev pkg-config nginx python3 python3-venv curl attr sqlite3 zip unzip
-  openssl apache2 lighttpd caddy "$@")
+  openssl apache2 lighttpd caddy zsh fish groff-base "$@")
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
+# The man page generator, for the tests of the generated manual.
+swift build --product generate-manual
 log=$(mktemp "${TMPDIR:-/tmp}/bitsfs-test-XXXXXX")
 trap 'rm -f "$log"' EXIT
 limit=${TEST_TIMEOUT:-1800}
@@ -22,9 +24,12 @@ if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 fi
 [ "$status" -eq 0 ] || exit "$status"
 # XCTest's own summary of the whole run, repeated as the run's last line once the fuzzing is done.
-summary=$(grep -oE "Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1 || true)
+# XCTest says "with N tests skipped and M failures" when it skipped some.
+summary=$(grep -oE "Executed [0-9]+ tests?, with ([0-9]+ tests? skipped and )?[0-9]+ failures?" "$log" | tail -n 1 || true)
 FUZZ_SECONDS=${FUZZ_SECONDS:-60} ./scripts/fuzz.sh
 executed=$(echo "$summary" | awk '{ print $2 }')
-failures=$(echo "$summary" | awk '{ print $5 }')
-echo "tests: $((executed - failures)) passed, $failures failed"
+skipped=$(echo "$summary" | grep -oE "[0-9]+ tests? skipped" | awk '{ print $1 }' || true)
+skipped=${skipped:-0}
+failures=$(echo "$summary" | grep -oE "[0-9]+ failures?$" | awk '{ print $1 }')
+echo "tests: $((executed - failures - skipped)) passed, $failures failed, $skipped skipped"
 

@@ -24,30 +24,21 @@ enum FileExtendedAttributes {
         + " fetched=\(statistics.fetchedBytes) requests=\(statistics.requestCount)"
         + " read-ahead=\(statistics.readAheadBytes) read-ahead-used=\(statistics.readAheadUsedBytes)"
         + (statistics.lastError.map { " last-error=\($0.code.name)" } ?? "")
+    case "user.bitsfs.status": return FileStatus(file).json()
     default: return nil
     }
   }
 
   /// The attributes of a listed file not opened yet: its URL, and statistics of nothing cached.
-  static func value(_ name: String, ofUnopened url: String, size: UInt64) -> String? {
+  static func value(_ name: String, ofUnopened url: String, size: UInt64?) -> String? {
     switch name {
     case "user.bitsfs.url": shownURL(url)
     case "user.bitsfs.filled": ""
-    case "user.bitsfs.filled-map": FilledMap.encode([], size: size)
+    case "user.bitsfs.filled-map": FilledMap.encode([], size: size ?? 0)
     case "user.bitsfs.stats":
-      "size=\(size) filled=0 ranges=0 fetched=0 requests=0 read-ahead=0 read-ahead-used=0"
+      "size=\(size ?? 0) filled=0 ranges=0 fetched=0 requests=0 read-ahead=0 read-ahead-used=0"
+    case "user.bitsfs.status": FileStatus(unopened: url, size: size).json()
     default: nil
     }
-  }
-
-  /// The URL without user name, password or query string: a presigned URL's query is a
-  /// credential, and attributes travel with copies of the file.
-  static func shownURL(_ url: String) -> String {
-    guard var components = URLComponents(string: url) else { return "" }
-    components.user = nil
-    components.password = nil
-    components.query = nil
-    components.fragment = nil
-    return components.string ?? ""
   }
 }

@@ -40,7 +40,7 @@ package final class FillHooks: Sendable {
     var environment = ProcessInfo.processInfo.environment
     environment["BITSFS_HEADERS"] = nil
     environment["BITSFS_PATH"] = mountPoint + "/" + path
-    environment["BITSFS_URL"] = FileExtendedAttributes.shownURL(file.remoteURL)
+    environment["BITSFS_URL"] = shownURL(file.remoteURL)
     environment["BITSFS_ERROR"] = error?.code.name
     startThread(named: "bitsfs-hook") { [environment] in
       _ = runQuietly("/bin/sh", ["-c", command], environment: environment)

@@ -2,6 +2,7 @@ import BitsEngine
 import Dispatch
 import FoundationEssentials
 import Glibc
+import Logging
 import Synchronization
 
 /// Everything a mount needs to know.
@@ -13,6 +14,9 @@ public struct MountConfiguration: Sendable {
   public var http = HTTPConfiguration()
   public var job = JobConfiguration()
   public var reads = MountOptions()
+  /// Where the mount and its files log (mount and unmount at info; see `JobConfiguration.logger`
+  /// and `MountedFileSystem` for the rest).
+  public var logger = Logger.disabled
 
   public init(entries: [MountEntry], mountPoint: String, cacheDirectory: URL) {
     self.entries = entries
@@ -64,6 +68,7 @@ public final class Mount: Sendable {
 
     var jobConfiguration = configuration.job
     jobConfiguration.isOnDemand = true
+    jobConfiguration.logger = configuration.logger
     let relay = JobEventRelay()
     client = HTTPClient(configuration: configuration.http)
     let job = DownloadJob(
@@ -122,7 +127,8 @@ public final class Mount: Sendable {
       controlSocketPath: controlPath,
       hooks: FillHooks(
         onComplete: configuration.reads.onComplete, onError: configuration.reads.onError,
-        mountPoint: configuration.mountPoint))
+        mountPoint: configuration.mountPoint),
+      logger: configuration.logger)
     relay.attach(fileSystem)
     // Files of directories join the job as they are opened; a job of none has nothing to resume.
     if !files.isEmpty { try job.resume() }
@@ -181,11 +187,14 @@ public final class Mount: Sendable {
     // Without its control socket the mount still serves; `bitsfs prefetch` then says so.
     let control = controlPath.flatMap { try? ControlServer(path: $0, fileSystem: fileSystem) }
     let mountPoint = configuration.mountPoint
+    let logger = configuration.logger
+    let urls = configuration.urls.map(shownURL)
     // The mount answers only once the loop runs, so it is checked from another thread.
     startThread(named: "bitsfs-ready") {
       // A stat of the root goes through the kernel to the loop: it answers once we serve.
       if FileManager.default.fileExists(atPath: mountPoint) {
         _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 4096)
+        logger.info("mounted", metadata: ["mount-point": "\(mountPoint)", "urls": .array(urls.map { "\($0)" })])
         ready()
       } else {
         session.stop()
@@ -199,6 +208,8 @@ public final class Mount: Sendable {
       try? job.suspend()
     })
     self.session.withLock { $0 = nil }
+    fileSystem.closeLog()
+    logger.info("unmounted", metadata: ["mount-point": "\(mountPoint)"])
   }
 
   /// Unmounts; `run` returns.

@@ -55,7 +55,7 @@ extension MountedFileSystem {
   package func rangesTransferred(_ file: DownloadFile, ranges: [FileRange]) {
     hooks?.rangesTransferred(file, fileSystem: self)
     guard !events.isEmpty else { return }
-    let url = FileExtendedAttributes.shownURL(file.remoteURL)
+    let url = shownURL(file.remoteURL)
     for path in paths(of: file) {
       events.send(ControlServer.encoded(RangesEvent(file: path, url: url, ranges: ranges)))
     }

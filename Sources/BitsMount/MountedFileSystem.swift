@@ -2,6 +2,7 @@ import BitsEngine
 import Dispatch
 import FoundationEssentials
 import Glibc
+import Logging
 import Synchronization
 
 /// How the mount serves reads and directories.
@@ -74,6 +75,8 @@ public final class MountedFileSystem: FileSystemOperations {
   /// The path in the mount of each file background fill was asked for.
   let prefetched = Mutex<[ObjectIdentifier: String]>([:])
   let mountTime = Date()
+  /// A warning for every EIO a reader gets, once per cause and minute with a count of repeats.
+  private let readFailures: ThrottledWarnings
 
   /// The tree, and who waits for what it does not know yet.
   struct TreeState {
@@ -129,10 +132,12 @@ public final class MountedFileSystem: FileSystemOperations {
   /// `tree` as placed; `files` are the files of its file nodes known from the start.
   package init(
     job: DownloadJob, tree: MountTree, files: [Int: DownloadFile], options: MountOptions,
-    listingStore: ListingStore? = nil, controlSocketPath: String? = nil, hooks: FillHooks? = nil
+    listingStore: ListingStore? = nil, controlSocketPath: String? = nil, hooks: FillHooks? = nil,
+    logger: Logger? = nil
   ) {
     self.hooks = hooks
     self.job = job
+    readFailures = ThrottledWarnings(logger: logger ?? .disabled)
     self.listingStore = listingStore
     self.controlSocketPath = controlSocketPath
     self.options = options
@@ -360,7 +365,14 @@ public final class MountedFileSystem: FileSystemOperations {
     case .failedJustNow: return reply(.error(EIO))
     case .read(let opened, let readAhead): (generation, decision) = (opened, readAhead)
     }
+    let name = resolve(inode).map { node, _ in tree.withLock { $0.tree.path(of: node) } } ?? ""
     file.read(range, alignment: options.blockSize, timeout: options.readTimeout) { [self] result in
+      readFailures.logger.trace(
+        "read",
+        metadata: [
+          "file": "\(name)", "range": "\(range.lowerBound)-\(range.upperBound - 1)",
+          "outcome": "\((try? result.get()).map { _ in "ok" } ?? "failed")",
+        ])
       switch result {
       case .success(let bytes) where bytes.generation == generation:
         switch bytes.location {
@@ -369,14 +381,27 @@ public final class MountedFileSystem: FileSystemOperations {
         }
       case .success:
         // Another version than the one opened: never bytes of two versions in one open file.
+        warnOfEIO(name, range, BitsError(.remoteFileChanged, "the file changed since it was opened"))
         reply(.error(EIO))
       case .failure(let error):
         if error.code == .timedOut { remember(range, failedFor: handle) }
+        warnOfEIO(name, range, error)
         reply(.error(EIO))
       }
     }
     if let drop = decision.drop { file.dropReadAhead(drop) }
     if let fetch = decision.fetch { file.prefetch(fetch) }
+  }
+
+  private func warnOfEIO(_ name: String, _ range: Range<UInt64>, _ error: BitsError) {
+    readFailures.warn(
+      "a read failed with EIO", cause: error.logFields.merging(["file": name]) { $1 },
+      details: ["range": "\(range.lowerBound)-\(range.upperBound - 1)"])
+  }
+
+  /// Writes the warnings of repeated read failures not yet written (the mount is ending).
+  package func closeLog() {
+    readFailures.close()
   }
 
   /// The kernel asks again for a page whose read failed; within the read timeout that ask
@@ -398,6 +423,9 @@ public final class MountedFileSystem: FileSystemOperations {
       // Which process serves the mount, for scripts and `bitsfs status`.
       return reply(.attributeValue(Array(String(getpid()).utf8)))
     }
+    if inode == Self.rootInode, name == "user.bitsfs.job" {
+      return reply(.attributeValue(Array(JobStatus(job).json().utf8)))
+    }
     if inode == Self.rootInode, name == "user.bitsfs.control", let controlSocketPath {
       return reply(.attributeValue(Array(controlSocketPath.utf8)))
     }
@@ -407,7 +435,7 @@ public final class MountedFileSystem: FileSystemOperations {
     if let file = download(of: node) {
       value = FileExtendedAttributes.value(name, of: file)
     } else {
-      let size: UInt64 = if case .exact(let size) = listed.size { size } else { 0 }
+      let size: UInt64? = if case .exact(let size) = listed.size { size } else { nil }
       value = FileExtendedAttributes.value(name, ofUnopened: listed.url, size: size)
     }
     guard let value else { return reply(.error(ENODATA)) }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <syslog.h>
 #include <unistd.h>
 
 /// fallocate(2) in its default mode: allocates [offset, offset + length) without changing the
@@ -17,6 +18,11 @@ static inline int bitsfs_fallocate(int fd, int64_t offset, int64_t length) {
 /// Returns 0, or -1 with errno set.
 static inline int bitsfs_set_dumpable(int dumpable) {
   return prctl(PR_SET_DUMPABLE, (unsigned long)dumpable, 0UL, 0UL, 0UL);
+}
+
+/// syslog(3) of one preformatted message (syslog itself is variadic, which Swift cannot call).
+static inline void bitsfs_syslog(int priority, const char *message) {
+  syslog(priority, "%s", message);
 }
 
 #endif

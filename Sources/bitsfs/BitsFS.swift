@@ -8,6 +8,7 @@ struct BitsFS: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bitsfs",
     abstract: "Use remote HTTP(S) files as if they were local, fetching only the bytes read.",
+    version: "bitsfs \(version) (commit \(buildCommit))",
     subcommands: [
       FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self, PrefetchCommand.self,
       EventsCommand.self,
@@ -16,8 +17,16 @@ struct BitsFS: ParsableCommand {
     defaultSubcommand: MountCommand.self)
 
   static func main() {
+    var arguments = Array(CommandLine.arguments.dropFirst())
+    if !["fetch", "unmount", "status", "prefetch", "help"].contains(arguments.first ?? "") {
+      do throws(BitsError) {
+        arguments = try MountOptionList.expanding(arguments, isOption: MountCommand.hasOption)
+      } catch {
+        fail(with: error)
+      }
+    }
     do {
-      var command = try parseAsRoot()
+      var command = try parseAsRoot(arguments)
       try command.run()
     } catch {
       // A usage error is a bad argument like any other: status 2, not ArgumentParser's 64.
@@ -27,6 +36,9 @@ struct BitsFS: ParsableCommand {
     }
   }
 }
+
+/// The release; `--version` adds the commit of the build.
+let version = "0.1.0"
 
 /// Exit statuses: 2 for what the user asked wrongly, 1 for what went wrong while doing it
 /// (a transfer, the local disk).

@@ -66,14 +66,14 @@ struct Daemon {
     if !debugging { _ = bitsfs_set_dumpable(0) }
   }
 
-  /// Once mounted: tell the parent, leave its session and terminal, log to `logPath`.
-  func reportReady(logPath: String) {
+  /// Once mounted: tell the parent, leave its session and terminal (the log goes to syslog or
+  /// the log file from now on).
+  func reportReady() {
     setsid()
     let null = open("/dev/null", O_RDWR)
-    let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
     dup2(null, STDIN_FILENO)
     dup2(null, STDOUT_FILENO)
-    dup2(log >= 0 ? log : null, STDERR_FILENO)
+    dup2(null, STDERR_FILENO)
     tell(Self.readyLine)
   }
 

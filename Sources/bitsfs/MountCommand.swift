@@ -4,6 +4,7 @@ import BitsMount
 import Dispatch
 import FoundationEssentials
 import Glibc
+import Logging
 
 struct MountCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -43,7 +44,7 @@ struct MountCommand: ParsableCommand {
   @Flag(name: .shortAndLong, help: "Stay in the foreground instead of running as a daemon.")
   var foreground = false
 
-  @Flag(help: "Log every HTTP request (as a daemon, to <cache-dir>/bitsfs.log).")
+  @Flag(help: "Log every HTTP request (at least --log-level debug), and let the mount process dump core.")
   var debug = false
 
   @Option(
@@ -112,6 +113,8 @@ struct MountCommand: ParsableCommand {
 
   @OptionGroup var transfer: TransferOptions
 
+  @OptionGroup var log: LogOptions
+
   func validate() throws {
     guard arguments.count >= 2 || (!manifest.isEmpty && arguments.count == 1) else {
       throw ValidationError("give at least one URL (or --manifest) and a mount point")
@@ -124,11 +127,14 @@ struct MountCommand: ParsableCommand {
       let configuration = try mountConfiguration()
       try DescriptorLimit.raise(toMount: configuration.urls)
       Daemon.protectProcess(debugging: debug)
-      if foreground { return try serve(configuration, ready: {}) }
+      if foreground {
+        return try serve(configuration, logger: try log.logger(foreground: true, debug: debug), ready: {})
+      }
       let daemon = try Daemon.detach()
-      let logPath = debug ? configuration.cacheDirectory.appendingPathComponent("bitsfs.log").path : "/dev/null"
       do {
-        try serve(configuration) { daemon.reportReady(logPath: logPath) }
+        // Opened by the daemon, which keeps none of its caller's descriptors.
+        let logger = try log.logger(foreground: false, debug: debug)
+        try serve(configuration, logger: logger) { daemon.reportReady() }
       } catch {
         daemon.reportFailure(error)
         fail(with: error)
@@ -153,9 +159,6 @@ struct MountCommand: ParsableCommand {
       cacheDirectory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultCacheDirectory)
     configuration.fuseOptions = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
     configuration.http = try transfer.httpConfiguration()
-    if debug {
-      configuration.http.trace = { line in writeToStandardError("bitsfs: \(line)\n") }
-    }
     configuration.job = try transfer.jobConfiguration()
     configuration.reads.readTimeout = .milliseconds(Int64(readTimeout * 1000))
     configuration.reads.blockSize = blockSize
@@ -197,8 +200,24 @@ struct MountCommand: ParsableCommand {
     getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/"
   }
 
-  private func serve(_ configuration: MountConfiguration, ready: @Sendable @escaping () -> Void) throws(BitsError) {
-    let mount = try Mount(configuration: configuration)
+  /// Mounts and serves until unmounted, logging to `logger`.
+  private func serve(
+    _ configuration: MountConfiguration, logger: Logger, ready: @Sendable @escaping () -> Void
+  ) throws(BitsError) {
+    var configuration = configuration
+    configuration.logger = logger
+    if logger.logLevel <= .debug {
+      configuration.http.trace = { line in logger.debug("\(line)") }
+    }
+    let mount: Mount
+    do {
+      mount = try Mount(configuration: configuration)
+    } catch {
+      logger.error(
+        "cannot mount", metadata: logMetadata(error.logFields.merging(["mount-point": configuration.mountPoint]) { $1 })
+      )
+      throw error
+    }
     let signals = [SIGINT, SIGTERM].map { number in
       signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())

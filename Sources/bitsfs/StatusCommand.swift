@@ -15,6 +15,9 @@ struct StatusCommand: ParsableCommand {
     transform: NumericOption.count("--width", in: 8...FilledMap.slotCount))
   var width = 64
 
+  @Flag(help: "Print the status as JSON (schema version 1, see the README), for scripts.")
+  var json = false
+
   func run() throws {
     if MountTable.isDeadMount(path) { fail(with: MountTable.deadMountError(path)) }
     guard FileManager.default.fileExists(atPath: path) else {
@@ -26,6 +29,7 @@ struct StatusCommand: ParsableCommand {
       ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { "\(path)/\($0)" }
         .filter { !isDirectory($0) }
       : [path]
+    if json { return printJSON(of: files) }
     for file in files {
       // The map, unlike the list of filled ranges, fits in an attribute however many there are.
       guard let stats = ExtendedAttributes.value("user.bitsfs.stats", of: file),
@@ -53,5 +57,33 @@ struct StatusCommand: ParsableCommand {
         print("  last failure: \(error.dropFirst("last-error=".count))")
       }
     }
+  }
+
+  /// The status of `files` and of the mount they are in as one JSON document; each file named
+  /// by its path in the mount.
+  private func printJSON(of files: [String]) {
+    let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+    let mountPoint =
+      MountTable.mountPoints().filter { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") }
+      .max { $0.count < $1.count } ?? absolute
+    let decoder = JSONDecoder()
+    func decoded<Value: Decodable>(_ type: Value.Type, _ name: String, of file: String) -> Value {
+      guard let text = ExtendedAttributes.value(name, of: file),
+        let value = try? decoder.decode(type, from: Data(text.utf8))
+      else {
+        fail(with: BitsError(.invalidArgument, "\(file) is not a file of a bitsfs mount"))
+      }
+      return value
+    }
+    let fileStatuses = files.map { file in
+      var status = decoded(FileStatus.self, "user.bitsfs.status", of: file)
+      let full = URL(fileURLWithPath: file).standardizedFileURL.path
+      status.name = String(full.dropFirst(mountPoint.count).drop { $0 == "/" })
+      return status
+    }
+    let status = MountStatus(
+      mountPoint: mountPoint, pid: ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint).flatMap(Int32.init),
+      job: decoded(JobStatus.self, "user.bitsfs.job", of: mountPoint), files: fileStatuses)
+    print(status.json(pretty: true))
   }
 }

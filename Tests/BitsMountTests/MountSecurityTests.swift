@@ -24,7 +24,11 @@ final class MountSecurityTests: MountTestCase {
   func testCredentialsNeverReachLogsStatusAttributesCommandLinesOrTheCache() throws {
     let bytes = try serve("s.bin", count: 3 << 20)
     let mountPoint = try mount(
-      [nginx.url("auth/s.bin")], options: ["--header", "Authorization: Bearer \(secret)", "--debug"])
+      [nginx.url("auth/s.bin")],
+      options: [
+        "--header", "Authorization: Bearer \(secret)", "--debug", "--log-file",
+        workDirectory.appendingPathComponent("bitsfs.log").path,
+      ])
     XCTAssertEqual(
       try read(mountPoint + "/s.bin", offset: 1 << 20, count: 4096), Array(bytes[(1 << 20)..<(1 << 20) + 4096]))
 
@@ -42,7 +46,7 @@ final class MountSecurityTests: MountTestCase {
     }
     try unmount(mountPoint)
 
-    let log = try String(contentsOf: cacheDirectory.appendingPathComponent("bitsfs.log"), encoding: .utf8)
+    let log = try String(contentsOf: workDirectory.appendingPathComponent("bitsfs.log"), encoding: .utf8)
     XCTAssertTrue(log.contains("auth/s.bin"), "the debug log records requests: \(log)")
     XCTAssertEqual(filesContaining(secret, under: cacheDirectory), [])
 
@@ -241,6 +245,10 @@ final class MountSecurityTests: MountTestCase {
     let trusted = try mount([tls.url("t.bin")], options: ["--ca-cert", tls.certificatePath])
     XCTAssertEqual(try read(trusted + "/t.bin", offset: 0, count: bytes.count), bytes)
     try unmount(trusted)
+    try FileManager.default.removeItem(at: cacheDirectory)
+    let unverified = try mount([tls.url("t.bin")], at: trusted, options: ["--insecure"])
+    XCTAssertEqual(try read(unverified + "/t.bin", offset: 0, count: bytes.count), bytes)
+    try unmount(unverified)
 
     let output = workDirectory.appendingPathComponent("t.bin")
     let insecure = try bitsfs(["fetch", tls.url("t.bin"), output.path, "--insecure", "--quiet"])

@@ -110,14 +110,16 @@ final class MountStartupTests: MountTestCase {
     }
   }
 
+  /// The options of the mount at `mountPoint`, as the kernel holds them.
+  private func options(of mountPoint: String) throws -> [Substring] {
+    // mountinfo: "… mount-point … - fstype source super-options"
+    let lines = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n")
+    let line = try XCTUnwrap(lines.first { $0.split(separator: " ")[4] == mountPoint }, "\(mountPoint) not mounted")
+    return try XCTUnwrap(line.split(separator: " ").last).split(separator: ",")
+  }
+
   func testFuseOptionsReachTheMount() throws {
     try serve("o.bin", count: 100)
-    func options(of mountPoint: String) throws -> [Substring] {
-      // mountinfo: "… mount-point … - fstype source super-options"
-      let lines = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n")
-      let line = try XCTUnwrap(lines.first { $0.split(separator: " ")[4] == mountPoint }, "\(mountPoint) not mounted")
-      return try XCTUnwrap(line.split(separator: " ").last).split(separator: ",")
-    }
     let plain = try mount([nginx.url("o.bin")])
     XCTAssertFalse(try options(of: plain).contains("allow_other"), "allow_other is off unless asked")
     try unmount(plain)
@@ -137,5 +139,56 @@ final class MountStartupTests: MountTestCase {
     let readAhead = try String(contentsOfFile: "/sys/class/bdi/\(mount.device)/read_ahead_kb", encoding: .utf8)
     XCTAssertEqual(readAhead.trimmingCharacters(in: .whitespacesAndNewlines), "4096")
     try unmount(mountPoint)
+  }
+
+  /// The line of mount-examples/fstab.txt, with this test's URL and mount point, mounts the way
+  /// mount(8) mounts it: by running mount.fuse3 with the line's fields, which runs
+  /// `bitsfs URL MOUNTPOINT -o OPTIONS` found on the PATH. (mount(8) gives its helpers a PATH of
+  /// their own, so there the binary belongs in /usr/local/bin or /usr/bin; here the test's PATH
+  /// finds the built one.) Entries naming long options of `mount` (`cache_dir=…`) are those
+  /// options; the others reach FUSE.
+  func testTheFstabExampleLineMountsThroughMountFuse3() throws {
+    let bytes = try serve("tab.bin", count: 300_000)
+    let mountPoint = try makeMountPoint("fstab")
+    let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("mount-examples/fstab.txt")
+    let exampleLine = try XCTUnwrap(
+      try String(contentsOf: example, encoding: .utf8).split(separator: "\n").first { !$0.hasPrefix("#") })
+    var fields = exampleLine.split(separator: " ").map(String.init)
+    XCTAssertEqual(fields.count, 6, "source, mount point, type, options, dump, pass: \(fields)")
+    fields[0] = nginx.url("tab.bin")
+    fields[1] = mountPoint
+    let log = workDirectory.appendingPathComponent("fstab.log").path
+    fields[3] += ",cache_dir=\(cacheDirectory.path),log-file=\(log)"
+
+    // The helper looks for a program named as the type says: `bitsfs`.
+    let programs = workDirectory.appendingPathComponent("bin")
+    try FileManager.default.createDirectory(at: programs, withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(
+      atPath: programs.appendingPathComponent("bitsfs").path, withDestinationPath: Self.binary)
+    let result = try runCommand(
+      "/sbin/mount.fuse3", [fields[0], fields[1], "-o", fields[3], "-t", fields[2]],
+      environment: [
+        "PATH": "\(programs.path):/usr/sbin:/usr/bin:/sbin:/bin",
+        "XDG_CACHE_HOME": workDirectory.appendingPathComponent("xdg").path,
+      ], timeout: 60)
+    XCTAssertEqual(result.status, 0, result.error)
+    let mounted = try options(of: mountPoint)
+    XCTAssertTrue(mounted.contains("ro") && mounted.contains("allow_other"), "\(mounted)")
+    XCTAssertEqual(try read(mountPoint + "/tab.bin", offset: 0, count: bytes.count), bytes)
+    try unmount(mountPoint)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cacheDirectory.path).count, 1, "cache_dir")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: workDirectory.appendingPathComponent("xdg").path))
+    let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    XCTAssertTrue(logged.contains("info: mounted"), "log-file: \(logged)")
+
+    // A value out of range in an -o list is refused as the option itself would be.
+    let refused = try bitsfs(["mount", nginx.url("tab.bin"), mountPoint, "-o", "ro,read_timeout=0"])
+    XCTAssertEqual(refused.status, 2, refused.error)
+    XCTAssertTrue(refused.error.contains("--read-timeout must be"), refused.error)
+    // A header would show in every command line: it belongs in a header file.
+    let header = try bitsfs(["mount", nginx.url("tab.bin"), mountPoint, "-o", "header=Authorization: Bearer x"])
+    XCTAssertEqual(header.status, 2, header.error)
+    XCTAssertTrue(header.error.contains("header_file=FILE"), header.error)
   }
 }

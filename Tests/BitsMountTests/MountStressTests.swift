@@ -63,7 +63,8 @@ final class MountStressTests: MountTestCase {
       try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", cacheDirectory.path]).status, 0)
     defer { _ = try? runCommand("/bin/umount", ["-l", cacheDirectory.path]) }
     let bytes = try serve("f.bin", count: 8 << 20)
-    let mountPoint = try mount([nginx.url("f.bin")])
+    let log = workDirectory.appendingPathComponent("full.log").path
+    let mountPoint = try mount([nginx.url("f.bin")], options: ["--log-file", log])
     let path = mountPoint + "/f.bin"
     XCTAssertEqual(try read(path, offset: 0, count: 256 << 10), Array(bytes[0..<(256 << 10)]))
 
@@ -82,6 +83,10 @@ final class MountStressTests: MountTestCase {
       }
     }
     XCTAssertTrue(sawError, "8 MiB did not fit in a 2 MiB cache, yet every read succeeded")
+    let warnings = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    XCTAssertTrue(
+      warnings.contains("warning: a read failed with EIO") && warnings.contains("ERROR_DISK_FULL"),
+      "the EIO is explained in the log: \(warnings)")
     XCTAssertEqual(
       try read(path, offset: 0, count: 256 << 10), Array(bytes[0..<(256 << 10)]), "cached bytes still serve")
 

@@ -210,6 +210,46 @@ final class FetchCommandTests: XCTestCase {
     XCTAssertTrue(first.isRunning, "the first fetch goes on")
   }
 
+  /// A directory of files for the project's other servers, with `name` in it.
+  private func serverRoot(serving name: String, count: Int) throws -> (URL, [UInt8]) {
+    let root = directory.appendingPathComponent("www")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    return (root, try TestData.write(count: count, seed: 6, to: root.appendingPathComponent(name)))
+  }
+
+  /// A request that stalls after its head is given up after `--stall-timeout` (1 s here, not
+  /// the default 15 s) and asked again; the fetch completes.
+  func testStallTimeoutGivesUpAStalledRequestAndRetriesIt() throws {
+    let (root, bytes) = try serverRoot(serving: "stall.bin", count: 1 << 20)
+    let server = try FaultServer(root: root)
+    defer { server.stop() }
+    let result = try fetch([server.url("stall-once", "stall.bin"), path("out.bin"), "--stall-timeout", "1", "--quiet"])
+    XCTAssertEqual(result.status, 0, result.error)
+    XCTAssertTrue(Array(try Data(contentsOf: URL(fileURLWithPath: path("out.bin")))) == bytes)
+    let requests = server.dataRequests()
+    XCTAssertEqual(requests.count, 2, "the stalled request and its retry: \(requests)")
+    XCTAssertEqual(requests.first?.range, requests.last?.range, "nothing arrived, so the retry asks for it all")
+    let pause = (requests.last?.time ?? 0) - (requests.first?.time ?? 0)
+    XCTAssertTrue(pause >= 0.9 && pause < 10, "retried \(pause) s later: the stall timeout is 1 s, not 15")
+  }
+
+  /// A server whose certificate a private authority signed is refused, then trusted with
+  /// `--ca-cert` naming that authority.
+  func testCACertTrustsAPrivateAuthority() throws {
+    let (root, bytes) = try serverRoot(serving: "tls.bin", count: 200_000)
+    let authority = try TestCertificateAuthority(directory: directory.appendingPathComponent("ca"))
+    let server = try HeaderServer(root: root, certificate: authority.issue("valid", subjectAltName: "IP:127.0.0.1"))
+    defer { server.stop() }
+    let refused = try fetch([server.url("tls.bin"), path("out.bin"), "--quiet"])
+    XCTAssertEqual(refused.status, 1, refused.error)
+    XCTAssertTrue(refused.error.contains("ERROR_INTERNET_INVALID_CA"), refused.error)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("out.bin")))
+
+    let trusted = try fetch([server.url("tls.bin"), path("out.bin"), "--ca-cert", authority.certificatePath, "--quiet"])
+    XCTAssertEqual(trusted.status, 0, trusted.error)
+    XCTAssertTrue(Array(try Data(contentsOf: URL(fileURLWithPath: path("out.bin")))) == bytes)
+  }
+
   func testFullDiskIsReportedAndLosesNothing() throws {
     try requireRoot(for: "mounting a small tmpfs")
     let tiny = path("tiny")

@@ -287,31 +287,111 @@ final class DownloadJobTests: EngineTestCase {
     XCTAssertEqual(fetchedBodyBytes(), (4 << 20) + 1, "only the missing 4 MiB (and the probe byte)")
   }
 
-  func testFullCacheDiskFailsARequestBeforeCachingAnyOfIt() throws {
-    try requireRoot(for: "mounting a small tmpfs")
+  /// Mounts a file system on the jobs' cache directory for the rest of the test: `arguments`
+  /// to mount(8) before the mount point.
+  private func mountCacheDirectory(_ arguments: [String]) throws -> URL {
     let cache = directory.appendingPathComponent("cache")
     try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
-    XCTAssertEqual(try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", cache.path]).status, 0)
-    defer { _ = try? runCommand("/bin/umount", ["-l", cache.path]) }
+    XCTAssertEqual(try runCommand("/bin/mount", arguments + [cache.path]).status, 0)
+    addTeardownBlock { _ = try? runCommand("/bin/umount", ["-l", cache.path]) }
+    return cache
+  }
+
+  /// A small ext2 file system on a loop device: ext2 has no `fallocate`, so space is taken
+  /// only as bytes are written, and a full disk fails a write rather than a reservation.
+  private func mountSmallExt2CacheDirectory(bytes: Int) throws -> URL {
+    let image = directory.appendingPathComponent("ext2.img").path
+    XCTAssertEqual(try runCommand("/usr/bin/truncate", ["-s", "\(bytes)", image]).status, 0)
+    XCTAssertEqual(try runCommand("/sbin/mkfs.ext2", ["-q", "-F", image]).status, 0)
+    let cache = try mountCacheDirectory(["-o", "loop", image])
+    XCTAssertFalse(try supportsFallocate(cache), "the test needs a file system without fallocate")
+    return cache
+  }
+
+  /// Whether `fallocate` works on a new file in `directory` (util-linux's fallocate(1) says).
+  private func supportsFallocate(_ directory: URL) throws -> Bool {
+    let probe = directory.appendingPathComponent("probe")
+    defer { try? FileManager.default.removeItem(at: probe) }
+    let result = try runCommand("/usr/bin/fallocate", ["-l", "4096", probe.path])
+    XCTAssertTrue(result.status == 0 || result.error.contains("Operation not supported"), result.error)
+    return result.status == 0
+  }
+
+  /// What a read of `range` of `file` got, within a bound.
+  private func readOutcome(_ file: DownloadFile, _ range: Range<UInt64>) -> Result<FilledBytes, BitsError>? {
+    let outcome = Mutex<Result<FilledBytes, BitsError>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    file.read(range, alignment: 4096, timeout: .seconds(10)) { result in
+      outcome.withLock { $0 = result }
+      done.signal()
+    }
+    XCTAssertEqual(done.wait(timeout: .now() + 15), .success, "a read of \(range) did not end")
+    return outcome.withLock { $0 }
+  }
+
+  func testFullCacheDiskFailsARequestBeforeCachingAnyOfIt() throws {
+    try requireRoot(for: "mounting a small tmpfs")
+    _ = try mountCacheDirectory(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
     _ = try serve("wide.bin", count: 4 << 20)
     let job = makeJob(onDemand: true)
     let file = try job.addFile(remoteURL: nginx.url("wide.bin"), localName: nil)
     XCTAssertEqual(try settle(job), .transferred)
 
-    let outcome = Mutex<Result<FilledBytes, BitsError>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    file.read(0..<4 << 20, alignment: 4096, timeout: .seconds(10)) { result in
-      outcome.withLock { $0 = result }
-      done.signal()
+    let outcome = readOutcome(file, 0..<4 << 20)
+    guard case .failure(let error) = outcome else {
+      return XCTFail("a 4 MiB read through a 1 MiB cache: \(outcome as Any)")
     }
-    XCTAssertEqual(done.wait(timeout: .now() + 15), .success)
-    outcome.withLock { outcome in
-      guard case .failure(let error) = outcome else {
-        return XCTFail("a 4 MiB read through a 1 MiB cache: \(outcome as Any)")
-      }
-      XCTAssertEqual(error.code, .diskFull, "\(error)")
-    }
+    XCTAssertEqual(error.code, .diskFull, "\(error)")
     XCTAssertEqual(file.filledRanges, [], "the space is reserved before any byte is written")
+  }
+
+  /// Where `fallocate` is not supported (ramfs here), space is taken as bytes are written and
+  /// the file is cached as anywhere else.
+  func testWithoutFallocateTheCacheFillsAsBytesArrive() throws {
+    try requireRoot(for: "mounting a ramfs")
+    let cache = try mountCacheDirectory(["-t", "ramfs", "-o", "mode=0700", "ramfs"])
+    XCTAssertFalse(try supportsFallocate(cache), "the test needs a file system without fallocate")
+    let bytes = try serve("plain.bin", count: 3 << 20)
+    let job = makeJob(onDemand: true) { $0.maximumRequestSize = 1 << 20 }
+    let file = try job.addFile(remoteURL: nginx.url("plain.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred)
+
+    let outcome = readOutcome(file, 0..<UInt64(bytes.count))
+    XCTAssertEqual(try outcome?.get().copiedBytes().get(), bytes)
+    XCTAssertEqual(file.filledRanges, [FileRange(offset: 0, length: UInt64(bytes.count))])
+  }
+
+  /// A write that finds the disk full (no reservation could have caught it: ext2 has no
+  /// `fallocate`) fails its request: the read gets ERROR_DISK_FULL, only bytes that were
+  /// written count as filled, the journal claims no more, and what was cached keeps serving.
+  func testFullDiskDuringAWriteFailsTheRequestAndCachesOnlyWhatWasWritten() throws {
+    try requireRoot(for: "mounting a small ext2 file system")
+    let cache = try mountSmallExt2CacheDirectory(bytes: 4 << 20)
+    let bytes = try serve("big.bin", count: 8 << 20)
+    let job = makeJob(onDemand: true) { $0.maximumRequestSize = 1 << 20 }
+    let file = try job.addFile(remoteURL: nginx.url("big.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred)
+    let head = 0..<UInt64(256 << 10)
+    XCTAssertEqual(try readOutcome(file, head)?.get().copiedBytes().get(), Array(bytes[0..<(256 << 10)]))
+
+    let outcome = readOutcome(file, 0..<UInt64(bytes.count))
+    guard case .failure(let error) = outcome else {
+      return XCTFail("an 8 MiB read through a 4 MiB cache: \(outcome as Any)")
+    }
+    XCTAssertEqual(error.code, .diskFull, "\(error)")
+    try job.suspend()  // other requests still running end; the suspend commits what they wrote
+    let filled = file.filledRanges
+    let filledBytes = filled.reduce(0) { $0 + Int($1.length) }
+    XCTAssertGreaterThan(filledBytes, 256 << 10, "bytes were written before the disk filled")
+    XCTAssertLessThan(filledBytes, 4 << 20, "no more than the disk holds counts as filled")
+    for range in filled {
+      let asked = range.offset..<range.offset + range.length
+      let got = try readOutcome(file, asked)?.get().copiedBytes().get()
+      XCTAssertTrue(got?.elementsEqual(bytes[Int(range.offset)..<Int(asked.upperBound)]) ?? false, "\(range)")
+    }
+    // On a full disk the journal itself may not grow, but it never claims more.
+    XCTAssertLessThanOrEqual(CacheJournal.journalledBytes(under: cache), filledBytes)
+    XCTAssertEqual(try readOutcome(file, head)?.get().copiedBytes().get(), Array(bytes[0..<(256 << 10)]))
   }
 
   /// Filled ranges reach the journal soon after a file's transfers go quiet, not only at the
@@ -324,6 +404,28 @@ final class DownloadJobTests: EngineTestCase {
     XCTAssertNotNil(readSync(file, 0..<64 << 10))
     let cache = directory.appendingPathComponent("cache")
     XCTAssertTrue(waitUntil(timeout: 10) { CacheJournal.journalledBytes(under: cache) == 64 << 10 })
+  }
+
+  /// A read waiting when its job is cancelled ends at once with E_ABORT, not at its deadline.
+  func testCancellingTheJobEndsAWaitingReadWithAbort() throws {
+    _ = try serve("cancel.bin", count: 1 << 20)
+    let job = makeJob(onDemand: true)
+    let file = try job.addFile(remoteURL: nginx.url("cancel.bin"), localName: nil)
+    XCTAssertEqual(try settle(job), .transferred)
+    try job.suspend()  // nothing is fetched: the read waits
+    let outcome = Mutex<Result<FilledBytes, BitsError>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    file.read(0..<4096, alignment: 4096, timeout: .seconds(60)) { result in
+      outcome.withLock { $0 = result }
+      done.signal()
+    }
+    try job.cancel()
+    XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "the read ended with the job, long before its deadline")
+    outcome.withLock { outcome in
+      guard case .failure(let error) = outcome else { return XCTFail("\(outcome as Any)") }
+      XCTAssertEqual(error.code, .cancelled, "\(error)")
+      XCTAssertTrue(error.description.contains("E_ABORT"), "\(error)")
+    }
   }
 
   /// Each read fails at its own deadline: one given a shorter timeout after another is not

@@ -151,6 +151,19 @@ final class FaultToleranceTests: EngineTestCase {
     XCTAssertLessThan(ContinuousClock.now - start, .seconds(15))
   }
 
+  func testConnectionsResetEveryTimeEndInConnectionClosedWithinTheRetryPeriod() throws {
+    // The head, then a reset before any byte of the body: no progress, ever.
+    let start = ContinuousClock.now
+    let job = try fetch("reset-after/0", ranges: firstMebibyte, retryPeriod: .seconds(2))
+    XCTAssertEqual(job.currentState, .error)
+    XCTAssertEqual(job.error?.code, .connectionClosed, "\(String(describing: job.error))")
+    XCTAssertTrue(job.error?.description.contains("BG_E_CONNECTION_CLOSED") ?? false)
+    XCTAssertLessThan(ContinuousClock.now - start, .seconds(15))
+    let requests = dataRequests("reset-after/0")
+    XCTAssertGreaterThan(requests.count, 1, "a reset is retried")
+    XCTAssertEqual(Set(requests.map(\.range)), ["bytes=0-1048575"])
+  }
+
   func testTooManyRequestsIsTransientThenAnError() throws {
     let job = try fetch("fail/1000/429", ranges: firstMebibyte, retryPeriod: .seconds(1))
     XCTAssertEqual(job.currentState, .error)

@@ -92,9 +92,14 @@ extension DownloadFile {
   }
 
   private func failReadersPastDeadline(checkScheduledAt instant: ContinuousClock.Instant) {
-    let (expired, next) = state.withLock { $0.waiters.checkDeadlines(scheduledAt: instant, now: .now) }
+    let (expired, next, retryingAfter) = state.withLock { state in
+      let (expired, next) = state.waiters.checkDeadlines(scheduledAt: instant, now: .now)
+      return (expired, next, state.retryingAfter)
+    }
     if let next { scheduleDeadlineCheck(at: next) }
-    let error = BitsError(.timedOut, "no answer from the server in time", url: remoteURL)
+    // What the requests are retrying after, if anything, is the likelier explanation.
+    let reason = retryingAfter.map { "; retrying after \($0.codeDescription): \($0.message)" } ?? ""
+    let error = BitsError(.timedOut, "no answer from the server in time\(reason)", url: remoteURL)
     for waiter in expired { waiter.completion(.failure(error)) }
   }
 }

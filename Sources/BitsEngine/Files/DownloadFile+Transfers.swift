@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 
 /// Range requests: asking for bytes, starting what the scheduler allows, and the network's
 /// events (bytes in, requests ended).
@@ -117,13 +118,13 @@ extension DownloadFile {
       var failed: [ReadWaiters<ReadCompletion>.Waiter] = []
       var resumed = false
       switch decision {
-      case .retry: state.isRetrying = true
+      case .retry(let error, _, _): state.retryingAfter = error
       case .fail(let error, let range):
         failed = state.waiters.takeOverlapping(range)
         state.lastError = BitsError(error.code, error.message, url: state.remoteURL)
       case .settled:
-        if state.isRetrying, case .success = outcome {
-          state.isRetrying = false
+        if state.retryingAfter != nil, case .success = outcome {
+          state.retryingAfter = nil
           resumed = true
         }
       case .versionChanged: break
@@ -140,12 +141,18 @@ extension DownloadFile {
       callbackQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
         self?.retryIsDue(token)
       }
+      configuration.logger.debug(
+        "retrying a request", metadata: logMetadata(error.logFields.merging(["after": "\(delay)"]) { $1 }))
       notify(self, .retrying(error))
-    case .fail(let error, _):
+    case .fail(let error, let range):
       let error = BitsError(error.code, error.message, url: remoteURL)
       callbackQueue.async {
         for waiter in failed { waiter.completion(.failure(error)) }
       }
+      warnings.warn(
+        error.code.isTransient ? "a request failed after retrying for the retry period" : "a request failed",
+        cause: error.logFields.merging(["url": shownURL(remoteURL)]) { $1 },
+        details: ["range": "\(range.lowerBound)-\(range.upperBound - 1)"])
       notify(self, .failed(error))
     case .versionChanged:
       versionDidChange(from: version)

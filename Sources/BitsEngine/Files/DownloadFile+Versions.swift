@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import Synchronization
 
 /// Connecting to a version, revalidating it, following a change, suspending and resuming.
@@ -130,8 +131,11 @@ extension DownloadFile {
     }
     probe(retryPeriod: .zero).run { [self] result in
       switch result {
-      case .failure:
+      case .failure(let error):
         state.withLock { $0.lastValidationFailure = .now }
+        warnings.warn(
+          "cannot revalidate the file; serving the cached version",
+          cause: error.logFields.merging(["url": shownURL(remoteURL)]) { $1 })
         finishRevalidating()
       case .success(let probed):
         state.withLock { state in
@@ -140,7 +144,10 @@ extension DownloadFile {
           // A date too fresh to be a validator at the first probe may have become one.
           if state.version == probed.version { state.rangeValidator = probed.rangeValidator }
         }
-        guard probed.version != current else { return finishRevalidating() }
+        let changed = probed.version != current
+        configuration.logger.info(
+          "revalidated", metadata: logMetadata(["url": shownURL(remoteURL), "changed": "\(changed)"]))
+        guard changed else { return finishRevalidating() }
         versionDidChange(from: current)
         connect { [self] _ in finishRevalidating() }
       }
@@ -180,6 +187,10 @@ extension DownloadFile {
     admission.ended(ended, by: self)
     for transfer in transfers { transport.cancel(transfer) }
     let error = BitsError(.remoteFileChanged, "the remote file changed while it was read", url: remoteURL)
+    configuration.logger.warning(
+      "the remote file changed: its cached bytes are dropped and readers of the old version get EIO",
+      metadata: logMetadata(
+        error.logFields.merging(["url": shownURL(remoteURL), "old-version": expected.logDescription]) { $1 }))
     callbackQueue.async {
       for waiter in waiters { waiter.completion(.failure(error)) }
     }
@@ -259,6 +270,7 @@ extension DownloadFile {
       if removingCache { cache.remove() }
       cache.release()
     }
+    warnings.close()
     let error = BitsError(.cancelled, "the job was cancelled", url: remoteURL)
     for waiter in waiters { waiter.completion(.failure(error)) }
   }

@@ -16,6 +16,19 @@ public struct FileStatistics: Sendable {
   /// The last failure of a request or of the cache (a journal that could not be written), also
   /// in an on-demand job, whose readers got the errors but whose job goes on.
   public var lastError: BitsError?
+  public var activity: FileActivity
+}
+
+/// What a file is doing.
+public enum FileActivity: String, Sendable, Codable {
+  /// Its version is being learned (at the start, or again after a change).
+  case connecting
+  case transferring
+  /// Requests wait to be retried after a transient failure.
+  case retrying
+  /// Nothing queued or in flight.
+  case idle
+  case suspended
 }
 
 /// A file of a download job (`IBackgroundCopyFile2`): its remote URL, the ranges asked of it,
@@ -48,6 +61,7 @@ public final class DownloadFile: Sendable {
   /// The job's word on which of its files' requests start, across files.
   let admission: TransferAdmission
   let notify: @Sendable (DownloadFile, FileEvent) -> Void
+  let warnings: ThrottledWarnings
   let state: Mutex<State>
   let persistQueue = DispatchQueue(label: "bitsfs.cache-commit")
   let callbackQueue = DispatchQueue(label: "bitsfs.file-callbacks", attributes: .concurrent)
@@ -86,7 +100,8 @@ public final class DownloadFile: Sendable {
     /// The job's run (resume or suspend) this file last followed: a resume older than the last
     /// suspend is stale and ignored.
     var run: UInt64 = 0
-    var isRetrying = false
+    /// The transient failure requests are being retried after, if any.
+    var retryingAfter: BitsError?
     var fetchedBytes: UInt64 = 0
     var requestCount = 0
     /// Bytes read ahead that no reader has read yet.
@@ -108,6 +123,7 @@ public final class DownloadFile: Sendable {
     self.transport = transport
     self.cache = cache
     self.notify = notify
+    warnings = ThrottledWarnings(logger: configuration.logger)
     let limits = RangeScheduler.Limits(
       maximumRequestSize: configuration.maximumRequestSize,
       maximumBackgroundRequestSize: configuration.backgroundRate.map { max($0 / 4, 64 << 10) },
@@ -152,8 +168,15 @@ public final class DownloadFile: Sendable {
         size: state.version?.size, filledBytes: state.filled.coveredByteCount,
         filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount,
         readAheadBytes: state.readAheadBytes, readAheadUsedBytes: state.readAheadUsedBytes,
-        lastError: state.lastError)
+        lastError: state.lastError, activity: Self.activity(of: state))
     }
+  }
+
+  private static func activity(of state: State) -> FileActivity {
+    if state.isSuspended { return .suspended }
+    if state.version == nil { return .connecting }
+    if state.retryingAfter != nil { return .retrying }
+    return state.scheduler.isIdle ? .idle : .transferring
   }
 
   /// What the job wants of this file, resolved against the connected version: the ranges of

@@ -224,7 +224,8 @@ final class CurlTransfer {
       case .failure(let error): result = error.code.name
       }
       trace(
-        "GET \(request.url) bytes=\(range) status=\(head.status) received=\(bodyOffset) \(milliseconds)ms \(result)")
+        "GET \(shownURL(request.url)) bytes=\(range) status=\(head.status) received=\(bodyOffset) \(milliseconds)ms \(result)"
+      )
     }
     receiver.transferDidFinish(outcome)
   }

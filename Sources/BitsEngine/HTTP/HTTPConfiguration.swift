@@ -23,7 +23,8 @@ public struct HTTPConfiguration: Sendable {
   /// in clear, readable and changeable by anyone on the path.
   public var followsRedirectsToHTTP = false
   /// Receives one line per finished request (URL, range, status, bytes, time, outcome) for
-  /// debugging. Header values, which may be credentials, are never part of it.
+  /// debugging. The URL is shown without credentials or query string; header values, which may
+  /// be credentials, are never part of it.
   public var trace: (@Sendable (String) -> Void)?
 
   public init() {}

@@ -19,6 +19,11 @@ public struct RemoteVersion: Hashable, Sendable, Codable {
   /// tag): only then may bytes cached by one process be trusted by the next.
   public var hasValidator: Bool { etag != nil || lastModified != nil }
 
+  /// Size, date and entity tag, for a log line.
+  package var logDescription: String {
+    "size=\(size) last-modified=\(lastModified ?? "-") etag=\(etag ?? "-")"
+  }
+
   /// An entity tag without its weakness mark (`W/"x"` is `"x"`): tags are compared weakly, as
   /// Apache tags a file weakly within a second of its change and strongly after, the same tag.
   public static func opaqueTag(_ etag: String) -> String {

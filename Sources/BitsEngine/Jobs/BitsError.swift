@@ -100,9 +100,19 @@ public struct BitsError: Error, Hashable, Sendable, CustomStringConvertible {
   }
 
   public var description: String {
-    let hex = "0x" + String(code.hresult, radix: 16, uppercase: true)
     let subject = url.map { " (\($0))" } ?? ""
-    return "\(code.name) (\(hex)): \(message)\(subject)"
+    return "\(codeDescription): \(message)\(subject)"
+  }
+
+  /// The code's name and HRESULT, e.g. `BG_E_HTTP_ERROR_500 (0x801901F4)`.
+  package var codeDescription: String {
+    "\(code.name) (0x\(String(code.hresult, radix: 16, uppercase: true)))"
+  }
+
+  /// The error as log metadata: its code and message, without the URL (logs show URLs without
+  /// their credentials, once, under a key of their own).
+  package var logFields: [String: String] {
+    ["code": codeDescription, "reason": message]
   }
 }
 

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Logging
 
 /// How a job transfers: limits, timing and the headers sent with every request.
 public struct JobConfiguration: Sendable {
@@ -36,6 +37,11 @@ public struct JobConfiguration: Sendable {
   public var priority: TransferPriority = .normal
   /// Request headers such as `Authorization`; kept in memory only.
   public var headers: [HTTPHeader] = []
+  /// Where files tell what happened to them: warnings for version changes, requests that
+  /// failed for good and revalidations that could not reach the server (each cause once per
+  /// minute with a count of its repeats); revalidations at info; retries at debug. URLs appear
+  /// without credentials or query strings; header values never.
+  public var logger = Logger.disabled
 
   public init() {}
 }

@@ -1,0 +1,127 @@
+import BitsEngine
+import FoundationEssentials
+
+/// What `bitsfs status --json` prints: a versioned document (README, "Status as JSON"). A
+/// mount publishes its parts in extended attributes, as JSON: `user.bitsfs.job` on the mount
+/// point, `user.bitsfs.status` on each file. Fields are added within a version; a field's
+/// meaning never changes without a new `schemaVersion`.
+public struct MountStatus: Codable, Sendable, Equatable {
+  public static let currentSchemaVersion = 1
+
+  public var schemaVersion = Self.currentSchemaVersion
+  public var mountPoint: String
+  /// The process serving the mount.
+  public var pid: Int32?
+  public var job: JobStatus
+  public var files: [FileStatus]
+
+  public init(mountPoint: String, pid: Int32?, job: JobStatus, files: [FileStatus]) {
+    self.mountPoint = mountPoint
+    self.pid = pid
+    self.job = job
+    self.files = files
+  }
+}
+
+/// The mount's job: its BITS state and error.
+public struct JobStatus: Codable, Sendable, Equatable {
+  /// `BG_JOB_STATE`, e.g. `transferring`, `transient-error`, `transferred`.
+  public var state: String
+  public var lastError: ErrorStatus?
+
+  public init(_ job: DownloadJob) {
+    state = job.currentState.rawValue
+    lastError = job.error.map(ErrorStatus.init)
+  }
+}
+
+/// A BITS error: its code's name, HRESULT and description.
+public struct ErrorStatus: Codable, Sendable, Equatable {
+  public var code: String
+  public var hresult: String
+  public var message: String
+
+  public init(_ error: BitsError) {
+    code = error.code.name
+    hresult = "0x" + String(error.code.hresult, radix: 16, uppercase: true)
+    message = error.message
+  }
+}
+
+/// One file of a mount: every figure `bitsfs status` shows, and more.
+public struct FileStatus: Codable, Sendable, Equatable {
+  /// Bytes read ahead, and how many of them readers then read (`unusedBytes` are the rest).
+  public struct ReadAhead: Codable, Sendable, Equatable {
+    public var fetchedBytes: UInt64
+    public var usedBytes: UInt64
+    public var unusedBytes: UInt64
+  }
+
+  /// The path in the mount (set by `bitsfs status`, which knows it).
+  public var name: String?
+  /// Without user name, password or query string.
+  public var url: String
+  /// `nil` while the version is being learned.
+  public var size: UInt64?
+  public var lastModified: String?
+  public var etag: String?
+  /// What the file does (`FileActivity`), or `unopened`: a listed file no one opened yet.
+  public var activity: String
+  public var filledBytes: UInt64
+  public var filledRanges: Int
+  /// Filled bytes per hundred of the size, 100 for an empty file.
+  public var filledPercent: Double
+  /// `user.bitsfs.filled-map`: one character per slot, `#` filled, `+` partly, `.` not at all.
+  public var filledMap: String
+  /// Since the mount started.
+  public var fetchedBytes: UInt64
+  public var requests: Int
+  public var readAhead: ReadAhead
+  /// The last failure of a request or of the cache, with its BITS code.
+  public var lastError: ErrorStatus?
+
+  public init(_ file: DownloadFile) {
+    let statistics = file.statistics
+    let version = file.version
+    url = shownURL(file.remoteURL)
+    size = statistics.size
+    lastModified = version?.lastModified
+    etag = version?.etag
+    activity = statistics.activity.rawValue
+    filledBytes = statistics.filledBytes
+    filledRanges = statistics.filledRangeCount
+    let total = statistics.size ?? 0
+    filledPercent = total == 0 ? 100 : Double(statistics.filledBytes) * 100 / Double(total)
+    filledMap = FilledMap.encode(file.filledRanges, size: total)
+    fetchedBytes = statistics.fetchedBytes
+    requests = statistics.requestCount
+    readAhead = ReadAhead(
+      fetchedBytes: statistics.readAheadBytes, usedBytes: statistics.readAheadUsedBytes,
+      unusedBytes: statistics.readAheadBytes - min(statistics.readAheadBytes, statistics.readAheadUsedBytes))
+    lastError = statistics.lastError.map(ErrorStatus.init)
+  }
+
+  /// A file of a listing that no one opened yet: nothing cached, nothing fetched.
+  public init(unopened url: String, size: UInt64?) {
+    self.url = shownURL(url)
+    self.size = size
+    activity = "unopened"
+    filledBytes = 0
+    filledRanges = 0
+    filledPercent = size == 0 ? 100 : 0
+    filledMap = FilledMap.encode([], size: size ?? 0)
+    fetchedBytes = 0
+    requests = 0
+    readAhead = ReadAhead(fetchedBytes: 0, usedBytes: 0, unusedBytes: 0)
+  }
+}
+
+extension Encodable {
+  /// The value as JSON, keys sorted.
+  package func json(pretty: Bool = false) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting =
+      pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+  }
+}
