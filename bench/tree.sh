@@ -421,7 +421,7 @@ for p in passes:
 print("\n".join(out))
 PY
 
-versions="bitsfs $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+changes')"
+versions="bitsfs $(git log -1 --format=%h -- Sources)$(git diff --quiet HEAD -- Sources || echo '+changes')"
 versions+=", httpdirfs $(httpdirfs --version 2>&1 | awk '/HTTPDirFS version/ { print $3; exit }')"
 versions+=", rclone $(rclone version 2>/dev/null | awk 'NR == 1 { print $2 }')"
 versions+=", nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||'), curl $(curl --version | awk 'NR == 1 { print $2 }')"
@@ -444,9 +444,11 @@ versions+=", nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||'), curl $(curl --ver
   echo "reads the root listing before it mounts). *curl of the listing*: \`curl -o /dev/null\` of the"
   echo "flat/ listing, a new process each time, median of $CURL_RUNS, with its size. A step stopped at"
   echo "CAP reads \"> CAP\", and \`du\` is not run where \`find\` was stopped. *÷ bitsfs (JSON)*: a tool's"
-  echo "time over bitsfs (JSON)'s in the same pass. The proxy: \`wanproxy.py LISTEN UPSTREAM"
-  echo "--delay-ms $DELAY_MS\` delays each chunk by $DELAY_MS ms in each direction (a round trip costs"
-  echo "$((2 * DELAY_MS)) ms more than loopback), rate cap at its default of 1000 Mbit/s per connection."
+  echo "time over bitsfs (JSON)'s in the same pass. *lines*: a line count short of the entries;"
+  echo "httpdirfs leaves out files of 0 bytes (flat/ has $(find "$WWW/flat" -size 0 | wc -l)). The proxy:"
+  echo "\`wanproxy.py LISTEN UPSTREAM --delay-ms $DELAY_MS\` delays each chunk by $DELAY_MS ms in each"
+  echo "direction (a round trip costs $((2 * DELAY_MS)) ms more than loopback), rate cap at its default of"
+  echo "1000 Mbit/s per connection."
 } > "$WORK/report.md"
 cat "$WORK/report.md"
 if [ "$RESULTS" != - ]; then
