@@ -37,7 +37,7 @@
 # (0), TREE_PORT (8098) and TREE_PROXY_PORT (8099), WANPROXY (the proxy script), BITSFS_FLAGS
 # (more bitsfs mount options), RESULTS (bench/RESULTS.md; "-" writes nothing), KEEP (a directory
 # to copy nginx's log, the raw figures and the tools' logs into).
-# Needs root (FUSE mounts). About 20 minutes on 2 cores, most of it httpdirfs and rclone through
+# Needs root (FUSE mounts). About 18 minutes on 2 cores, most of it httpdirfs and rclone through
 # the proxy.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
