@@ -1,7 +1,8 @@
-# Mounting the compared tools and counting what the server sent, shared by bench/compare.sh and
-# bench/real-tools.sh. Source after common.sh, with LOG (nginx's access log), an associative
-# array PID (declare -A PID=()), TOOLS, `say` and MOUNT_FILES (the names under $BASE that bitsfs
-# mounts and `fresh` looks up) set.
+# Mounting the compared tools and counting what the server sent, shared by bench/compare.sh,
+# bench/real-tools.sh and bench/tree.sh. Source after common.sh, with LOG (nginx's access log), an
+# associative array PID (declare -A PID=()), TOOLS, `say` and MOUNT_FILES (the names under $BASE
+# that bitsfs mounts and `fresh` looks up) set. A tool named bitsfs-SOMETHING is bitsfs too, on
+# its own mount point and cache (bench/tree.sh mounts two kinds of listing side by side).
 
 # The exit trap: unmounts every tool's mount, then cleans up as common.sh does; a mount that
 # will not go leaves $WORK in place and says so.
@@ -20,6 +21,7 @@ cleanup_mounts() {
   exit "$status"
 }
 
+is_bitsfs() { [[ $1 == bitsfs || $1 == bitsfs-* ]]; }
 is_mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
 # A process that has exited; a child of this script stays a zombie until waited for.
 gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
@@ -45,15 +47,15 @@ log_bytes_since() {
 # --- The tools -------------------------------------------------------------------------------
 # Each mounts MOUNT_FILES (bitsfs: their URLs; the others: the directory, from nginx's
 # autoindex listing) read-only on $WORK/mnt-TOOL with a persistent cache in $WORK/cache-TOOL.
-# Everything not named here is each tool's default.
+# Everything not named here is each tool's default. `start_mount TOOL URL...` mounts the URLs
+# given instead (bitsfs: any number; httpdirfs and rclone: one directory URL, ending in /).
 start_mount() {
   local tool=$1 mnt=$WORK/mnt-$1 cache=$WORK/cache-$1 i
   mkdir -p "$mnt" "$cache"
   case $tool in
-    bitsfs)
+    bitsfs | bitsfs-*)
       # Defaults: 64 KiB blocks, read-ahead earned by sequential reading up to 64 MiB,
-      # persistent cache. The command daemonizes and returns once the mount answers. URLs after
-      # the tool's name replace MOUNT_FILES (bitsfs only).
+      # persistent cache. The command daemonizes and returns once the mount answers.
       local urls=("${@:2}")
       ((${#urls[@]})) || urls=("${MOUNT_FILES[@]/#/$BASE/}")
       # BITSFS_FLAGS: more mount options, split on spaces (e.g. "--block-size 16384").
@@ -69,7 +71,7 @@ start_mount() {
       #   without the flag every open fails with "This web server does not support HTTP range
       #   requests" although nginx serves ranges.
       # Defaults kept: 8 MiB download segments (--dl-seg-size), 10 connections (--max-conns).
-      httpdirfs -f --cache --cache-location "$cache" --no-range-check "$BASE/" "$mnt" \
+      httpdirfs -f --cache --cache-location "$cache" --no-range-check "${2:-$BASE/}" "$mnt" \
         >>"$WORK/$tool.log" 2>&1 &
       PID[$tool]=$!
       ;;
@@ -82,7 +84,7 @@ start_mount() {
       # --read-only: like the other two.
       # Defaults kept: --vfs-read-chunk-size 128M (doubling), --buffer-size 16M,
       #   --vfs-read-ahead 0, --attr-timeout 1s, --dir-cache-time 5m.
-      rclone mount :http: "$mnt" --http-url "$BASE/" --config /dev/null \
+      rclone mount :http: "$mnt" --http-url "${2:-$BASE/}" --config /dev/null \
         --vfs-cache-mode full --cache-dir "$cache" --read-only \
         >>"$WORK/$tool.log" 2>&1 &
       PID[$tool]=$!
@@ -98,8 +100,8 @@ start_mount() {
 
 # After start_mount, outside the timed part: the pid of bitsfs's daemon.
 note_pid() {
-  [ "$1" = bitsfs ] || return 0
-  PID[bitsfs]=$(timeout 10 getfattr --absolute-names --only-values -n user.bitsfs.pid "$WORK/mnt-bitsfs")
+  is_bitsfs "$1" || return 0
+  PID[$1]=$(timeout 10 getfattr --absolute-names --only-values -n user.bitsfs.pid "$WORK/mnt-$1")
 }
 
 # Unmounts (fusermount3 -u -z if a plain unmount fails) and waits for the daemon to exit,
@@ -107,7 +109,7 @@ note_pid() {
 stop_mount() {
   local tool=$1 mnt=$WORK/mnt-$1 pid=${PID[$1]:-}
   if is_mounted "$mnt"; then
-    if [ "$tool" = bitsfs ]; then
+    if is_bitsfs "$tool"; then
       timeout 20 "$BITSFS" unmount "$mnt" >/dev/null 2>&1 || timeout 10 fusermount3 -u -z "$mnt" || true
     else
       timeout 20 fusermount3 -u "$mnt" 2>/dev/null || timeout 10 fusermount3 -u -z "$mnt" || true
