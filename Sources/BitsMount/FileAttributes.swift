@@ -2,7 +2,7 @@ import FoundationEssentials
 import Glibc
 
 /// The attributes of a file or directory as the kernel sees them.
-public struct FileAttributes: Sendable {
+public struct FileAttributes: Sendable, Equatable {
   public var inode: UInt64
   public var size: UInt64
   public var mode: mode_t

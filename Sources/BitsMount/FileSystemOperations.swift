@@ -6,11 +6,18 @@ package struct DirectoryEntry: Sendable, Equatable {
   package var name: String
   package var inode: UInt64
   package var mode: mode_t
+  /// What a lookup of the entry would answer, for `readdirplus`; `nil` when a lookup must
+  /// learn it first (a size the listing does not give).
+  package var attributes: FileAttributes?
+  /// How long the kernel may keep the name and the attributes.
+  package var timeout: Double
 
-  package init(name: String, inode: UInt64, mode: mode_t) {
+  package init(name: String, inode: UInt64, mode: mode_t, attributes: FileAttributes? = nil, timeout: Double = 0) {
     self.name = name
     self.inode = inode
     self.mode = mode
+    self.attributes = attributes
+    self.timeout = timeout
   }
 }
 
@@ -27,6 +34,8 @@ package enum FileSystemReply: Sendable {
   case cached(DataFile, offset: UInt64, count: Int)
   /// The whole listing; the session sends the part the kernel asked for.
   case directory([DirectoryEntry])
+  /// The same with each entry's attributes (`readdirplus`), saving the kernel a lookup each.
+  case directoryPlus([DirectoryEntry])
   /// An extended attribute's value, or a NUL-separated list of names.
   case attributeValue([UInt8])
   case fileSystemStatistics(blockSize: UInt, blocks: UInt64, files: UInt64)
@@ -44,6 +53,7 @@ package protocol FileSystemOperations: AnyObject, Sendable {
   func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler)
   func readdir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
+  func readdirplus(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler)
   func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler)

@@ -52,7 +52,8 @@ final class FuseReply: Sendable {
     case .cached(let data, let offset, let count):
       bitsfs_reply_fd(raw, data.descriptor, offset, count)
       withExtendedLifetime(data) {}
-    case .directory(let entries): sendDirectory(entries)
+    case .directory(let entries): sendDirectory(entries, plus: false)
+    case .directoryPlus(let entries): sendDirectory(entries, plus: true)
     case .attributeValue(let bytes): sendAttribute(bytes)
     case .fileSystemStatistics(let blockSize, let blocks, let files):
       var stats = statvfs()
@@ -75,18 +76,33 @@ final class FuseReply: Sendable {
     bytes.withUnsafeBytes { _ = bitsfs_reply_buf(request.raw, $0.baseAddress, $0.count) }
   }
 
-  /// The entries from `offset` (an index) that fit in `size` bytes.
-  private func sendDirectory(_ entries: [DirectoryEntry]) {
+  /// The entries from `offset` (an index) that fit in `size` bytes; with `plus`, each with its
+  /// attributes where known (an entry without them is one the kernel looks up, as after readdir).
+  private func sendDirectory(_ entries: [DirectoryEntry], plus: Bool) {
     guard case .directory(let size, let offset) = shape else { return _ = bitsfs_reply_err(request.raw, EIO) }
     var buffer = [CChar](repeating: 0, count: size)
     var used = 0
     for index in Int(min(offset, UInt64(entries.count)))..<entries.count {
-      var status = Glibc.stat()
-      status.st_ino = UInt(entries[index].inode)
-      status.st_mode = entries[index].mode
-      let needed = buffer.withUnsafeMutableBufferPointer { pointer in
-        fuse_add_direntry(
-          request.raw, pointer.baseAddress! + used, size - used, entries[index].name, &status, off_t(index + 1))
+      let entry = entries[index]
+      let needed = buffer.withUnsafeMutableBufferPointer { pointer -> Int in
+        let place = pointer.baseAddress! + used
+        guard plus else {
+          var status = Glibc.stat()
+          status.st_ino = UInt(entry.inode)
+          status.st_mode = entry.mode
+          return fuse_add_direntry(request.raw, place, size - used, entry.name, &status, off_t(index + 1))
+        }
+        var parameters = fuse_entry_param()
+        if let attributes = entry.attributes {
+          parameters.ino = fuse_ino_t(entry.inode)
+          parameters.attr = attributes.stat
+          parameters.attr_timeout = entry.timeout
+          parameters.entry_timeout = entry.timeout
+        } else {
+          parameters.attr.st_ino = UInt(entry.inode)
+          parameters.attr.st_mode = entry.mode
+        }
+        return fuse_add_direntry_plus(request.raw, place, size - used, entry.name, &parameters, off_t(index + 1))
       }
       // An entry that does not fit waits for the next call.
       guard used + needed <= size else { break }

@@ -61,6 +61,11 @@ public final class FuseSession: KernelCache {
       FuseSession.operations(context).readdir(
         inode: inode, handle: handle, reply: FuseReply(request, shape: .directory(size: size, offset: offset)).send)
     }
+    table.readdirplus = { context, request, inode, size, offset, handle in
+      guard let request else { return }
+      FuseSession.operations(context).readdirplus(
+        inode: inode, handle: handle, reply: FuseReply(request, shape: .directory(size: size, offset: offset)).send)
+    }
     table.releasedir = { context, request, inode, handle in
       guard let request else { return }
       FuseSession.operations(context).releasedir(inode: inode, handle: handle, reply: FuseReply(request).send)

@@ -12,6 +12,9 @@ package struct MountTree: Sendable {
     package let parent: Int
     package let name: String
     package var content: Content
+    /// Where the node is in its directory's last listing (`Directory.listed`); `nil` for a
+    /// placed node.
+    package var listedPosition: Int32?
   }
 
   package enum Content: Sendable {
@@ -20,7 +23,9 @@ package struct MountTree: Sendable {
   }
 
   package struct File: Sendable {
-    package let url: String
+    /// The URL of a file placed by name; a listed file's is its directory's location and its
+    /// name (`url(of:)`), not kept a second time for each of thousands of entries.
+    package let placedURL: String?
     /// As a listing gives it; `.unknown` for a file placed by name, whose size its first
     /// request learns.
     package var size: DirectoryListing.Size
@@ -36,8 +41,6 @@ package struct MountTree: Sendable {
     /// Entries of the last listing, in its order, and by name.
     package var listed: [Int] = []
     package var listedByName: [String: Int] = [:]
-    /// Where each listed node is in `listed`.
-    package var listedPosition: [Int: Int] = [:]
     /// When the last listing was read; `nil` until one was.
     package var listedAt: ContinuousClock.Instant?
     /// When reading a listing last failed; a failed refresh keeps the old listing.
@@ -54,7 +57,9 @@ package struct MountTree: Sendable {
     case unlisted
   }
 
-  package private(set) var nodes: [Node] = [Node(parent: root, name: "", content: .directory(Directory()))]
+  package private(set) var nodes: [Node] = [
+    Node(parent: root, name: "", content: .directory(Directory()), listedPosition: nil)
+  ]
 
   package init() {}
 
@@ -68,6 +73,13 @@ package struct MountTree: Sendable {
   package func file(_ node: Int) -> File? {
     guard nodes.indices.contains(node), case .file(let file) = nodes[node].content else { return nil }
     return file
+  }
+
+  /// The URL of the file `node`.
+  package func url(of node: Int) -> String? {
+    guard let file = file(node) else { return nil }
+    if let placedURL = file.placedURL { return placedURL }
+    return directory(nodes[node].parent)?.location?.fileURL(named: nodes[node].name)
   }
 
   /// The entry `name` of `directory`: a placed one first, then a listed one.
@@ -112,11 +124,11 @@ package struct MountTree: Sendable {
   package func siblings(
     after node: Int, count: Int, reach: Int = 256, where wanted: (Int, Content) -> Bool
   ) -> [Int] {
-    guard node != Self.root, let parent = directory(nodes[node].parent),
-      let position = parent.listedPosition[node]
+    guard node != Self.root, let parent = directory(nodes[node].parent), let position = nodes[node].listedPosition
     else { return [] }
     var found: [Int] = []
-    for sibling in parent.listed.dropFirst(position + 1).prefix(reach) where wanted(sibling, nodes[sibling].content) {
+    for sibling in parent.listed.dropFirst(Int(position) + 1).prefix(reach)
+    where wanted(sibling, nodes[sibling].content) {
       found.append(sibling)
       if found.count == count { break }
     }
@@ -139,7 +151,8 @@ package struct MountTree: Sendable {
         }
         parent = existing
       } else {
-        parent = add(Node(parent: parent, name: name, content: .directory(Directory())), placedIn: parent)
+        parent = add(
+          Node(parent: parent, name: name, content: .directory(Directory()), listedPosition: nil), placedIn: parent)
       }
     }
     guard let name = path.last else {
@@ -151,8 +164,8 @@ package struct MountTree: Sendable {
     guard let entries = self.directory(parent) else { throw .placedBelowFile(path.dropLast().joined(separator: "/")) }
     guard entries.placed[name] == nil else { throw .taken(path.joined(separator: "/")) }
     let content: Content =
-      if let location { .directory(Directory(location: location)) } else { .file(File(url: url, size: .unknown)) }
-    return add(Node(parent: parent, name: name, content: content), placedIn: parent)
+      if let location { .directory(Directory(location: location)) } else { .file(File(placedURL: url, size: .unknown)) }
+    return add(Node(parent: parent, name: name, content: content, listedPosition: nil), placedIn: parent)
   }
 
   private mutating func add(_ node: Node, placedIn directory: Int) -> Int {
@@ -172,10 +185,8 @@ package struct MountTree: Sendable {
     guard let old = self.directory(directory) else { return [] }
     var listed: [Int] = []
     var byName: [String: Int] = [:]
-    var position: [Int: Int] = [:]
     listed.reserveCapacity(listing.entries.count)
     byName.reserveCapacity(listing.entries.count)
-    position.reserveCapacity(listing.entries.count)
     for entry in listing.entries {
       let node: Int
       switch (entry.kind, old.listedByName[entry.name].map { nodes[$0].content }) {
@@ -197,14 +208,14 @@ package struct MountTree: Sendable {
       default:
         let content: Content =
           switch entry.kind {
-          case .file: .file(File(url: location.fileURL(named: entry.name), size: entry.size, modified: entry.modified))
+          case .file: .file(File(placedURL: nil, size: entry.size, modified: entry.modified))
           case .directory:
             .directory(Directory(location: location.subdirectory(named: entry.name), modified: entry.modified))
           }
-        nodes.append(Node(parent: directory, name: entry.name, content: content))
+        nodes.append(Node(parent: directory, name: entry.name, content: content, listedPosition: nil))
         node = nodes.count - 1
       }
-      position[node] = listed.count
+      nodes[node].listedPosition = Int32(clamping: listed.count)
       listed.append(node)
       byName[entry.name] = node
     }
@@ -213,7 +224,6 @@ package struct MountTree: Sendable {
       entries.location = location
       entries.listed = listed
       entries.listedByName = byName
-      entries.listedPosition = position
       entries.listedAt = now
       entries.failedAt = nil
     }
@@ -235,7 +245,7 @@ package struct MountTree: Sendable {
 
   private mutating func modifyDirectory(_ node: Int, _ change: (inout Directory) -> Void) {
     guard case .directory(var directory) = nodes[node].content else { return }
-    nodes[node].content = .file(File(url: "", size: .unknown))  // drop the reference: no copy on write
+    nodes[node].content = .file(File(placedURL: nil, size: .unknown))  // drop the reference: no copy on write
     change(&directory)
     nodes[node].content = .directory(directory)
   }

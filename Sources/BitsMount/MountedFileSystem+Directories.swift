@@ -124,7 +124,7 @@ extension MountedFileSystem {
         return true
       }
       for sibling in starting where state.probing[sibling] == nil { state.probing[sibling] = [] }
-      return .wait(starting: starting.compactMap { node in state.tree.file(node).map { (node, $0.url) } })
+      return .wait(starting: starting.compactMap { node in state.tree.url(of: node).map { (node, $0) } })
     }
     switch plan {
     case .notAFile: completion(.failure(BitsError(.invalidArgument, "not a file")))
@@ -178,10 +178,11 @@ extension MountedFileSystem {
     ]
     entries.reserveCapacity(children.count + 2)
     for child in children {
+      let childInode = currentInode(of: child.node, isDirectory: child.isDirectory)
       entries.append(
         DirectoryEntry(
-          name: child.name, inode: currentInode(of: child.node, isDirectory: child.isDirectory),
-          mode: child.isDirectory ? S_IFDIR : S_IFREG))
+          name: child.name, inode: childInode, mode: child.isDirectory ? S_IFDIR : S_IFREG,
+          attributes: attributes(of: child.node, inode: childInode), timeout: timeout(of: child.node)))
     }
     return entries
   }
@@ -189,6 +190,12 @@ extension MountedFileSystem {
   package func readdir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
     guard let entries = handles.withLock({ $0.directories[handle] }) else { return reply(.error(EBADF)) }
     reply(.directory(entries))
+  }
+
+  /// `readdir` with each entry's attributes, which the kernel keeps as if looked up.
+  package func readdirplus(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+    guard let entries = handles.withLock({ $0.directories[handle] }) else { return reply(.error(EBADF)) }
+    reply(.directoryPlus(entries))
   }
 
   package func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {

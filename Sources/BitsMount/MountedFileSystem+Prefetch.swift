@@ -21,7 +21,7 @@ extension MountedFileSystem {
       guard case .success = result else { return }
       let children = tree.withLock { state in
         state.tree.children(of: directory).map { node in
-          (node: node, path: state.tree.path(of: node), url: state.tree.file(node)?.url)
+          (node: node, path: state.tree.path(of: node), url: state.tree.url(of: node))
         }
       }
       for child in children {
@@ -76,7 +76,7 @@ extension MountedFileSystem {
     let nodes = try paths.map { path throws(BitsError) in try node(at: path) }
     var files = 0
     for node in nodes {
-      if let url = tree.withLock({ $0.tree.file(node)?.url }) {
+      if let url = tree.withLock({ $0.tree.url(of: node) }) {
         fill(node, url: url, priority: priority)
         files += 1
       } else {

@@ -305,7 +305,7 @@ public final class MountedFileSystem: FileSystemOperations {
 
   package func open(inode: UInt64, flags: Int32, reply: @escaping FileSystemReplyHandler) {
     guard let (node, inodeGeneration) = resolve(inode) else { return reply(.error(ENOENT)) }
-    guard let url = tree.withLock({ $0.tree.file(node)?.url }) else { return reply(.error(EISDIR)) }
+    guard let url = tree.withLock({ $0.tree.url(of: node) }) else { return reply(.error(EISDIR)) }
     guard flags & O_ACCMODE == O_RDONLY else { return reply(.error(EROFS)) }
     let file: DownloadFile
     do throws(BitsError) {
@@ -430,13 +430,15 @@ public final class MountedFileSystem: FileSystemOperations {
       return reply(.attributeValue(Array(controlSocketPath.utf8)))
     }
     guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
-    guard let listed = tree.withLock({ $0.tree.file(node) }) else { return reply(.error(ENODATA)) }
+    guard
+      let (listed, url) = tree.withLock({ state in state.tree.file(node).map { ($0, state.tree.url(of: node) ?? "") } })
+    else { return reply(.error(ENODATA)) }
     let value: String?
     if let file = download(of: node) {
       value = FileExtendedAttributes.value(name, of: file)
     } else {
       let size: UInt64? = if case .exact(let size) = listed.size { size } else { nil }
-      value = FileExtendedAttributes.value(name, ofUnopened: listed.url, size: size)
+      value = FileExtendedAttributes.value(name, ofUnopened: url, size: size)
     }
     guard let value else { return reply(.error(ENODATA)) }
     reply(.attributeValue(Array(value.utf8)))

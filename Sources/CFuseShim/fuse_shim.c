@@ -41,6 +41,10 @@ static void shim_init(void *userdata, struct fuse_conn_info *conn) {
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
+  // Listings with attributes (`ls -l`, `du`, `find -size`) cost no lookup per entry; the kernel
+  // asks for them once a listing is followed by lookups of its entries.
+  if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+  if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO) conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
   conn->max_readahead = 1 << 20;
   conn->max_read = MAX_READ;
   conn->max_background = 64;
@@ -82,6 +86,11 @@ static void shim_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 static void shim_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   begin(req);
   OPS(req)->readdir(OPS(req)->context, req, ino, size, (uint64_t)off, fi->fh);
+}
+
+static void shim_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  begin(req);
+  OPS(req)->readdirplus(OPS(req)->context, req, ino, size, (uint64_t)off, fi->fh);
 }
 
 static void shim_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -169,6 +178,7 @@ static const struct fuse_lowlevel_ops shim_operations = {
     .release = shim_release,
     .opendir = shim_opendir,
     .readdir = shim_readdir,
+    .readdirplus = shim_readdirplus,
     .releasedir = shim_releasedir,
     .getxattr = shim_getxattr,
     .listxattr = shim_listxattr,

@@ -285,6 +285,32 @@ final class DirectoryFileSystemTests: XCTestCase {
     )
     XCTAssertEqual(server.requests.filter { $0.url == root }.count, 2)
   }
+
+  func testAListingWithAttributesGivesThoseItKnowsAndLeavesTheRestToLookups() throws {
+    serveListing([("exact", 42), ("sub/", nil)], at: root)
+    let fileSystem = try fileSystem()
+    guard case .opened(let handle, _)? = replies(to: { fileSystem.opendir(inode: 1, reply: $0) }).first else {
+      return XCTFail("opendir")
+    }
+    guard
+      case .directoryPlus(let entries)? = replies(to: { fileSystem.readdirplus(inode: 1, handle: handle, reply: $0) })
+        .first
+    else { return XCTFail("readdirplus") }
+    XCTAssertEqual(entries.map(\.name), [".", "..", "exact", "sub"])
+    XCTAssertEqual(entries[2].attributes?.size, 42)
+    XCTAssertEqual(entries[2].attributes?.inode, entries[2].inode)
+    XCTAssertEqual(entries[3].attributes?.mode, S_IFDIR | 0o555)
+    XCTAssertEqual(entries[2].timeout, 300)
+    serveNamesOnly(["unsized"], at: root + "sub/")
+    guard case .entry(let sub, _)? = Self.lookup("sub", of: fileSystem),
+      case .opened(let subHandle, _)? = replies(to: { fileSystem.opendir(inode: sub.inode, reply: $0) }).first,
+      case .directoryPlus(let unsized)? = replies(to: {
+        fileSystem.readdirplus(inode: sub.inode, handle: subHandle, reply: $0)
+      }).first
+    else { return XCTFail("sub") }
+    XCTAssertNil(unsized.last?.attributes, "a size the listing lacks is for a lookup to learn")
+    XCTAssertEqual(server.requests.count, 2, "listings only")
+  }
 }
 
 /// Records what the file system drops from the kernel's caches.

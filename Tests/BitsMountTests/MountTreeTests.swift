@@ -35,7 +35,7 @@ final class MountTreeTests: XCTestCase {
     XCTAssertEqual(tree.apply(first, from: location, to: MountTree.root, at: start), [])
     let f = tree.child(named: "f", in: MountTree.root)!
     let g = tree.child(named: "g", in: MountTree.root)!
-    XCTAssertEqual(tree.file(f)?.url, "http://h/d/f")
+    XCTAssertEqual(tree.url(of: f), "http://h/d/f")
     XCTAssertEqual(tree.directory(tree.child(named: "s", in: MountTree.root)!)?.location, .page(url: "http://h/d/s/"))
     let second = DirectoryListing(
       format: .nginxJSON,

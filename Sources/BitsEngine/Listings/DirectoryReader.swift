@@ -77,7 +77,12 @@ private struct Reading: Sendable {
       case .failure(let error):
         completion(.failure(error))
       case .success(let (head, body)):
-        parsed(head: head, body: body, location: location, previous: previous, url: url)
+        // Off the network thread, which other transfers share: a page of 100,000 entries takes
+        // a while to read. On a thread of its own, not the dispatch pool, whose threads callers
+        // may be holding while they wait for this listing.
+        startThread(named: "bitsfs-listing") {
+          parsed(head: head, body: body, location: location, previous: previous, url: url)
+        }
       }
     }
     let transfer = reader.transport.start(request, receiver: receiver)
