@@ -56,6 +56,8 @@ struct MountCommand: ParsableCommand {
 
   @OptionGroup var transfer: TransferOptions
 
+  @OptionGroup var cache: CacheLimitOptions
+
   func validate() throws {
     guard arguments.count >= 2 else { throw ValidationError("give at least one URL and a mount point") }
   }
@@ -99,6 +101,12 @@ struct MountCommand: ParsableCommand {
     // A read gives up after the read timeout; its request keeps retrying as long, so a server
     // that comes back serves the next read.
     configuration.job.retryPeriod = min(configuration.job.retryPeriod, configuration.reads.readTimeout)
+    configuration.job.cacheLimits = try cache.limits(
+      for: configuration.cacheDirectory, defaultMinimumFree: .percent(5), evictionUnit: blockSize)
+    if let maximum = configuration.job.cacheLimits?.maximumBytes {
+      // Read-ahead beyond a small part of the limit would evict what it read ahead before use.
+      configuration.reads.maximumReadAhead = min(readAheadMax, maximum / 8)
+    }
     return configuration
   }
 

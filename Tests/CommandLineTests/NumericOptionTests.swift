@@ -64,4 +64,15 @@ final class NumericOptionTests: XCTestCase {
       try assertRefused("fetch", "--max-ranges", value)
     }
   }
+
+  func testCacheSizesOutOfRangeAreRefused() throws {
+    for command in ["mount", "fetch"] {
+      for value in ["-1", "0", "100K", "1e30", "abc", "", "101%", "-5%", "nan%", "%", "99999999999999999999"] {
+        try assertRefused(command, "--cache-limit", value)
+      }
+      for value in ["-1", "abc", "200%", "inf%"] {
+        try assertRefused(command, "--cache-min-free", value)
+      }
+    }
+  }
 }

@@ -30,6 +30,7 @@ extension DownloadFile {
         persistQueue.async { [self] in
           do throws(BitsError) {
             let (data, filled) = try cache.open(url: remoteURL, version: version)
+            accountOpenedEntry(data: data, filled: filled, size: version.size)
             state.withLock { state in
               state.version = version
               state.lastKnownVersion = version
@@ -163,6 +164,7 @@ extension DownloadFile {
       state.version = nil
       state.data = nil
       state.filled = ByteRangeSet()
+      state.evicting = ByteRangeSet()
       state.dataURL = nil
       state.readAheadUnread = ByteRangeSet()
       state.commits.discard()
@@ -173,6 +175,7 @@ extension DownloadFile {
       return (transfers, state.waiters.takeAll())
     }
     guard let (transfers, waiters) = dropped else { return }
+    budget?.forgetBlocks(of: budgetID)
     for transfer in transfers { transport.cancel(transfer) }
     let error = BitsError(.remoteFileChanged, "the remote file changed while it was read", url: remoteURL)
     callbackQueue.async {
@@ -249,6 +252,7 @@ extension DownloadFile {
       if removingCache { cache.remove() }
       cache.release()
     }
+    budget?.unregister(budgetID)
     let error = BitsError(.cancelled, "the job was cancelled", url: remoteURL)
     for waiter in waiters { waiter.completion(.failure(error)) }
   }

@@ -28,8 +28,9 @@ public struct FileStatistics: Sendable {
 /// (`DownloadFile+Journal`), `FileRangesTransferred` (`DownloadFile+Reports`) and `Complete()`
 /// (`DownloadFile+Delivery`). The decisions are pure values in `Scheduling/`.
 ///
-/// Locking: `state` is the file's only lock and a leaf: nothing else is locked or waited on
-/// while it is held, and no callback runs under it. `persistQueue` is serial and runs the cache
+/// Locking: `state` is the file's lock; only `readerPins` (a leaf) is taken while it is held,
+/// nothing is waited on, and no callback runs under it. The cache budget is called with neither
+/// held. `persistQueue` is serial and runs the cache
 /// I/O (open, reset, commit, delivery); work on it may take `state`; nothing holding `state`
 /// waits for it (only `async` onto it). Callbacks to readers and to the job run on the network
 /// threads or on `callbackQueue`, never under `state`.
@@ -47,6 +48,11 @@ public final class DownloadFile: Sendable {
   let cache: CacheEntry
   let notify: @Sendable (DownloadFile, FileEvent) -> Void
   let state: Mutex<State>
+  /// Counts this file's bytes against the cache's limits; `nil` without limits.
+  let budget: CacheBudget?
+  let budgetID: UInt64
+  /// Ranges of the cache file readers are being answered from (see `CachePin`).
+  let readerPins = Mutex(ReaderPins())
   let persistQueue = DispatchQueue(label: "bitsfs.cache-commit")
   let callbackQueue = DispatchQueue(label: "bitsfs.file-callbacks", attributes: .concurrent)
 
@@ -72,6 +78,8 @@ public final class DownloadFile: Sendable {
     /// version; `nil` for `remoteURL` itself.
     var dataURL: String?
     var filled = ByteRangeSet()
+    /// Bytes being evicted: no longer filled, and not asked for until their space is freed.
+    var evicting = ByteRangeSet()
     var scheduler: RangeScheduler
     /// The transfer of each piece in flight.
     var transfers: [UInt64: TransferID] = [:]
@@ -94,7 +102,7 @@ public final class DownloadFile: Sendable {
 
   init(
     remoteURL: String, localName: String?, requestedRanges: [FileRange]?, configuration: JobConfiguration,
-    transport: any HTTPTransport, cache: CacheEntry,
+    transport: any HTTPTransport, cache: CacheEntry, budget: CacheBudget?,
     notify: @escaping @Sendable (DownloadFile, FileEvent) -> Void
   ) {
     self.localName = localName
@@ -103,6 +111,8 @@ public final class DownloadFile: Sendable {
     self.transport = transport
     self.cache = cache
     self.notify = notify
+    self.budget = budget
+    budgetID = budget?.makeID() ?? 0
     let limits = RangeScheduler.Limits(
       maximumRequestSize: configuration.maximumRequestSize,
       maximumConcurrentRequests: configuration.maximumConcurrentRequests, backoff: configuration.backoff,
@@ -111,6 +121,9 @@ public final class DownloadFile: Sendable {
       State(
         remoteURL: remoteURL, scheduler: RangeScheduler(limits: limits),
         reports: RangeReportThrottle(minimumInterval: configuration.minimumNotificationInterval)))
+    budget?.register(
+      budgetID, self, entryPath: cache.directory.path, evictable: configuration.isOnDemand,
+      metadataBytes: cache.metadataBytes)
   }
 
   // MARK: IBackgroundCopyFile

@@ -28,6 +28,11 @@ public struct JobConfiguration: Sendable {
   /// `BG_JOB_PRIORITY`: where the job's background transfers queue among other work; readers
   /// of a mount always go first.
   public var priority: TransferPriority = .normal
+  /// Bounds on the cache directory's size and on the free space left on its file system; `nil`
+  /// for none. Files of an on-demand job (a mount) lose their least recently used blocks to stay
+  /// within them; other jobs' bytes are the files being delivered, so a range that does not fit
+  /// fails.
+  public var cacheLimits: CacheLimits?
   /// Request headers such as `Authorization`; kept in memory only.
   public var headers: [HTTPHeader] = []
 
