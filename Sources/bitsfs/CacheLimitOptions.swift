@@ -37,6 +37,21 @@ struct CacheLimitOptions: ParsableArguments {
       maximumBytes: maximum, minimumFreeBytes: minimumFree.bytes(of: size), evictionUnit: evictionUnit)
   }
 
+  /// The bytes the cache may take: the limit, or less where the file system's free space
+  /// (with what the cache holds already) less the minimum to keep is less.
+  static func room(for limits: CacheLimits, directory: URL) -> UInt64? {
+    var room = limits.maximumBytes
+    var info = statvfs()
+    if limits.minimumFreeBytes > 0, statvfs(directory.path, &info) == 0 {
+      let free = UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue
+      let held = CacheDirectory.diskBytes(of: directory.path, recursive: true)
+      let available = free.addingReportingOverflow(held).partialValue
+      let usable = available > limits.minimumFreeBytes ? available - limits.minimumFreeBytes : 0
+      room = min(room ?? .max, usable)
+    }
+    return room
+  }
+
   /// The size of the file system `directory` is on (or would be, once created).
   private static func fileSystemSize(holding directory: URL) throws(BitsError) -> UInt64 {
     var path = directory.standardizedFileURL

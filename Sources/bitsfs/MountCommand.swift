@@ -103,9 +103,14 @@ struct MountCommand: ParsableCommand {
     configuration.job.retryPeriod = min(configuration.job.retryPeriod, configuration.reads.readTimeout)
     configuration.job.cacheLimits = try cache.limits(
       for: configuration.cacheDirectory, defaultMinimumFree: .percent(5), evictionUnit: blockSize)
-    if let maximum = configuration.job.cacheLimits?.maximumBytes {
-      // Read-ahead beyond a small part of the limit would evict what it read ahead before use.
-      configuration.reads.maximumReadAhead = min(readAheadMax, maximum / 8)
+    if let limits = configuration.job.cacheLimits,
+      let room = CacheLimitOptions.room(for: limits, directory: configuration.cacheDirectory)
+    {
+      // Requests in flight cannot be evicted, and read-ahead beyond a small part of the room
+      // would evict what it read ahead before use.
+      configuration.reads.maximumReadAhead = min(readAheadMax, room / 8)
+      configuration.job.maximumRequestSize = min(
+        configuration.job.maximumRequestSize, max(blockSize, room / 16 / blockSize * blockSize))
     }
     return configuration
   }

@@ -145,4 +145,36 @@ final class MountCacheLimitTests: MountTestCase {
     close(hot)
     try unmount(mountPoint)
   }
+
+  func testFreeSpaceIsKeptByEvicting() throws {
+    try requireRoot(for: "mounting a small tmpfs")
+    try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
+    XCTAssertEqual(
+      try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", cacheDirectory.path]).status,
+      0)
+    defer { _ = try? runCommand("/bin/umount", ["-l", cacheDirectory.path]) }
+    let original = try serve("f.bin", count: 48 << 20, seed: 51)
+    let minimumFree = 16 << 20
+    let mountPoint = try mount([nginx.url("f.bin")], options: ["--cache-min-free", "16M"])
+    let lowest = Mutex(Int.max)
+    let running = Mutex(true)
+    let cachePath = cacheDirectory.path
+    let sampler = PendingRead("free space samples") {
+      while running.withLock({ $0 }) {
+        var info = statvfs()
+        if statvfs(cachePath, &info) == 0 {
+          lowest.withLock { $0 = min($0, Int(info.f_bavail) * Int(info.f_frsize)) }
+        }
+        Thread.sleep(forTimeInterval: 0.005)
+      }
+      return []
+    }
+    // Three times what the disk can keep: every byte right, and the disk never below its floor.
+    let got = try read(mountPoint + "/f.bin", offset: 0, count: original.count, timeout: 120)
+    running.withLock { $0 = false }
+    _ = try sampler.wait()
+    XCTAssertTrue(got.elementsEqual(original), "the whole file reads right")
+    XCTAssertGreaterThanOrEqual(lowest.withLock { $0 }, minimumFree - margin, "free space fell below the minimum")
+    try unmount(mountPoint)
+  }
 }
