@@ -75,10 +75,14 @@ package final class CacheEntry: Sendable {
       throw error
     }
     guard lockf(descriptor, F_TLOCK, 0) == 0 else {
+      let holder = bitsfs_lock_holder(descriptor)
       close(descriptor)
       _ = Self.heldInProcess.withLock { $0.remove(path) }
+      let named = holder > 0 ? " (pid \(holder))" : ""
       throw BitsError(
-        .accessDenied, "the cache entry is in use by another bitsfs process", url: directory.path)
+        .accessDenied,
+        "the cache entry is in use by another bitsfs process\(named); one process at a time may use an entry",
+        url: directory.path)
     }
     // The lock's modification time tells when the entry was last used.
     futimens(descriptor, nil)
@@ -87,6 +91,16 @@ package final class CacheEntry: Sendable {
 
   deinit {
     release()
+  }
+
+  /// The process holding the entry in `directory`, if one does (this one included).
+  package static func holder(of directory: URL) -> Int32? {
+    let descriptor = Glibc.open(directory.appendingPathComponent("lock").path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return nil }
+    defer { close(descriptor) }
+    if heldInProcess.withLock({ $0.contains(directory.standardizedFileURL.path) }) { return getpid() }
+    let holder = bitsfs_lock_holder(descriptor)
+    return holder > 0 ? Int32(holder) : nil
   }
 
   /// Every change to the entry needs its lock: after `release()` it may have another owner.
