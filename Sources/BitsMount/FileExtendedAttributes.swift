@@ -27,15 +27,4 @@ enum FileExtendedAttributes {
     default: return nil
     }
   }
-
-  /// The URL without user name, password or query string: a presigned URL's query is a
-  /// credential, and attributes travel with copies of the file.
-  static func shownURL(_ url: String) -> String {
-    guard var components = URLComponents(string: url) else { return "" }
-    components.user = nil
-    components.password = nil
-    components.query = nil
-    components.fragment = nil
-    return components.string ?? ""
-  }
 }

@@ -8,7 +8,7 @@ struct BitsFS: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bitsfs",
     abstract: "Use remote HTTP(S) files as if they were local, fetching only the bytes read.",
-    subcommands: [FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self],
+    subcommands: [FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self, CacheCommand.self],
     // `bitsfs URL MOUNTPOINT -o …` is what mount(8) runs for an fstab line of type fuse.bitsfs.
     defaultSubcommand: MountCommand.self)
 
