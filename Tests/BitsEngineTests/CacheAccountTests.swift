@@ -149,4 +149,23 @@ final class CacheAccountTests: XCTestCase {
     XCTAssertEqual(account.incoming(1, blocks(1...3)), 20)
     XCTAssertEqual(account.incoming(2, blocks(1...3)), 30, "another file's blocks are its own")
   }
+
+  func testBytesCountedButNotYetAllocatedCountAgainstTheFreeSpaceOnly() {
+    var account = account(maximum: 100, minimumFree: 50)
+    account.register(1, entryPath: "/c/a", evictable: true, metadataBytes: 0)
+    account.hold(1, blocks(0...9))
+    XCTAssertEqual(account.excess(incoming: 0, unallocated: 30, freeBytes: 100), 0, "the limit counts them already")
+    XCTAssertEqual(account.excess(incoming: 0, unallocated: 70, freeBytes: 100), 20, "the free space does not yet")
+    XCTAssertEqual(account.plan(incoming: 0, unallocated: 70, freeBytes: 100).blocks.count, 2)
+  }
+
+  func testForgottenBlocksOfAFailedRequestStopCounting() {
+    var account = account(maximum: 100)
+    account.register(1, entryPath: "/c/a", evictable: true, metadataBytes: 0)
+    account.hold(1, blocks(0...3))
+    account.forget(1, [2, 3, 7])
+    XCTAssertEqual(account.usedBytes, 20)
+    XCTAssertEqual(account.blocks(of: 1), [0, 1])
+    XCTAssertFalse(account.isHeld(CacheBlock(file: 1, index: 2)))
+  }
 }

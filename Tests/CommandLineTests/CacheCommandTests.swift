@@ -102,6 +102,7 @@ final class CacheCommandTests: XCTestCase {
     try TestData.write(count: 2 << 20, seed: 72, to: nginx.root.appendingPathComponent("b.bin"))
     let (first, _) = try mountAndRead(nginx.url("a.bin"), name: "a.bin", count: 1 << 20)
     try unmount(first)
+    Thread.sleep(forTimeInterval: 1.1)  // last uses a second apart, as the listing shows them
     let (second, pid) = try mountAndRead(nginx.url("b.bin") + "?X-Signature=secret123", name: "b.bin", count: 64 << 10)
     let listed = try cacheCommand(["ls"])
     XCTAssertEqual(listed.status, 0, listed.error)

@@ -129,6 +129,13 @@ package struct CacheAccount: Sendable {
     if let old = files.removeValue(forKey: file) { metadataBytes -= old.metadataBytes }
   }
 
+  /// Forgets `indexes` of `file` (counted for a request that may not go ahead).
+  package mutating func forget(_ file: UInt64, _ indexes: some Sequence<UInt64>) {
+    for index in indexes where files[file]?.blocks.remove(index) != nil {
+      order.remove(CacheBlock(file: file, index: index))
+    }
+  }
+
   /// Forgets every block of `file` (its data file was replaced by an empty one).
   package mutating func forgetBlocks(of file: UInt64) {
     guard let blocks = files[file]?.blocks else { return }
@@ -136,7 +143,9 @@ package struct CacheAccount: Sendable {
     files[file]?.blocks = []
   }
 
-  /// The blocks of `blocks` not held yet, and the bytes they add.
+  package func isHeld(_ block: CacheBlock) -> Bool { order.contains(block) }
+
+  /// The bytes the blocks of `blocks` not held yet add.
   package func incoming(_ file: UInt64, _ blocks: [(index: UInt64, bytes: UInt64)]) -> UInt64 {
     blocks.reduce(0) { $0 + (order.contains(CacheBlock(file: file, index: $1.index)) ? 0 : $1.bytes) }
   }
@@ -156,16 +165,18 @@ package struct CacheAccount: Sendable {
   }
 
   /// Bytes to free before `incoming` more are written, when the file system has `freeBytes`
-  /// free (`nil` if unknown).
-  package func excess(incoming: UInt64, freeBytes: UInt64?) -> UInt64 {
+  /// free (`nil` if unknown) and `unallocated` of the bytes counted already are still to be
+  /// allocated there.
+  package func excess(incoming: UInt64, unallocated: UInt64 = 0, freeBytes: UInt64?) -> UInt64 {
     var excess: UInt64 = 0
     if let maximum = limits.maximumBytes {
       let (total, overflow) = usedBytes.addingReportingOverflow(incoming)
       excess = overflow ? .max : total > maximum ? total - maximum : 0
     }
     if let freeBytes {
-      let (wanted, overflow) = limits.minimumFreeBytes.addingReportingOverflow(incoming)
-      let lacking = overflow ? .max : wanted > freeBytes ? wanted - freeBytes : 0
+      let (more, overflowMore) = incoming.addingReportingOverflow(unallocated)
+      let (wanted, overflow) = limits.minimumFreeBytes.addingReportingOverflow(more)
+      let lacking = overflow || overflowMore ? .max : wanted > freeBytes ? wanted - freeBytes : 0
       excess = max(excess, lacking)
     }
     return excess
@@ -174,8 +185,8 @@ package struct CacheAccount: Sendable {
   /// Chooses what to evict so that `incoming` more bytes fit: idle entries first, least
   /// recently used first, then the least recently used blocks of evictable files. What is chosen
   /// stops being held and counts as releasing until `released` or `kept` says what became of it.
-  package mutating func plan(incoming: UInt64, freeBytes: UInt64?) -> Plan {
-    var needed = excess(incoming: incoming, freeBytes: freeBytes)
+  package mutating func plan(incoming: UInt64, unallocated: UInt64 = 0, freeBytes: UInt64?) -> Plan {
+    var needed = excess(incoming: incoming, unallocated: unallocated, freeBytes: freeBytes)
     var plan = Plan()
     while needed > 0, !idle.isEmpty {
       let entry = idle.removeFirst()

@@ -47,8 +47,11 @@ package final class CacheBudget: Sendable {
     var files: [UInt64: Registered] = [:]
     var nextID: UInt64 = 1
     var scanned = false
+    var backgroundEviction = false
   }
   private let state: Mutex<State>
+  /// Runs evictions ahead of need, one at a time.
+  private let background = DispatchQueue(label: "bitsfs.cache-eviction")
 
   package init(directory: URL, limits: CacheLimits) {
     self.directory = directory
@@ -103,7 +106,7 @@ package final class CacheBudget: Sendable {
       state.account.updateMetadata(of: id, bytes: metadataBytes)
       state.account.hold(id, blocks)
     }
-    DispatchQueue.global().async { _ = self.evict(incoming: 0) }
+    evictInBackground()
   }
 
   /// Readers used `range`: its blocks become the most recently used.
@@ -113,27 +116,66 @@ package final class CacheBudget: Sendable {
     state.withLock { $0.account.touch(id, range.lowerBound / unit...(range.upperBound - 1) / unit) }
   }
 
-  /// Space for `range` of a file of `size` bytes is about to be allocated: whatever it adds
-  /// beyond the limits is evicted first. Fails, counting nothing, when `mustFit` and the limits
-  /// cannot be kept (what is left is in use, or not evictable); otherwise the limits are
-  /// exceeded by what is in use.
+  /// Space for `range` of a file of `size` bytes is about to be allocated: it is counted at
+  /// once, and whatever it adds beyond the limits is evicted first. Fails, counting nothing,
+  /// when `mustFit` and the limits cannot be kept (what is left is in use, or not evictable);
+  /// otherwise the limits are exceeded by what is in use.
+  ///
+  /// Each eviction makes a journal record durable, so evictions are batched: one that must run
+  /// frees `slack` more than needed, and a write that brings the cache within `slack` of its
+  /// limits starts one in the background that frees twice that, so that writes rarely wait.
   package func admit(_ id: UInt64, _ range: Range<UInt64>, size: UInt64, metadataBytes: UInt64, mustFit: Bool)
     throws(BitsError)
   {
     var blocks: [(index: UInt64, bytes: UInt64)] = []
     appendBlocks(covering: range, size: size, to: &blocks)
-    let incoming = state.withLock { state in
+    let free = freeBytes()
+    let (new, incoming, over, near) = state.withLock { state in
       state.account.updateMetadata(of: id, bytes: metadataBytes)
-      return state.account.incoming(id, blocks)
+      let new = blocks.filter { !state.account.isHeld(CacheBlock(file: id, index: $0.index)) }.map(\.index)
+      let incoming = state.account.incoming(id, blocks)
+      state.account.hold(id, blocks)
+      return (
+        new, incoming, state.account.excess(incoming: 0, unallocated: incoming, freeBytes: free) > 0,
+        state.account.excess(incoming: slack, unallocated: incoming, freeBytes: free) > 0
+      )
     }
-    let shortfall = evict(incoming: incoming)
-    if mustFit, shortfall > 0 {
-      throw BitsError.localFile(
-        errno: ENOSPC,
-        "the cache would exceed its limits (\(limitsDescription)) and holds nothing that may be evicted",
-        path: directory.path)
+    if over {
+      evict(headroom: slack, unallocated: incoming)
+      let shortfall = state.withLock {
+        $0.account.excess(incoming: 0, unallocated: incoming, freeBytes: freeBytes())
+      }
+      if mustFit, shortfall > 0 {
+        state.withLock { $0.account.forget(id, new) }
+        throw BitsError.localFile(
+          errno: ENOSPC,
+          "the cache would exceed its limits (\(limitsDescription)) and holds nothing that may be evicted",
+          path: directory.path)
+      }
+    } else if near {
+      evictInBackground()
     }
-    state.withLock { $0.account.hold(id, blocks) }
+  }
+
+  /// Bytes evicted beyond what is needed, so that evictions (each a durable journal write) come
+  /// in batches: 1/16 of the limit (or of the free space kept), at least one unit.
+  private var slack: UInt64 {
+    max(limits.evictionUnit, (limits.maximumBytes ?? limits.minimumFreeBytes) / 16)
+  }
+
+  /// Starts an eviction to twice `slack` below the limits on the background queue, unless one
+  /// is under way.
+  private func evictInBackground() {
+    guard
+      state.withLock({ state in
+        defer { state.backgroundEviction = true }
+        return !state.backgroundEviction
+      })
+    else { return }
+    background.async { [self] in
+      evict(headroom: 2 * slack, unallocated: 0)
+      state.withLock { $0.backgroundEviction = false }
+    }
   }
 
   private var limitsDescription: String {
@@ -143,18 +185,17 @@ package final class CacheBudget: Sendable {
     return parts.joined(separator: ", ")
   }
 
-  /// Evicts until `incoming` more bytes fit, in a few rounds (blocks found in use go to the
-  /// back of the order, and others are tried); returns the bytes still over.
-  private func evict(incoming: UInt64) -> UInt64 {
+  /// Evicts until `headroom` more bytes fit (`unallocated` of those counted are still to be
+  /// allocated), in a few rounds: blocks found in use go to the back of the order, and others
+  /// are tried.
+  private func evict(headroom: UInt64, unallocated: UInt64) {
     scanIfNeeded()
-    var shortfall: UInt64 = 0
     for _ in 0..<4 {
       let free = freeBytes()
       let (plan, files) = state.withLock { state in
-        let plan = state.account.plan(incoming: incoming, freeBytes: free)
+        let plan = state.account.plan(incoming: headroom, unallocated: unallocated, freeBytes: free)
         return (plan, state.files)
       }
-      shortfall = plan.shortfall
       if plan.isEmpty { break }
       for entry in plan.entries {
         let removed = removeIdleEntry(entry.path)
@@ -170,7 +211,6 @@ package final class CacheBudget: Sendable {
       }
       if !keptAny { break }
     }
-    return shortfall
   }
 
   /// Removes an idle entry, unless another process holds it.
