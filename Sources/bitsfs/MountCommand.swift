@@ -23,6 +23,9 @@ struct MountCommand: ParsableCommand {
   @Flag(help: "Log every HTTP request (as a daemon, to <cache-dir>/bitsfs.log).")
   var debug = false
 
+  @Flag(help: "Use no network: serve what the cache holds; reads of anything else fail with EIO at once.")
+  var offline = false
+
   @Option(
     name: .customShort("o"),
     help: ArgumentHelp("FUSE mount options, e.g. allow_other (repeatable).", valueName: "options"))
@@ -94,6 +97,7 @@ struct MountCommand: ParsableCommand {
       configuration.http.trace = { line in writeToStandardError("bitsfs: \(line)\n") }
     }
     configuration.job = try transfer.jobConfiguration()
+    configuration.job.isOffline = offline
     configuration.reads.readTimeout = .milliseconds(Int64(readTimeout * 1000))
     configuration.reads.blockSize = blockSize
     configuration.reads.maximumReadAhead = readAheadMax
@@ -129,6 +133,13 @@ struct MountCommand: ParsableCommand {
 
   private func serve(_ configuration: MountConfiguration, ready: @Sendable @escaping () -> Void) throws(BitsError) {
     let mount = try Mount(configuration: configuration)
+    // Still on the caller's standard error: the daemon detaches from it once mounted.
+    for file in mount.job.files where !offline && file.statistics.isVersionUnconfirmed {
+      let reason = file.statistics.lastError.map { " (\($0.code.name))" } ?? ""
+      writeToStandardError(
+        "bitsfs: \(shownURL(file.remoteURL)): the server cannot be reached\(reason); serving the version in the "
+          + "cache, to be confirmed when the server answers\n")
+    }
     let signals = [SIGINT, SIGTERM].map { number in
       signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())

@@ -140,6 +140,18 @@ package final class CacheEntry: Sendable {
     return (try reset(url: url, version: version), ByteRangeSet())
   }
 
+  /// The version the entry holds for `url` that a later owner may trust (metadata of this layout
+  /// and URL, a validator, a journal of its epoch, a data file of its size), without changing
+  /// anything: what an offline mount serves.
+  package func cachedVersion(url: String) -> RemoteVersion? {
+    guard (try? requireHeld()) != nil, let metadata = readMetadata(), metadata.format == Self.format,
+      metadata.url == url, metadata.version.hasValidator,
+      let journal = FilledJournal.read(path: journalPath), journal.epoch == metadata.epoch,
+      (try? DataFile(path: dataPath, create: false))?.size == metadata.version.size
+    else { return nil }
+    return metadata.version
+  }
+
   /// Drops every byte held and prepares an empty data file of `version.size` bytes. Readers of
   /// the previous data file keep their own descriptor and see the old bytes, never a mix.
   package func reset(url: String, version: RemoteVersion) throws(BitsError) -> DataFile {

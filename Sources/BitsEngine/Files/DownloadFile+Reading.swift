@@ -28,6 +28,10 @@ extension DownloadFile {
         return .success(
           FilledBytes(location: .cache(data), range: range, generation: state.generation, pin: pin(range)))
       }
+      if configuration.isOffline {
+        return .failure(
+          BitsError(.connectFailure, "offline, and these bytes are not in the cache", url: state.remoteURL))
+      }
       let deadline = ContinuousClock.now + timeout
       if state.waiters.add(range, deadline: deadline, completion: completion) {
         scheduleDeadlineCheck(at: deadline)

@@ -11,6 +11,7 @@ extension DownloadFile {
 
   /// Queues the parts of `ranges` nobody has filled or asked for, and starts what may start.
   func fetch(_ ranges: [Range<UInt64>], priority: TransferPriority) {
+    guard !configuration.isOffline else { return }
     let queuedAny = state.withLock { state in
       state.scheduler.request(ranges, priority: priority, filled: presentForScheduling(state))
     }

@@ -21,31 +21,51 @@ extension DownloadFile {
     case .joined: return
     case .start: break
     }
-    probe(retryPeriod: configuration.retryPeriod).run { [self] result in
+    // A first connection may fall back on the version the cache holds (offline, or a server
+    // that cannot be reached); a reconnection follows a change, so the cached version is gone.
+    let cached = state.withLock { $0.lastKnownVersion == nil } ? cache.cachedVersion(url: remoteURL) : nil
+    if configuration.isOffline {
+      guard let cached else {
+        return finishConnecting(
+          .failure(BitsError(.connectFailure, "offline, and the cache holds no version of the file", url: remoteURL)))
+      }
+      return open(cached, dataURL: nil, confirmed: false)
+    }
+    // With a cached version to serve, one attempt: the mount comes up at once on the cache.
+    probe(retryPeriod: cached == nil ? configuration.retryPeriod : .zero).run { [self] result in
       switch result {
-      case .failure(let error): finishConnecting(.failure(error))
+      case .failure(let error):
+        guard let cached, error.code.isTransient else { return finishConnecting(.failure(error)) }
+        state.withLock { $0.lastError = BitsError(error.code, error.message, url: $0.remoteURL) }
+        open(cached, dataURL: nil, confirmed: false)
       case .success(let probed):
-        let version = probed.version
-        let dataURL = rememberedURL(probed.finalURL, for: remoteURL)
-        persistQueue.async { [self] in
-          do throws(BitsError) {
-            let (data, filled) = try cache.open(url: remoteURL, version: version)
-            accountOpenedEntry(data: data, filled: filled, size: version.size)
-            state.withLock { state in
-              state.version = version
-              state.lastKnownVersion = version
-              state.lastValidated = .now
-              state.lastValidationFailure = nil
-              state.data = data
-              state.filled = filled
-              state.dataURL = dataURL
-              state.generation += 1
-            }
-            finishConnecting(.success(version))
-          } catch {
-            finishConnecting(.failure(error))
-          }
+        open(probed.version, dataURL: rememberedURL(probed.finalURL, for: remoteURL), confirmed: true)
+      }
+    }
+  }
+
+  /// Opens the cache entry at `version`, which the server just confirmed or which the cache
+  /// holds (`confirmed` false: revalidated by the next open the server answers).
+  private func open(_ version: RemoteVersion, dataURL: String?, confirmed: Bool) {
+    persistQueue.async { [self] in
+      do throws(BitsError) {
+        let (data, filled) = try cache.open(url: remoteURL, version: version)
+        accountOpenedEntry(data: data, filled: filled, size: version.size)
+        state.withLock { state in
+          state.version = version
+          state.lastKnownVersion = version
+          state.lastValidated = confirmed ? .now : nil
+          // Opens serve the cache for a while before asking the server again.
+          state.lastValidationFailure = confirmed ? nil : .now
+          state.isVersionUnconfirmed = !confirmed
+          state.data = data
+          state.filled = filled
+          state.dataURL = dataURL
+          state.generation += 1
         }
+        finishConnecting(.success(version))
+      } catch {
+        finishConnecting(.failure(error))
       }
     }
   }
@@ -97,7 +117,7 @@ extension DownloadFile {
   package func needsRevalidation(ifOlderThan interval: Duration) -> Bool {
     let now = ContinuousClock.now
     return state.withLock { state in
-      guard state.version != nil else { return false }
+      guard state.version != nil, !configuration.isOffline else { return false }
       if let failure = state.lastValidationFailure, now - failure < Self.revalidationFailureHold(interval: interval) {
         return false
       }
@@ -137,6 +157,7 @@ extension DownloadFile {
         state.withLock { state in
           state.lastValidated = .now
           state.lastValidationFailure = nil
+          if probed.version == current { state.isVersionUnconfirmed = false }
         }
         guard probed.version != current else { return finishRevalidating() }
         versionDidChange(from: current)

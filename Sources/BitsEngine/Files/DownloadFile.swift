@@ -16,6 +16,9 @@ public struct FileStatistics: Sendable {
   /// The last failure of a request or of the cache (a journal that could not be written), also
   /// in an on-demand job, whose readers got the errors but whose job goes on.
   public var lastError: BitsError?
+  /// The file is served at the version its cache held, which the server has not confirmed yet
+  /// (offline, or the server could not be reached when the file was connected).
+  public var isVersionUnconfirmed: Bool
 }
 
 /// A file of a download job (`IBackgroundCopyFile2`): its remote URL, the ranges asked of it,
@@ -67,6 +70,8 @@ public final class DownloadFile: Sendable {
     var lastValidated: ContinuousClock.Instant?
     /// When a revalidation last failed to reach the server: opens serve the cache meanwhile.
     var lastValidationFailure: ContinuousClock.Instant?
+    /// The version is the one the cache held, not yet confirmed by the server.
+    var isVersionUnconfirmed = false
     /// Opens waiting for the revalidation in flight, if one is.
     var revalidationWaiters: [@Sendable () -> Void]?
     /// Callers waiting for the connection attempt in flight, if one is.
@@ -159,7 +164,7 @@ public final class DownloadFile: Sendable {
         size: state.version?.size, filledBytes: state.filled.coveredByteCount,
         filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount,
         readAheadBytes: state.readAheadBytes, readAheadUsedBytes: state.readAheadUsedBytes,
-        lastError: state.lastError)
+        lastError: state.lastError, isVersionUnconfirmed: state.isVersionUnconfirmed)
     }
   }
 

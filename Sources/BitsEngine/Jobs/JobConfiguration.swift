@@ -4,6 +4,9 @@ import FoundationEssentials
 public struct JobConfiguration: Sendable {
   /// BITS on-demand mode: files are fetched only where `requestFileRanges` or a read asks.
   public var isOnDemand = false
+  /// No network at all: files are served at the version their cache holds, and reads of bytes
+  /// not cached fail at once.
+  public var isOffline = false
   /// `MaxRangesPerFile`.
   public var maximumRangesPerFile = RangeValidation.defaultMaximumRangeCount
   /// `BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL`: `FileRangesTransferred` comes no more often.
