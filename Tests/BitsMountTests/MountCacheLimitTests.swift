@@ -96,18 +96,8 @@ final class MountCacheLimitTests: MountTestCase {
     let options = ["--cache-limit", "2M"]
     for (round, delay) in [0.2, 0.5, 0.9, 1.4].enumerated() {
       try mount([nginx.url("k.bin")], at: mountPoint, options: options)
-      let pid = try XCTUnwrap(ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint).flatMap(Int32.init))
       // A sequential reader of twelve times the limit keeps eviction busy until the kill.
-      let reader = Process()
-      reader.executableURL = URL(fileURLWithPath: "/bin/dd")
-      reader.arguments = ["if=\(path)", "of=/dev/null", "bs=256k"]
-      reader.standardError = FileHandle.nullDevice
-      try reader.run()
-      Thread.sleep(forTimeInterval: delay)
-      kill(pid, SIGKILL)
-      XCTAssertTrue(waitUntil(timeout: 20) { !reader.isRunning }, "a reader of a dead mount returns")
-      XCTAssertEqual(try runCommand("/usr/bin/fusermount3", ["-u", "-z", mountPoint]).status, 0)
-      XCTAssertTrue(waitUntil(timeout: 10) { !MountTable.isMountPoint(mountPoint) })
+      try killDaemon(of: mountPoint, after: delay, reading: path, blockSize: "256k")
       try assertClaimsAreRight(originals, "round \(round)")
     }
     let again = try mount([nginx.url("k.bin")], at: mountPoint, options: options)

@@ -35,17 +35,7 @@ final class MountStressTests: MountTestCase {
       }
       recovered = filled.reduce(0) { $0 + $1.count }
 
-      let pid = try daemonPID(mountPoint)
-      let reader = Process()
-      reader.executableURL = URL(fileURLWithPath: "/bin/dd")
-      reader.arguments = ["if=\(path)", "of=/dev/null", "bs=1M"]
-      reader.standardError = FileHandle.nullDevice
-      try reader.run()
-      Thread.sleep(forTimeInterval: delay)
-      kill(pid, SIGKILL)
-      XCTAssertTrue(waitUntil(timeout: 20) { !reader.isRunning }, "a reader of a dead mount returns")
-      XCTAssertEqual(try runCommand("/usr/bin/fusermount3", ["-u", "-z", mountPoint]).status, 0)
-      XCTAssertTrue(waitUntil(timeout: 10) { !MountTable.isMountPoint(mountPoint) })
+      try killDaemon(of: mountPoint, after: delay, reading: path, blockSize: "1M")
     }
     try mount([nginx.url("big.bin")], at: mountPoint)
     XCTAssertGreaterThan(recovered, 0, "some progress survived the kills")

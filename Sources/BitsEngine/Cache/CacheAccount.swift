@@ -54,8 +54,6 @@ package struct CacheAccount: Sendable {
   package struct Plan: Sendable, Equatable {
     package var entries: [IdleEntry] = []
     package var blocks: [ChosenBlock] = []
-    /// Bytes still over the limit after everything chosen is gone (pinned or unevictable bytes).
-    package var shortfall: UInt64 = 0
 
     package var isEmpty: Bool { entries.isEmpty && blocks.isEmpty }
   }
@@ -86,11 +84,6 @@ package struct CacheAccount: Sendable {
   /// Every byte counted.
   package var usedBytes: UInt64 {
     order.totalBytes + metadataBytes + idleBytes + otherBytes + releasing
-  }
-
-  /// The bytes of `file`'s blocks held.
-  package func blockBytes(of file: UInt64) -> UInt64 {
-    files[file]?.blocks.reduce(0) { $0 + (order.bytes(of: CacheBlock(file: file, index: $1)) ?? 0) } ?? 0
   }
 
   /// The blocks of `file` held, least recently used first (for tests and `bitsfs status`).
@@ -202,7 +195,6 @@ package struct CacheAccount: Sendable {
       releasing += bytes
       needed = needed > bytes ? needed - bytes : 0
     }
-    plan.shortfall = needed
     return plan
   }
 

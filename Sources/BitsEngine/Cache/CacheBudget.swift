@@ -62,9 +62,6 @@ package final class CacheBudget: Sendable {
           limits: .init(maximumBytes: limits.maximumBytes, minimumFreeBytes: limits.minimumFreeBytes))))
   }
 
-  /// Bytes counted now (for tests and status).
-  package var usedBytes: UInt64 { state.withLock { $0.account.usedBytes } }
-
   /// A number for a file to register with.
   package func makeID() -> UInt64 {
     state.withLock { state in
