@@ -153,9 +153,15 @@ final class CacheAccountTests: XCTestCase {
     var account = account(maximum: 100, minimumFree: 50)
     account.register(1, entryPath: "/c/a", evictable: true, metadataBytes: 0)
     account.hold(1, blocks(0...9))
-    XCTAssertEqual(account.excess(incoming: 0, unallocated: 30, freeBytes: 100), 0, "the limit counts them already")
-    XCTAssertEqual(account.excess(incoming: 0, unallocated: 70, freeBytes: 100), 20, "the free space does not yet")
-    XCTAssertEqual(account.plan(incoming: 0, unallocated: 70, freeBytes: 100).blocks.count, 2)
+    account.expectAllocation(30)
+    XCTAssertEqual(account.excess(incoming: 0, freeBytes: 100), 0, "the limit counts them already")
+    account.expectAllocation(40)
+    XCTAssertEqual(account.excess(incoming: 0, freeBytes: 100), 20, "the free space does not yet")
+    XCTAssertEqual(account.plan(incoming: 0, freeBytes: 100).blocks.count, 2)
+    account.allocationDone(70)
+    XCTAssertEqual(account.excess(incoming: 0, freeBytes: 80), 0, "once allocated, the free space shows them")
+    account.allocationDone(10)
+    XCTAssertEqual(account.unallocatedBytes, 0, "never below nothing")
   }
 
   func testForgottenBlocksOfAFailedRequestStopCounting() {

@@ -157,17 +157,30 @@ package struct CacheAccount: Sendable {
     for index in indexes { order.touch(CacheBlock(file: file, index: index)) }
   }
 
+  /// Bytes counted for requests whose space is not allocated yet: the file system's free space
+  /// does not show them.
+  package private(set) var unallocatedBytes: UInt64 = 0
+
+  /// A request's `bytes` were counted; its space is about to be allocated.
+  package mutating func expectAllocation(_ bytes: UInt64) {
+    unallocatedBytes += bytes
+  }
+
+  /// The space of a request expected before is allocated, or will not be.
+  package mutating func allocationDone(_ bytes: UInt64) {
+    unallocatedBytes -= min(bytes, unallocatedBytes)
+  }
+
   /// Bytes to free before `incoming` more are written, when the file system has `freeBytes`
-  /// free (`nil` if unknown) and `unallocated` of the bytes counted already are still to be
-  /// allocated there.
-  package func excess(incoming: UInt64, unallocated: UInt64 = 0, freeBytes: UInt64?) -> UInt64 {
+  /// free (`nil` if unknown), less what is still to be allocated for requests counted already.
+  package func excess(incoming: UInt64, freeBytes: UInt64?) -> UInt64 {
     var excess: UInt64 = 0
     if let maximum = limits.maximumBytes {
       let (total, overflow) = usedBytes.addingReportingOverflow(incoming)
       excess = overflow ? .max : total > maximum ? total - maximum : 0
     }
     if let freeBytes {
-      let (more, overflowMore) = incoming.addingReportingOverflow(unallocated)
+      let (more, overflowMore) = incoming.addingReportingOverflow(unallocatedBytes)
       let (wanted, overflow) = limits.minimumFreeBytes.addingReportingOverflow(more)
       let lacking = overflow || overflowMore ? .max : wanted > freeBytes ? wanted - freeBytes : 0
       excess = max(excess, lacking)
@@ -178,8 +191,8 @@ package struct CacheAccount: Sendable {
   /// Chooses what to evict so that `incoming` more bytes fit: idle entries first, least
   /// recently used first, then the least recently used blocks of evictable files. What is chosen
   /// stops being held and counts as releasing until `released` or `kept` says what became of it.
-  package mutating func plan(incoming: UInt64, unallocated: UInt64 = 0, freeBytes: UInt64?) -> Plan {
-    var needed = excess(incoming: incoming, unallocated: unallocated, freeBytes: freeBytes)
+  package mutating func plan(incoming: UInt64, freeBytes: UInt64?) -> Plan {
+    var needed = excess(incoming: incoming, freeBytes: freeBytes)
     var plan = Plan()
     while needed > 0, !idle.isEmpty {
       let entry = idle.removeFirst()

@@ -116,13 +116,15 @@ package final class CacheBudget: Sendable {
   /// Space for `range` of a file of `size` bytes is about to be allocated: it is counted at
   /// once, and whatever it adds beyond the limits is evicted first. Fails, counting nothing,
   /// when `mustFit` and the limits cannot be kept (what is left is in use, or not evictable);
-  /// otherwise the limits are exceeded by what is in use.
+  /// otherwise the limits are exceeded by what is in use. Returns the bytes to tell `allocated`
+  /// once the space is allocated (or its allocation failed): until then the file system's free
+  /// space does not show them.
   ///
   /// Each eviction makes a journal record durable, so evictions are batched: one that must run
   /// frees `slack` more than needed, and a write that brings the cache within `slack` of its
   /// limits starts one in the background that frees twice that, so that writes rarely wait.
   package func admit(_ id: UInt64, _ range: Range<UInt64>, size: UInt64, metadataBytes: UInt64, mustFit: Bool)
-    throws(BitsError)
+    throws(BitsError) -> UInt64
   {
     var blocks: [(index: UInt64, bytes: UInt64)] = []
     appendBlocks(covering: range, size: size, to: &blocks)
@@ -132,18 +134,22 @@ package final class CacheBudget: Sendable {
       let new = blocks.filter { !state.account.isHeld(CacheBlock(file: id, index: $0.index)) }.map(\.index)
       let incoming = state.account.incoming(id, blocks)
       state.account.hold(id, blocks)
+      state.account.expectAllocation(incoming)
       return (
-        new, incoming, state.account.excess(incoming: 0, unallocated: incoming, freeBytes: free) > 0,
-        state.account.excess(incoming: slack, unallocated: incoming, freeBytes: free) > 0
+        new, incoming, state.account.excess(incoming: 0, freeBytes: free) > 0,
+        state.account.excess(incoming: slack, freeBytes: free) > 0
       )
     }
     if over {
-      evict(headroom: slack, unallocated: incoming)
+      evict(headroom: slack)
       let shortfall = state.withLock {
-        $0.account.excess(incoming: 0, unallocated: incoming, freeBytes: freeBytes())
+        $0.account.excess(incoming: 0, freeBytes: freeBytes())
       }
       if mustFit, shortfall > 0 {
-        state.withLock { $0.account.forget(id, new) }
+        state.withLock { state in
+          state.account.forget(id, new)
+          state.account.allocationDone(incoming)
+        }
         throw BitsError.localFile(
           errno: ENOSPC,
           "the cache would exceed its limits (\(limitsDescription)) and holds nothing that may be evicted",
@@ -152,6 +158,13 @@ package final class CacheBudget: Sendable {
     } else if near {
       evictInBackground()
     }
+    return incoming
+  }
+
+  /// The space of an admitted request (`bytes` as `admit` returned) is allocated, or failed to be.
+  package func allocated(_ bytes: UInt64) {
+    guard bytes > 0 else { return }
+    state.withLock { $0.account.allocationDone(bytes) }
   }
 
   /// Bytes evicted beyond what is needed, so that evictions (each a durable journal write) come
@@ -170,7 +183,7 @@ package final class CacheBudget: Sendable {
       })
     else { return }
     background.async { [self] in
-      evict(headroom: 2 * slack, unallocated: 0)
+      evict(headroom: 2 * slack)
       state.withLock { $0.backgroundEviction = false }
     }
   }
@@ -182,15 +195,14 @@ package final class CacheBudget: Sendable {
     return parts.joined(separator: ", ")
   }
 
-  /// Evicts until `headroom` more bytes fit (`unallocated` of those counted are still to be
-  /// allocated), in a few rounds: blocks found in use go to the back of the order, and others
-  /// are tried.
-  private func evict(headroom: UInt64, unallocated: UInt64) {
+  /// Evicts until `headroom` more bytes fit, in a few rounds: blocks found in use go to the back
+  /// of the order, and others are tried.
+  private func evict(headroom: UInt64) {
     scanIfNeeded()
     for _ in 0..<4 {
       let free = freeBytes()
       let (plan, files) = state.withLock { state in
-        let plan = state.account.plan(incoming: headroom, unallocated: unallocated, freeBytes: free)
+        let plan = state.account.plan(incoming: headroom, freeBytes: free)
         return (plan, state.files)
       }
       if plan.isEmpty { break }

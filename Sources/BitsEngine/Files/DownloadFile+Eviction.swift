@@ -45,12 +45,14 @@ extension DownloadFile: EvictableFile {
     return CachePin { [weak self] in self?.readerPins.withLock { $0.remove(id) } }
   }
 
-  /// Space for `range` of a file of `size` bytes is about to be allocated: the budget makes
-  /// room first. A download's own bytes cannot be evicted, so it fails when they do not fit.
-  func admitToCache(_ range: Range<UInt64>, size: UInt64) throws(BitsError) {
-    guard let budget else { return }
-    try budget.admit(
+  /// Allocates space for `range` of a file of `size` bytes in `data`, the budget making room
+  /// first. A download's own bytes cannot be evicted, so it fails when they do not fit.
+  func reserveInCache(_ range: Range<UInt64>, size: UInt64, data: DataFile) throws(BitsError) {
+    guard let budget else { return try data.reserve(range) }
+    let admitted = try budget.admit(
       budgetID, range, size: size, metadataBytes: cache.metadataBytes, mustFit: !configuration.isOnDemand)
+    defer { budget.allocated(admitted) }
+    try data.reserve(range)
   }
 
   /// Readers used `range`.
