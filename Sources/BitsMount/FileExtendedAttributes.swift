@@ -24,6 +24,7 @@ enum FileExtendedAttributes {
         + " fetched=\(statistics.fetchedBytes) requests=\(statistics.requestCount)"
         + " read-ahead=\(statistics.readAheadBytes) read-ahead-used=\(statistics.readAheadUsedBytes)"
         + (statistics.lastError.map { " last-error=\($0.code.name)" } ?? "")
+        + (statistics.isVersionUnconfirmed ? " unconfirmed=1" : "")
     case "user.bitsfs.status": return FileStatus(file).json()
     default: return nil
     }

@@ -375,9 +375,12 @@ public final class MountedFileSystem: FileSystemOperations {
         ])
       switch result {
       case .success(let bytes) where bytes.generation == generation:
-        switch bytes.location {
-        case .cache(let data): reply(.cached(data, offset: range.lowerBound, count: range.count))
-        case .received(let received): reply(.bytes(received))
+        // `bytes` keeps its part of the cache file from eviction until the reply is sent.
+        withExtendedLifetime(bytes) {
+          switch bytes.location {
+          case .cache(let data): reply(.cached(data, offset: range.lowerBound, count: range.count))
+          case .received(let received): reply(.bytes(received))
+          }
         }
       case .success:
         // Another version than the one opened: never bytes of two versions in one open file.

@@ -2,6 +2,7 @@
 #define BITSFS_CLINUX_SHIM_H
 
 // Linux calls that Swift's Glibc module leaves out (declared only under _GNU_SOURCE).
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -12,6 +13,20 @@
 /// file's size. Returns 0, or -1 with errno set.
 static inline int bitsfs_fallocate(int fd, int64_t offset, int64_t length) {
   return (int)syscall(SYS_fallocate, fd, 0, (long)offset, (long)length);
+}
+
+/// fallocate(2) with FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE: frees the disk blocks of
+/// [offset, offset + length), which then read as zeros. Returns 0, or -1 with errno set.
+static inline int bitsfs_punch_hole(int fd, int64_t offset, int64_t length) {
+  return (int)syscall(SYS_fallocate, fd, 0x02 | 0x01, (long)offset, (long)length);
+}
+
+/// The process holding a write lock on the whole of `fd` (lockf(3) takes such locks), 0 if
+/// none does, or -1 with errno set.
+static inline int bitsfs_lock_holder(int fd) {
+  struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+  if (fcntl(fd, F_GETLK, &lock) != 0) return -1;
+  return lock.l_type == F_UNLCK ? 0 : (int)lock.l_pid;
 }
 
 /// prctl(PR_SET_DUMPABLE, dumpable): 0 means no core file and no ptrace by the same user.

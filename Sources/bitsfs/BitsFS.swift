@@ -11,7 +11,7 @@ struct BitsFS: ParsableCommand {
     version: "bitsfs \(version) (commit \(buildCommit))",
     subcommands: [
       FetchCommand.self, MountCommand.self, UnmountCommand.self, StatusCommand.self, PrefetchCommand.self,
-      EventsCommand.self,
+      EventsCommand.self, CacheCommand.self,
     ],
     // `bitsfs URL MOUNTPOINT -o …` is what mount(8) runs for an fstab line of type fuse.bitsfs.
     defaultSubcommand: MountCommand.self)

@@ -39,6 +39,8 @@ struct FetchCommand: ParsableCommand {
 
   @OptionGroup var transfer: TransferOptions
 
+  @OptionGroup var cache: CacheLimitOptions
+
   func run() throws {
     HeaderSources.hideFromCommandLine()
     do throws(BitsError) {
@@ -61,9 +63,13 @@ struct FetchCommand: ParsableCommand {
     // The job's partial data lives beside the destination, so finishing is a rename.
     let jobDirectory = directory.appendingPathComponent(".\(URL(fileURLWithPath: localName).lastPathComponent).bitsfs")
     let client = HTTPClient(configuration: try transfer.httpConfiguration())
+    var configuration = try transfer.jobConfiguration()
+    // The job's bytes are the file being delivered: they are never evicted, so by default no
+    // free space is kept back from them.
+    configuration.cacheLimits = try cache.limits(
+      for: jobDirectory, defaultMinimumFree: .bytes(0), evictionUnit: 64 << 10)
     let job = DownloadJob(
-      displayName: "fetch \(url)", cacheDirectory: jobDirectory, transport: client,
-      configuration: try transfer.jobConfiguration())
+      displayName: "fetch \(url)", cacheDirectory: jobDirectory, transport: client, configuration: configuration)
     if ranges.isEmpty {
       try job.addFile(remoteURL: url, localName: localName)
     } else {

@@ -47,6 +47,9 @@ struct MountCommand: ParsableCommand {
   @Flag(help: "Log every HTTP request (at least --log-level debug), and let the mount process dump core.")
   var debug = false
 
+  @Flag(help: "Use no network: serve what the cache holds; reads of anything else fail with EIO at once.")
+  var offline = false
+
   @Option(
     name: .customShort("o"),
     help: ArgumentHelp("FUSE mount options, e.g. allow_other (repeatable).", valueName: "options"))
@@ -115,6 +118,8 @@ struct MountCommand: ParsableCommand {
 
   @OptionGroup var log: LogOptions
 
+  @OptionGroup var cache: CacheLimitOptions
+
   func validate() throws {
     guard arguments.count >= 2 || (!manifest.isEmpty && arguments.count == 1) else {
       throw ValidationError("give at least one URL (or --manifest) and a mount point")
@@ -160,6 +165,7 @@ struct MountCommand: ParsableCommand {
     configuration.fuseOptions = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
     configuration.http = try transfer.httpConfiguration()
     configuration.job = try transfer.jobConfiguration()
+    configuration.job.isOffline = offline
     configuration.reads.readTimeout = .milliseconds(Int64(readTimeout * 1000))
     configuration.reads.blockSize = blockSize
     configuration.reads.maximumReadAhead = readAheadMax
@@ -176,6 +182,17 @@ struct MountCommand: ParsableCommand {
     // A read gives up after the read timeout; its request keeps retrying as long, so a server
     // that comes back serves the next read.
     configuration.job.retryPeriod = min(configuration.job.retryPeriod, configuration.reads.readTimeout)
+    configuration.job.cacheLimits = try cache.limits(
+      for: configuration.cacheDirectory, defaultMinimumFree: .percent(5), evictionUnit: blockSize)
+    if let limits = configuration.job.cacheLimits,
+      let room = CacheLimitOptions.room(for: limits, directory: configuration.cacheDirectory)
+    {
+      // Requests in flight cannot be evicted, and read-ahead beyond a small part of the room
+      // would evict what it read ahead before use.
+      configuration.reads.maximumReadAhead = min(readAheadMax, room / 8)
+      configuration.job.maximumRequestSize = min(
+        configuration.job.maximumRequestSize, max(blockSize, room / 16 / blockSize * blockSize))
+    }
     return configuration
   }
 
@@ -217,6 +234,13 @@ struct MountCommand: ParsableCommand {
         "cannot mount", metadata: logMetadata(error.logFields.merging(["mount-point": configuration.mountPoint]) { $1 })
       )
       throw error
+    }
+    // Still on the caller's standard error: the daemon detaches from it once mounted.
+    for file in mount.job.files where !offline && file.statistics.isVersionUnconfirmed {
+      let reason = file.statistics.lastError.map { " (\($0.code.name))" } ?? ""
+      writeToStandardError(
+        "bitsfs: \(shownURL(file.remoteURL)): the server cannot be reached\(reason); serving the version in the "
+          + "cache, to be confirmed when the server answers\n")
     }
     let signals = [SIGINT, SIGTERM].map { number in
       signal(number, SIG_IGN)

@@ -55,6 +55,31 @@ enum NumericOption {
     }
   }
 
+  /// A size as `size` reads it, or a percentage of something (`25%`, up to 100).
+  static func sizeOrPercent(_ option: String, in range: ClosedRange<UInt64>) -> @Sendable (String) throws -> Amount {
+    { text in
+      guard text.hasSuffix("%") else { return .bytes(try size(option, in: range)(text)) }
+      guard let percent = Double(text.dropLast()), (0...100).contains(percent) else {
+        throw ValidationError("\(option) must be a percentage between 0% and 100%, or a size (suffixes K, M, G, T)")
+      }
+      return .percent(percent)
+    }
+  }
+
+  /// A size given in bytes or as a percentage of a whole.
+  enum Amount: Sendable, Equatable {
+    case bytes(UInt64)
+    case percent(Double)
+
+    /// The bytes this amount is of `whole`.
+    func bytes(of whole: UInt64) -> UInt64 {
+      switch self {
+      case .bytes(let bytes): bytes
+      case .percent(let percent): UInt64(Double(whole) * percent / 100)
+      }
+    }
+  }
+
   /// `86400` rather than `86400.0`.
   private static func decimal(_ value: Double) -> String {
     value == value.rounded() ? String(Int64(value)) : String(value)

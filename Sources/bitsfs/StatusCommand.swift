@@ -53,6 +53,9 @@ struct StatusCommand: ParsableCommand {
           + "in \(fields["requests"] ?? 0) requests  read ahead \(ProgressReporter.bytes(fields["read-ahead"] ?? 0)) "
           + "(\(ProgressReporter.bytes(fields["read-ahead-used"] ?? 0)) of it read)")
       print("  [\(FilledMap.picture(of: map, width: width))]")
+      if fields["unconfirmed"] == 1 {
+        print("  served at the version the cache holds; the server has not confirmed it yet")
+      }
       if let error = stats.split(separator: " ").first(where: { $0.hasPrefix("last-error=") }) {
         print("  last failure: \(error.dropFirst("last-error=".count))")
       }

@@ -62,9 +62,11 @@ final class CacheEntryTests: XCTestCase {
     do {
       let entry = try CacheEntry(directory: directory)
       let (data, _) = try entry.open(url: url, version: version)
-      for start in stride(from: UInt64(0), to: 200 * 1000, by: 1000) {
-        try entry.commit([start..<start + 1000], data: data)
-      }
+      try entry.commit([0..<1000], data: data)
+    }
+    // Records appended by an earlier run (which compacts as it goes only past a threshold).
+    for start in stride(from: UInt64(1000), to: 200 * 1000, by: 1000) {
+      try FilledJournal.append([start..<start + 1000], path: journal.path)
     }
     let before = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as! Int
     XCTAssertEqual(before, 201 * FilledJournal.recordSize, "a header and 200 records")
@@ -72,6 +74,18 @@ final class CacheEntryTests: XCTestCase {
     XCTAssertEqual(filled.intervals, [0..<200_000])
     let after = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as! Int
     XCTAssertEqual(after, 2 * FilledJournal.recordSize)
+    XCTAssertEqual(try CacheEntry(directory: directory).open(url: url, version: version).1.intervals, [0..<200_000])
+  }
+
+  func testJournalIsCompactedAsItGrows() throws {
+    let entry = try CacheEntry(directory: directory)
+    let (data, _) = try entry.open(url: url, version: version)
+    for start in stride(from: UInt64(0), to: 200 * 1000, by: 1000) {
+      try entry.commit([start..<start + 1000], data: data)
+    }
+    let size = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as! Int
+    XCTAssertLessThanOrEqual(size, 66 * FilledJournal.recordSize)
+    entry.release()
     XCTAssertEqual(try CacheEntry(directory: directory).open(url: url, version: version).1.intervals, [0..<200_000])
   }
 

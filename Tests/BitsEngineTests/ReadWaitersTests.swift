@@ -67,6 +67,20 @@ final class PendingCommitsTests: XCTestCase {
     commits.discard()
     XCTAssertEqual(commits.ranges, [])
   }
+
+  func testEvictedBytesAreNoLongerToBeCommitted() {
+    var commits = PendingCommits()
+    commits.add(0..<100)
+    commits.add(200..<300)
+    commits.remove(50..<60)
+    XCTAssertEqual(commits.ranges, [0..<50, 60..<100, 200..<300])
+    commits.remove(0..<50)
+    commits.remove(90..<250)
+    XCTAssertEqual(commits.ranges, [60..<90, 250..<300])
+    commits.remove(300..<400)
+    commits.remove(0..<1000)
+    XCTAssertEqual(commits.ranges, [])
+  }
 }
 
 final class RangeReportThrottleTests: XCTestCase {

@@ -123,6 +123,22 @@ class MountTestCase: XCTestCase {
     nginx.requests().filter { $0.range != "bytes=0-0" }.reduce(0) { $0 + $1.bodyBytes }
   }
 
+  /// Starts `dd` reading `path` (a file of the mount at `mountPoint`) in blocks of `blockSize`,
+  /// kills the mount's daemon with SIGKILL after `delay` seconds, and clears the dead mount.
+  func killDaemon(of mountPoint: String, after delay: TimeInterval, reading path: String, blockSize: String) throws {
+    let pid = try XCTUnwrap(ExtendedAttributes.value("user.bitsfs.pid", of: mountPoint).flatMap(Int32.init))
+    let reader = Process()
+    reader.executableURL = URL(fileURLWithPath: "/bin/dd")
+    reader.arguments = ["if=\(path)", "of=/dev/null", "bs=\(blockSize)"]
+    reader.standardError = FileHandle.nullDevice
+    try reader.run()
+    Thread.sleep(forTimeInterval: delay)
+    kill(pid, SIGKILL)
+    XCTAssertTrue(waitUntil(timeout: 20) { !reader.isRunning }, "a reader of a dead mount returns")
+    XCTAssertEqual(try runCommand("/usr/bin/fusermount3", ["-u", "-z", mountPoint]).status, 0)
+    XCTAssertTrue(waitUntil(timeout: 10) { !MountTable.isMountPoint(mountPoint) })
+  }
+
   /// Reads up to `count` bytes of `path` at `offset`, failing the test if the read does not return
   /// within `timeout` seconds.
   func read(_ path: String, offset: UInt64, count: Int, timeout: TimeInterval = 30) throws -> [UInt8] {

@@ -32,6 +32,18 @@ final class FetchCommandTests: XCTestCase {
 
   private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
+  func testAFileLargerThanTheCacheLimitFailsClearlyAndOneWithinItArrives() throws {
+    let bytes = try TestData.write(count: 3 << 20, seed: 9, to: nginx.root.appendingPathComponent("f.bin"))
+    let refused = try fetch([nginx.url("f.bin"), path("big.bin"), "--cache-limit", "1M", "--quiet"])
+    XCTAssertEqual(refused.status, 1, refused.error)
+    XCTAssertTrue(refused.error.contains("ERROR_DISK_FULL"), refused.error)
+    XCTAssertTrue(refused.error.contains("--cache-limit 1048576 bytes"), refused.error)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("big.bin")), "nothing delivered")
+    let fetched = try fetch([nginx.url("f.bin"), path("fits.bin"), "--cache-limit", "8M", "--quiet"])
+    XCTAssertEqual(fetched.status, 0, fetched.error)
+    XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: path("fits.bin")))), bytes)
+  }
+
   func testWholeFileAndRanges() throws {
     let bytes = try TestData.write(count: 3 << 20, seed: 4, to: nginx.root.appendingPathComponent("f.bin"))
     let whole = try fetch([nginx.url("f.bin"), path("whole.bin")])

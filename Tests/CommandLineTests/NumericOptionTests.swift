@@ -64,4 +64,24 @@ final class NumericOptionTests: XCTestCase {
       try assertRefused("fetch", "--max-ranges", value)
     }
   }
+
+  func testCacheSizesOutOfRangeAreRefused() throws {
+    for command in ["mount", "fetch"] {
+      for value in ["-1", "0", "100K", "1e30", "abc", "", "101%", "-5%", "nan%", "%", "99999999999999999999"] {
+        try assertRefused(command, "--cache-limit", value)
+      }
+      for value in ["-1", "abc", "200%", "inf%"] {
+        try assertRefused(command, "--cache-min-free", value)
+      }
+    }
+    // A percentage is of the cache's file system: a sliver of it is below the 1 MiB minimum.
+    let url = "http://127.0.0.1:9/f.bin"
+    let sliver = try runCommand(
+      bitsfsBinary,
+      ["mount", url, directory.path + "/mnt", "--cache-dir", directory.path + "/cache", "--cache-limit", "0.0000001%"],
+      timeout: 30)
+    XCTAssertEqual(sliver.status, 2, sliver.error)
+    XCTAssertTrue(sliver.error.contains("--cache-limit comes to"), sliver.error)
+    XCTAssertTrue(sliver.error.contains("it must be at least 1 MiB"), sliver.error)
+  }
 }

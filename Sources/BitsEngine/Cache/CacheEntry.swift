@@ -24,6 +24,10 @@ package final class CacheEntry: Sendable {
   }
 
   static let format = 3
+  /// Every name an entry's files may have (scratch files of a reset or a rewrite included).
+  package static let fileNames: Set<String> = [
+    "lock", "data", "data.new", "filled", "filled.tmp", "meta.json", "meta.json.tmp",
+  ]
 
   package let directory: URL
   private var dataPath: String { directory.appendingPathComponent("data").path }
@@ -33,6 +37,14 @@ package final class CacheEntry: Sendable {
   /// Whether the directory must be synced before the next journal append: a reset renamed
   /// files in it.
   private let directoryNeedsSync = Mutex(true)
+  /// What the journal on disk claims, kept to know its size and when to compact it. Every
+  /// journal write runs on the owning file's serial queue; the lock only makes it `Sendable`.
+  private let journalState = Mutex(JournalState())
+
+  private struct JournalState {
+    var epoch: UInt64?
+    var contents = FilledJournal.Contents()
+  }
   /// A record lock held until `release()`: one process at a time, or two would reset each
   /// other's bytes.
   private let lockDescriptor: Mutex<Int32?>
@@ -63,16 +75,32 @@ package final class CacheEntry: Sendable {
       throw error
     }
     guard lockf(descriptor, F_TLOCK, 0) == 0 else {
+      let holder = bitsfs_lock_holder(descriptor)
       close(descriptor)
       _ = Self.heldInProcess.withLock { $0.remove(path) }
+      let named = holder > 0 ? " (pid \(holder))" : ""
       throw BitsError(
-        .accessDenied, "the cache entry is in use by another bitsfs process", url: directory.path)
+        .accessDenied,
+        "the cache entry is in use by another bitsfs process\(named); one process at a time may use an entry",
+        url: directory.path)
     }
+    // The lock's modification time tells when the entry was last used.
+    futimens(descriptor, nil)
     lockDescriptor = Mutex(descriptor)
   }
 
   deinit {
     release()
+  }
+
+  /// The process holding the entry in `directory`, if one does (this one included).
+  package static func holder(of directory: URL) -> Int32? {
+    let descriptor = Glibc.open(directory.appendingPathComponent("lock").path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return nil }
+    defer { close(descriptor) }
+    if heldInProcess.withLock({ $0.contains(directory.standardizedFileURL.path) }) { return getpid() }
+    let holder = bitsfs_lock_holder(descriptor)
+    return holder > 0 ? Int32(holder) : nil
   }
 
   /// Every change to the entry needs its lock: after `release()` it may have another owner.
@@ -86,6 +114,7 @@ package final class CacheEntry: Sendable {
   /// written to the entry afterwards.
   package func release() {
     guard let descriptor = lockDescriptor.withLock({ $0.take() }) else { return }
+    futimens(descriptor, nil)
     close(descriptor)
     _ = Self.heldInProcess.withLock { $0.remove(directory.standardizedFileURL.path) }
   }
@@ -102,17 +131,25 @@ package final class CacheEntry: Sendable {
       metadata.version == version,
       let data = try? DataFile(path: dataPath, create: false), data.size == version.size,
       let journal = FilledJournal.read(path: journalPath), journal.epoch == metadata.epoch,
-      journal.ranges.allSatisfy({ $0.upperBound <= version.size })
+      (journal.filled.intervals.last?.upperBound ?? 0) <= version.size
     {
-      let filled = ByteRangeSet(journal.ranges)
-      // Appends accumulate records that merged long ago: rewrite the journal as the merged set
-      // when that saves most of it.
-      if journal.ranges.count > 2 * filled.count + 64 {
-        try FilledJournal.rewrite(filled.intervals, epoch: metadata.epoch, path: journalPath)
-      }
-      return (data, filled)
+      journalState.withLock { $0 = JournalState(epoch: metadata.epoch, contents: journal) }
+      try compactJournalIfWorthIt()
+      return (data, journal.filled)
     }
     return (try reset(url: url, version: version), ByteRangeSet())
+  }
+
+  /// The version the entry holds for `url` that a later owner may trust (metadata of this layout
+  /// and URL, a validator, a journal of its epoch, a data file of its size), without changing
+  /// anything: what an offline mount serves.
+  package func cachedVersion(url: String) -> RemoteVersion? {
+    guard (try? requireHeld()) != nil, let metadata = readMetadata(), metadata.format == Self.format,
+      metadata.url == url, metadata.version.hasValidator,
+      let journal = FilledJournal.read(path: journalPath), journal.epoch == metadata.epoch,
+      (try? DataFile(path: dataPath, create: false))?.size == metadata.version.size
+    else { return nil }
+    return metadata.version
   }
 
   /// Drops every byte held and prepares an empty data file of `version.size` bytes. Readers of
@@ -121,6 +158,7 @@ package final class CacheEntry: Sendable {
     try requireHeld()
     let epoch = UInt64.random(in: 1...UInt64.max)
     try FilledJournal.start(epoch: epoch, path: journalPath)
+    journalState.withLock { $0 = JournalState(epoch: epoch, contents: FilledJournal.Contents(epoch: epoch)) }
     let scratchPath = dataPath + ".new"
     let data = try DataFile(path: scratchPath, create: true)
     try data.setSize(version.size)
@@ -144,12 +182,56 @@ package final class CacheEntry: Sendable {
       directoryNeedsSync.withLock { $0 = false }
     }
     try FilledJournal.append(ranges, path: journalPath)
+    journalState.withLock { state in
+      for range in ranges { state.contents.filled.insert(range) }
+      state.contents.recordCount += ranges.count
+    }
+    try compactJournalIfWorthIt()
+  }
+
+  /// Evicts `ranges`: the journal stops claiming them (durably) before their disk space is
+  /// freed, so a crash at any point leaves a journal claiming only bytes still on disk.
+  package func evict(_ ranges: [Range<UInt64>], data: DataFile) throws(BitsError) {
+    try requireHeld()
+    guard !ranges.isEmpty else { return }
+    try FilledJournal.appendRemoval(ranges, path: journalPath)
+    journalState.withLock { state in
+      for range in ranges { state.contents.filled.remove(range) }
+      state.contents.recordCount += ranges.count
+    }
+    for range in ranges { try data.punchHole(range) }
+    try compactJournalIfWorthIt()
+  }
+
+  /// Bytes the entry's small files take on disk (its directory, metadata, lock and journal),
+  /// as the file system counts them: whole 4 KiB blocks.
+  package var metadataBytes: UInt64 {
+    let journalBytes = UInt64(journalState.withLock { $0.contents.recordCount + 1 } * FilledJournal.recordSize)
+    return 2 * Self.fileSystemBlock + (journalBytes + Self.fileSystemBlock - 1) / Self.fileSystemBlock
+      * Self.fileSystemBlock
+  }
+
+  private static let fileSystemBlock: UInt64 = 4096
+
+  /// Appends (and evictions above all) accumulate records that merged or cancelled long ago:
+  /// the journal is rewritten as the set it claims when that saves most of it.
+  private func compactJournalIfWorthIt() throws(BitsError) {
+    let compacted = journalState.withLock { state -> (UInt64, [Range<UInt64>])? in
+      guard let epoch = state.epoch, state.contents.recordCount > 2 * state.contents.filled.count + 64 else {
+        return nil
+      }
+      return (epoch, state.contents.filled.intervals)
+    }
+    guard let (epoch, ranges) = compacted else { return }
+    try FilledJournal.rewrite(ranges, epoch: epoch, path: journalPath)
+    journalState.withLock { $0.contents.recordCount = ranges.count }
   }
 
   /// Moves the data file to `path` (same file system), leaving the entry empty.
   package func moveData(to path: String) throws(BitsError) {
     try requireHeld()
     try FilledJournal.start(epoch: nil, path: journalPath)
+    journalState.withLock { $0 = JournalState() }
     guard rename(dataPath, path) == 0 else {
       throw BitsError.localFile(errno: errno, "cannot move the downloaded file into place", path: path)
     }

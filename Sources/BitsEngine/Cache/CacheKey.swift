@@ -1,9 +1,9 @@
 /// Names cache entries after the URL they hold, so the same URL finds the same entry in every
 /// process and every mount.
-enum CacheKey {
+package enum CacheKey {
   /// FNV-1a of the URL, in hex. The entry's metadata records the full URL, and a mismatch
   /// resets the entry, so a collision costs a refetch, never wrong bytes.
-  static func forURL(_ url: String) -> String {
+  package static func forURL(_ url: String) -> String {
     let hex = String(FNV1a.hash(url.utf8), radix: 16)
     return String(repeating: "0", count: 16 - hex.count) + hex
   }

@@ -45,6 +45,16 @@ package final class DataFile: Sendable {
     }
   }
 
+  /// Frees the disk space of `range` (evicted bytes); it reads as zeros afterwards. Fails where
+  /// the file system cannot punch holes, so the space is never thought freed when it is not.
+  func punchHole(_ range: Range<UInt64>) throws(BitsError) {
+    while bitsfs_punch_hole(descriptor, Int64(range.lowerBound), Int64(range.count)) != 0 {
+      guard errno == EINTR else {
+        throw BitsError.localFile(errno: errno, "cannot free space in the cache", path: path)
+      }
+    }
+  }
+
   /// Writes all of `bytes` at `offset`.
   package func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(BitsError) {
     try repeatUntilDone(bytes.count, failure: "cannot write to the cache") { done in

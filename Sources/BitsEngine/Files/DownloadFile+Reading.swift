@@ -25,7 +25,12 @@ extension DownloadFile {
         }
       }
       if state.filled.contains(range) {
-        return .success(FilledBytes(location: .cache(data), range: range, generation: state.generation))
+        return .success(
+          FilledBytes(location: .cache(data), range: range, generation: state.generation, pin: pin(range)))
+      }
+      if configuration.isOffline {
+        return .failure(
+          BitsError(.connectFailure, "offline, and these bytes are not in the cache", url: state.remoteURL))
       }
       let deadline = ContinuousClock.now + timeout
       if state.waiters.add(range, deadline: deadline, completion: completion) {
@@ -33,6 +38,7 @@ extension DownloadFile {
       }
       return nil
     }
+    markUsed(range)
     if let outcome {
       // A reconnect after a change may have failed (server down): try again, so that later
       // reads find the new version.

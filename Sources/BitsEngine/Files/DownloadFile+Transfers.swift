@@ -12,8 +12,9 @@ extension DownloadFile {
 
   /// Queues the parts of `ranges` nobody has filled or asked for, and starts what may start.
   func fetch(_ ranges: [Range<UInt64>], priority: TransferPriority) {
+    guard !configuration.isOffline else { return }
     let queuedAny = state.withLock { state in
-      state.scheduler.request(ranges, priority: priority, filled: state.filled)
+      state.scheduler.request(ranges, priority: priority, filled: presentForScheduling(state))
     }
     if queuedAny { notify(self, .transferring) }
     startQueuedPieces()
@@ -73,7 +74,10 @@ extension DownloadFile {
       state.commits.add(range)
       scheduleCommit(within: configuration.commitInterval, &state)
       let ready = state.waiters.takeReady(after: range, filled: state.filled).map { waiter in
-        (waiter, FilledBytes(location: .cache(data), range: waiter.range, generation: generation))
+        (
+          waiter,
+          FilledBytes(location: .cache(data), range: waiter.range, generation: generation, pin: pin(waiter.range))
+        )
       }
       state.reports.add(range)
       return (ready, state.reports.next(now: .now))

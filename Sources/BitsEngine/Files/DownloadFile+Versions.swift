@@ -22,31 +22,55 @@ extension DownloadFile {
     case .joined: return
     case .start: break
     }
-    probe(retryPeriod: configuration.retryPeriod).run { [self] result in
+    // A first connection may fall back on the version the cache holds (offline, or a server
+    // that cannot be reached); a reconnection follows a change, so the cached version is gone.
+    let cached = state.withLock { $0.lastKnownVersion == nil } ? cache.cachedVersion(url: remoteURL) : nil
+    if configuration.isOffline {
+      guard let cached else {
+        return finishConnecting(
+          .failure(BitsError(.connectFailure, "offline, and the cache holds no version of the file", url: remoteURL)))
+      }
+      return open(cached, dataURL: nil, rangeValidator: nil, confirmed: false)
+    }
+    // With a cached version to serve, one attempt: the mount comes up at once on the cache.
+    probe(retryPeriod: cached == nil ? configuration.retryPeriod : .zero).run { [self] result in
       switch result {
-      case .failure(let error): finishConnecting(.failure(error))
+      case .failure(let error):
+        guard let cached, error.code.isTransient else { return finishConnecting(.failure(error)) }
+        state.withLock { $0.lastError = BitsError(error.code, error.message, url: $0.remoteURL) }
+        open(cached, dataURL: nil, rangeValidator: nil, confirmed: false)
       case .success(let probed):
-        let version = probed.version
-        let dataURL = rememberedURL(probed.finalURL, for: remoteURL)
-        persistQueue.async { [self] in
-          do throws(BitsError) {
-            let (data, filled) = try cache.open(url: remoteURL, version: version)
-            state.withLock { state in
-              state.version = version
-              state.lastKnownVersion = version
-              state.lastValidated = .now
-              state.lastValidationFailure = nil
-              state.data = data
-              state.filled = filled
-              state.dataURL = dataURL
-              state.rangeValidator = probed.rangeValidator
-              state.generation += 1
-            }
-            finishConnecting(.success(version))
-          } catch {
-            finishConnecting(.failure(error))
-          }
+        open(
+          probed.version, dataURL: rememberedURL(probed.finalURL, for: remoteURL),
+          rangeValidator: probed.rangeValidator, confirmed: true)
+      }
+    }
+  }
+
+  /// Opens the cache entry at `version`, which the server just confirmed or which the cache
+  /// holds (`confirmed` false: revalidated by the next open the server answers; no `If-Range`
+  /// until then, as only a probe tells whether a validator is strong).
+  private func open(_ version: RemoteVersion, dataURL: String?, rangeValidator: String?, confirmed: Bool) {
+    persistQueue.async { [self] in
+      do throws(BitsError) {
+        let (data, filled) = try cache.open(url: remoteURL, version: version)
+        accountOpenedEntry(data: data, filled: filled, size: version.size)
+        state.withLock { state in
+          state.version = version
+          state.lastKnownVersion = version
+          state.lastValidated = confirmed ? .now : nil
+          // Opens serve the cache for a while before asking the server again.
+          state.lastValidationFailure = confirmed ? nil : .now
+          state.isVersionUnconfirmed = !confirmed
+          state.data = data
+          state.filled = filled
+          state.dataURL = dataURL
+          state.rangeValidator = rangeValidator
+          state.generation += 1
         }
+        finishConnecting(.success(version))
+      } catch {
+        finishConnecting(.failure(error))
       }
     }
   }
@@ -98,7 +122,7 @@ extension DownloadFile {
   package func needsRevalidation(ifOlderThan interval: Duration) -> Bool {
     let now = ContinuousClock.now
     return state.withLock { state in
-      guard state.version != nil else { return false }
+      guard state.version != nil, !configuration.isOffline else { return false }
       if let failure = state.lastValidationFailure, now - failure < Self.revalidationFailureHold(interval: interval) {
         return false
       }
@@ -141,6 +165,7 @@ extension DownloadFile {
         state.withLock { state in
           state.lastValidated = .now
           state.lastValidationFailure = nil
+          if probed.version == current { state.isVersionUnconfirmed = false }
           // A date too fresh to be a validator at the first probe may have become one.
           if state.version == probed.version { state.rangeValidator = probed.rangeValidator }
         }
@@ -174,6 +199,7 @@ extension DownloadFile {
       state.version = nil
       state.data = nil
       state.filled = ByteRangeSet()
+      state.evicting = ByteRangeSet()
       state.dataURL = nil
       state.readAheadUnread = ByteRangeSet()
       state.commits.discard()
@@ -185,6 +211,7 @@ extension DownloadFile {
     }
     guard let (transfers, ended, waiters) = dropped else { return }
     admission.ended(ended, by: self)
+    budget?.forgetBlocks(of: budgetID)
     for transfer in transfers { transport.cancel(transfer) }
     let error = BitsError(.remoteFileChanged, "the remote file changed while it was read", url: remoteURL)
     configuration.logger.warning(
@@ -271,6 +298,7 @@ extension DownloadFile {
       cache.release()
     }
     warnings.close()
+    budget?.unregister(budgetID)
     let error = BitsError(.cancelled, "the job was cancelled", url: remoteURL)
     for waiter in waiters { waiter.completion(.failure(error)) }
   }

@@ -17,6 +17,9 @@ public struct FileStatistics: Sendable {
   /// in an on-demand job, whose readers got the errors but whose job goes on.
   public var lastError: BitsError?
   public var activity: FileActivity
+  /// The file is served at the version its cache held, which the server has not confirmed yet
+  /// (offline, or the server could not be reached when the file was connected).
+  public var isVersionUnconfirmed: Bool
 }
 
 /// What a file is doing.
@@ -41,8 +44,9 @@ public enum FileActivity: String, Sendable, Codable {
 /// (`DownloadFile+Journal`), `FileRangesTransferred` (`DownloadFile+Reports`) and `Complete()`
 /// (`DownloadFile+Delivery`). The decisions are pure values in `Scheduling/`.
 ///
-/// Locking: `state` is the file's own lock; nothing is locked or waited on while it is held but
-/// the job's `admission` (a leaf), and no callback runs under it. `persistQueue` is serial and runs the cache
+/// Locking: `state` is the file's own lock; only the job's `admission` and `readerPins` (leaves)
+/// are taken while it is held, nothing is waited on, and no callback runs under it. The cache
+/// budget is called with neither held. `persistQueue` is serial and runs the cache
 /// I/O (open, reset, commit, delivery); work on it may take `state`; nothing holding `state`
 /// waits for it (only `async` onto it). Callbacks to readers and to the job run on the network
 /// threads or on `callbackQueue`, never under `state`.
@@ -63,6 +67,11 @@ public final class DownloadFile: Sendable {
   let notify: @Sendable (DownloadFile, FileEvent) -> Void
   let warnings: ThrottledWarnings
   let state: Mutex<State>
+  /// Counts this file's bytes against the cache's limits; `nil` without limits.
+  let budget: CacheBudget?
+  let budgetID: UInt64
+  /// Ranges of the cache file readers are being answered from (see `CachePin`).
+  let readerPins = Mutex(ReaderPins())
   let persistQueue = DispatchQueue(label: "bitsfs.cache-commit")
   let callbackQueue = DispatchQueue(label: "bitsfs.file-callbacks", attributes: .concurrent)
 
@@ -77,6 +86,8 @@ public final class DownloadFile: Sendable {
     var lastValidated: ContinuousClock.Instant?
     /// When a revalidation last failed to reach the server: opens serve the cache meanwhile.
     var lastValidationFailure: ContinuousClock.Instant?
+    /// The version is the one the cache held, not yet confirmed by the server.
+    var isVersionUnconfirmed = false
     /// Opens waiting for the revalidation in flight, if one is.
     var revalidationWaiters: [@Sendable () -> Void]?
     /// Callers waiting for the connection attempt in flight, if one is.
@@ -90,6 +101,8 @@ public final class DownloadFile: Sendable {
     /// Sent as `If-Range` with every range request of the version: learned with the version.
     var rangeValidator: String?
     var filled = ByteRangeSet()
+    /// Bytes being evicted: no longer filled, and not asked for until their space is freed.
+    var evicting = ByteRangeSet()
     var scheduler: RangeScheduler
     /// The transfer of each piece in flight.
     var transfers: [UInt64: TransferID] = [:]
@@ -113,7 +126,7 @@ public final class DownloadFile: Sendable {
 
   init(
     remoteURL: String, localName: String?, requestedRanges: [FileRange]?, configuration: JobConfiguration,
-    transport: any HTTPTransport, cache: CacheEntry, admission: TransferAdmission,
+    transport: any HTTPTransport, cache: CacheEntry, admission: TransferAdmission, budget: CacheBudget?,
     notify: @escaping @Sendable (DownloadFile, FileEvent) -> Void
   ) {
     self.admission = admission
@@ -124,6 +137,8 @@ public final class DownloadFile: Sendable {
     self.cache = cache
     self.notify = notify
     warnings = ThrottledWarnings(logger: configuration.logger)
+    self.budget = budget
+    budgetID = budget?.makeID() ?? 0
     let limits = RangeScheduler.Limits(
       maximumRequestSize: configuration.maximumRequestSize,
       maximumBackgroundRequestSize: configuration.backgroundRate.map { max($0 / 4, 64 << 10) },
@@ -133,6 +148,9 @@ public final class DownloadFile: Sendable {
       State(
         remoteURL: remoteURL, scheduler: RangeScheduler(limits: limits),
         reports: RangeReportThrottle(minimumInterval: configuration.minimumNotificationInterval)))
+    budget?.register(
+      budgetID, self, entryPath: cache.directory.path, evictable: configuration.isOnDemand,
+      metadataBytes: cache.metadataBytes)
   }
 
   // MARK: IBackgroundCopyFile
@@ -168,7 +186,8 @@ public final class DownloadFile: Sendable {
         size: state.version?.size, filledBytes: state.filled.coveredByteCount,
         filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount,
         readAheadBytes: state.readAheadBytes, readAheadUsedBytes: state.readAheadUsedBytes,
-        lastError: state.lastError, activity: Self.activity(of: state))
+        lastError: state.lastError, activity: Self.activity(of: state), isVersionUnconfirmed: state.isVersionUnconfirmed
+      )
     }
   }
 

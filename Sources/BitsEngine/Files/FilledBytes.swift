@@ -11,6 +11,15 @@ package struct FilledBytes: Sendable {
   package let location: Location
   package let range: Range<UInt64>
   package let generation: UInt64
+  /// Keeps the bytes from being evicted while this value lives.
+  let pin: CachePin?
+
+  init(location: Location, range: Range<UInt64>, generation: UInt64, pin: CachePin? = nil) {
+    self.location = location
+    self.range = range
+    self.generation = generation
+    self.pin = pin
+  }
 
   /// Copies the bytes into `buffer`, which holds `range.count` bytes.
   package func copy(into buffer: UnsafeMutableRawBufferPointer) throws(BitsError) {

@@ -17,7 +17,7 @@ struct PieceReceiver: HTTPTransferReceiver {
     guard case .proceed = verdict else { return verdict }
     // Space first: a request the disk cannot take fails before it answers anyone.
     do {
-      try data.reserve(range)
+      try file.reserveInCache(range, size: version.size, data: data)
     } catch {
       return .abort(error)
     }

@@ -71,6 +71,7 @@ public final class DownloadJob: Sendable {
   private let cacheDirectory: URL
   let transport: any HTTPTransport
   private let callbacks: JobCallbacks
+  private let budget: CacheBudget?
   private let worker = DispatchQueue(label: "bitsfs.job")
   /// Which of the files' requests start, across files: readers first, then by priority.
   let admission: TransferAdmission
@@ -98,10 +99,18 @@ public final class DownloadJob: Sendable {
     self.displayName = displayName
     self.cacheDirectory = cacheDirectory
     self.transport = transport
+    var configuration = configuration
+    if let maximum = configuration.cacheLimits?.maximumBytes {
+      // A request's space is taken whole before its bytes arrive: one request is a small
+      // part of the limit, so eviction frees little at a time.
+      configuration.maximumRequestSize = min(
+        configuration.maximumRequestSize, max(configuration.cacheLimits!.evictionUnit, maximum / 16))
+    }
     self.configuration = configuration
     self.callbacks = callbacks
     admission = TransferAdmission(
       maximumBackground: configuration.maximumBackgroundRequests, rate: configuration.backgroundRate)
+    budget = configuration.cacheLimits.map { CacheBudget(directory: cacheDirectory, limits: $0) }
   }
 
   public var currentState: JobState { state.withLock { $0.state } }
@@ -154,7 +163,7 @@ public final class DownloadJob: Sendable {
     let cache = try CacheEntry(directory: cacheDirectory.appendingPathComponent(CacheKey.forURL(remoteURL)))
     let file = DownloadFile(
       remoteURL: remoteURL, localName: localName, requestedRanges: ranges, configuration: configuration,
-      transport: transport, cache: cache, admission: admission
+      transport: transport, cache: cache, admission: admission, budget: budget
     ) { [weak self] file, event in
       self?.handle(event, from: file)
     }

@@ -5,6 +5,9 @@ import Logging
 public struct JobConfiguration: Sendable {
   /// BITS on-demand mode: files are fetched only where `requestFileRanges` or a read asks.
   public var isOnDemand = false
+  /// No network at all: files are served at the version their cache holds, and reads of bytes
+  /// not cached fail at once.
+  public var isOffline = false
   /// `MaxRangesPerFile`.
   public var maximumRangesPerFile = RangeValidation.defaultMaximumRangeCount
   /// `BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL`: `FileRangesTransferred` comes no more often.
@@ -35,6 +38,11 @@ public struct JobConfiguration: Sendable {
   /// `BG_JOB_PRIORITY`: where the job's background transfers queue among other work; readers
   /// of a mount always go first.
   public var priority: TransferPriority = .normal
+  /// Bounds on the cache directory's size and on the free space left on its file system; `nil`
+  /// for none. Files of an on-demand job (a mount) lose their least recently used blocks to stay
+  /// within them; other jobs' bytes are the files being delivered, so a range that does not fit
+  /// fails.
+  public var cacheLimits: CacheLimits?
   /// Request headers such as `Authorization`; kept in memory only.
   public var headers: [HTTPHeader] = []
   /// Where files tell what happened to them: warnings for version changes, requests that

@@ -29,6 +29,16 @@ package struct PendingCommits: Sendable {
     return ranges
   }
 
+  /// Drops `range` from what is to be committed (its bytes were evicted).
+  package mutating func remove(_ range: Range<UInt64>) {
+    ranges = ranges.flatMap { pending -> [Range<UInt64>] in
+      guard pending.overlaps(range) else { return [pending] }
+      let before = pending.lowerBound..<max(pending.lowerBound, range.lowerBound)
+      let after = min(pending.upperBound, range.upperBound)..<pending.upperBound
+      return [before, after].filter { !$0.isEmpty }
+    }
+  }
+
   /// Drops what was not committed (the bytes belong to a version that is gone).
   package mutating func discard() {
     ranges.removeAll()
