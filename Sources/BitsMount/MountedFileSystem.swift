@@ -5,32 +5,6 @@ import Glibc
 import Logging
 import Synchronization
 
-/// How the mount serves reads and directories.
-public struct MountOptions: Sendable {
-  /// Missing bytes are fetched in blocks of this size, aligned to it.
-  public var blockSize: UInt64 = 64 << 10
-  /// The largest read-ahead window a sequential reader earns; 0 turns read-ahead off.
-  public var maximumReadAhead: UInt64 = 64 << 20
-  /// A read whose bytes do not arrive in this time fails with EIO.
-  public var readTimeout: Duration = .seconds(30)
-  /// An open checks whether the remote file changed if that was last checked longer ago.
-  public var revalidationInterval: Duration = .seconds(60)
-  /// How long a directory listing answers before it is read again (in the background, the old
-  /// one answering meanwhile); also how long the kernel keeps names and attributes from it.
-  public var directoryTimeToLive: Duration = .seconds(300)
-  /// Bounds on reading one directory listing.
-  package var listingLimits = DirectoryReader.Limits()
-  /// Patterns (`fnmatch`, `*` also across `/`) of paths in the mount to fill in the background.
-  public var prefetch: [String] = []
-  /// The priority background fill runs at, below every reader.
-  public var prefetchPriority: TransferPriority = .low
-  /// Shell commands run when a prefetched file is wholly filled, or fails (`FillHooks`).
-  public var onComplete: String?
-  public var onError: String?
-
-  public init() {}
-}
-
 /// The kernel's caches of names and pages, which the file system drops when what they hold
 /// changed. `FuseSession` is the real one.
 package protocol KernelCache: AnyObject, Sendable {
@@ -43,8 +17,9 @@ package protocol KernelCache: AnyObject, Sendable {
 /// name has one from the start). Directories read from a server are listed when first looked
 /// at. Reads are answered from the cache, fetching missing blocks first; the reply leaves as
 /// soon as the bytes are on disk, from whichever thread delivered them. Every operation answers
-/// through its `reply`; nothing here knows of FUSE. Directories are in
-/// `MountedFileSystem+Directories.swift`.
+/// through its `reply`; nothing here knows of FUSE. Directories, background fill and extended
+/// attributes are in extensions of their own (`MountedFileSystem+Directories.swift`, `+Prefetch`,
+/// `+Attributes`).
 ///
 /// Each version of a file has an inode of its own (`InodeTable`), so the kernel's pages of one
 /// version never answer a reader of another. Locks: `tree`, `downloads`, `inodes`, `handles`,
@@ -159,6 +134,9 @@ public final class MountedFileSystem: FileSystemOperations {
   func download(of node: Int) -> DownloadFile? {
     downloads.withLock { $0.byNode[node] }
   }
+
+  /// The file of each node opened so far.
+  var openedFiles: [Int: DownloadFile] { downloads.withLock { $0.byNode } }
 
   /// The file of `node`, added to the job when first asked for.
   func openDownload(of node: Int, url: String) throws(BitsError) -> DownloadFile {
@@ -417,60 +395,5 @@ public final class MountedFileSystem: FileSystemOperations {
   package func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
     handles.withLock { _ = $0.open.removeValue(forKey: handle) }
     reply(.error(0))
-  }
-
-  // MARK: Extended attributes
-
-  package func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
-    if inode == Self.rootInode, name == "user.bitsfs.pid" {
-      // Which process serves the mount, for scripts and `bitsfs status`.
-      return reply(.attributeValue(Array(String(getpid()).utf8)))
-    }
-    if inode == Self.rootInode, name == "user.bitsfs.job" {
-      return reply(.attributeValue(Array(JobStatus(job).json().utf8)))
-    }
-    if inode == Self.rootInode, name == "user.bitsfs.control", let controlSocketPath {
-      return reply(.attributeValue(Array(controlSocketPath.utf8)))
-    }
-    guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
-    guard
-      let (listed, url) = tree.withLock({ state in state.tree.file(node).map { ($0, state.tree.url(of: node) ?? "") } })
-    else { return reply(.error(ENODATA)) }
-    let value: String?
-    if let file = download(of: node) {
-      value = FileExtendedAttributes.value(name, of: file)
-    } else {
-      let size: UInt64? = if case .exact(let size) = listed.size { size } else { nil }
-      value = FileExtendedAttributes.value(name, ofUnopened: url, size: size)
-    }
-    guard let value else { return reply(.error(ENODATA)) }
-    reply(.attributeValue(Array(value.utf8)))
-  }
-
-  package func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
-    guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
-    let names: [String]
-    if node == MountTree.root {
-      names = ["user.bitsfs.pid"]
-    } else if tree.withLock({ $0.tree.file(node) }) == nil {
-      names = []
-    } else {
-      names = download(of: node).map(FileExtendedAttributes.names) ?? ["user.bitsfs.url"]
-    }
-    reply(.attributeValue(names.flatMap { Array($0.utf8) + [0] }))
-  }
-
-  package func statfs(reply: @escaping FileSystemReplyHandler) {
-    let (sizes, count) = tree.withLock { state in
-      var sizes: [Int: UInt64] = [:]
-      for (node, entry) in state.tree.nodes.enumerated() {
-        if case .file(let file) = entry.content, case .exact(let size) = file.size { sizes[node] = size }
-      }
-      return (sizes, state.tree.nodes.count)
-    }
-    let opened = downloads.withLock { $0.byNode }.compactMapValues { $0.version?.size }
-    let total = sizes.merging(opened) { $1 }.values.reduce(UInt64(0)) { $0 &+ $1 }
-    reply(
-      .fileSystemStatistics(blockSize: 4096, blocks: total / 4096 + (total % 4096 == 0 ? 0 : 1), files: UInt64(count)))
   }
 }

@@ -1,0 +1,58 @@
+import BitsEngine
+import Glibc
+
+/// The `user.bitsfs.*` attributes of the mount's files and root, and the file system's totals.
+extension MountedFileSystem {
+  package func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {
+    if inode == Self.rootInode, name == "user.bitsfs.pid" {
+      // Which process serves the mount, for scripts and `bitsfs status`.
+      return reply(.attributeValue(Array(String(getpid()).utf8)))
+    }
+    if inode == Self.rootInode, name == "user.bitsfs.job" {
+      return reply(.attributeValue(Array(JobStatus(job).json().utf8)))
+    }
+    if inode == Self.rootInode, name == "user.bitsfs.control", let controlSocketPath {
+      return reply(.attributeValue(Array(controlSocketPath.utf8)))
+    }
+    guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
+    guard
+      let (listed, url) = tree.withLock({ state in state.tree.file(node).map { ($0, state.tree.url(of: node) ?? "") } })
+    else { return reply(.error(ENODATA)) }
+    let value: String?
+    if let file = download(of: node) {
+      value = FileExtendedAttributes.value(name, of: file)
+    } else {
+      let size: UInt64? = if case .exact(let size) = listed.size { size } else { nil }
+      value = FileExtendedAttributes.value(name, ofUnopened: url, size: size)
+    }
+    guard let value else { return reply(.error(ENODATA)) }
+    reply(.attributeValue(Array(value.utf8)))
+  }
+
+  package func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+    guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
+    let names: [String]
+    if node == MountTree.root {
+      names = ["user.bitsfs.pid"]
+    } else if tree.withLock({ $0.tree.file(node) }) == nil {
+      names = []
+    } else {
+      names = download(of: node).map(FileExtendedAttributes.names) ?? ["user.bitsfs.url"]
+    }
+    reply(.attributeValue(names.flatMap { Array($0.utf8) + [0] }))
+  }
+
+  package func statfs(reply: @escaping FileSystemReplyHandler) {
+    let (sizes, count) = tree.withLock { state in
+      var sizes: [Int: UInt64] = [:]
+      for (node, entry) in state.tree.nodes.enumerated() {
+        if case .file(let file) = entry.content, case .exact(let size) = file.size { sizes[node] = size }
+      }
+      return (sizes, state.tree.nodes.count)
+    }
+    let opened = openedFiles.compactMapValues { $0.version?.size }
+    let total = sizes.merging(opened) { $1 }.values.reduce(UInt64(0)) { $0 &+ $1 }
+    reply(
+      .fileSystemStatistics(blockSize: 4096, blocks: total / 4096 + (total % 4096 == 0 ? 0 : 1), files: UInt64(count)))
+  }
+}
