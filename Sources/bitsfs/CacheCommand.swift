@@ -18,8 +18,10 @@ struct CacheCommand: ParsableCommand {
     @Option(help: "The cache directory (default: $XDG_CACHE_HOME/bitsfs).")
     var cacheDir: String?
 
+    var directory: URL { cacheDir.map { URL(fileURLWithPath: $0) } ?? MountCommand.defaultCacheDirectory }
+
     func inventory() throws(BitsError) -> CacheInventory {
-      try CacheInventory(directory: cacheDir.map { URL(fileURLWithPath: $0) } ?? MountCommand.defaultCacheDirectory)
+      try CacheInventory(directory: directory)
     }
   }
 
@@ -96,13 +98,14 @@ struct CacheCommand: ParsableCommand {
 
   struct Clear: ParsableCommand {
     static let configuration = CommandConfiguration(
-      commandName: "clear", abstract: "Remove every entry no process holds.")
+      commandName: "clear", abstract: "Remove every entry no process holds, and the directory listings kept.")
 
     @OptionGroup var location: Location
 
     func run() throws {
       do throws(BitsError) {
         let (_, inUse) = try location.inventory().prune(to: 0)
+        ListingStore(cacheDirectory: location.directory).removeAll()
         try CacheCommand.report(inUse)
       } catch {
         fail(with: error)

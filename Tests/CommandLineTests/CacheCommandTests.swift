@@ -165,7 +165,13 @@ final class CacheCommandTests: XCTestCase {
     XCTAssertTrue(cleared.error.contains("in use by pid \(pid)"), cleared.error)
     XCTAssertEqual(entryDirectories().count, 2, "the entry in use and the lookalike")
     try unmount(held)
+    // Listings kept for directory mounts go too; a file of another name there stays.
+    let listings = cache.appendingPathComponent("listings")
+    try FileManager.default.createDirectory(at: listings, withIntermediateDirectories: true)
+    try Data("{}".utf8).write(to: listings.appendingPathComponent("00000000deadbeef.json"))
+    try Data("mine".utf8).write(to: listings.appendingPathComponent("keep.txt"))
     XCTAssertEqual(try cacheCommand(["clear"]).status, 0)
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: listings.path), ["keep.txt"])
     XCTAssertEqual(entryDirectories().map(\.lastPathComponent), ["0123456789abcdef"], "only the lookalike is left")
     XCTAssertTrue(FileManager.default.fileExists(atPath: cache.appendingPathComponent("notes.txt").path))
   }

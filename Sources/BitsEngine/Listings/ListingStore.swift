@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Glibc
 
 /// Directory listings kept in the cache directory (`listings/`, one file a directory, named by
 /// a hash of its listing URL), so that a mount made again answers from them within their time
@@ -48,6 +49,23 @@ package struct ListingStore: Sendable {
     try? FileManager.default.createDirectory(
       at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     try? writeReplacing(bytes, to: path(for: url), durably: false)
+  }
+
+  /// Forgets every stored listing: removes the files this store writes (and nothing else), then
+  /// its directory if that is left empty.
+  package func removeAll() {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    for name in names where Self.isListingFile(name) {
+      unlink(directory.appendingPathComponent(name).path)
+    }
+    rmdir(directory.path)
+  }
+
+  /// A name this store writes: 16 hex digits and `.json`.
+  static func isListingFile(_ name: String) -> Bool {
+    guard name.hasSuffix(".json") else { return false }
+    let stem = name.dropLast(5)
+    return stem.count == 16 && stem.allSatisfy(\.isHexDigit)
   }
 
   private func path(for url: String) -> String {
