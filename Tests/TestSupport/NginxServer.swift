@@ -140,6 +140,8 @@ public final class NginxServer {
 
   /// Forgets the requests logged so far.
   public func clearLog() {
+    // Lines of requests already answered are written first, or they would land after the cut.
+    waitForTheWorker()
     _ = truncate(prefix.appendingPathComponent("access.log").path, 0)
   }
 
