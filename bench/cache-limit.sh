@@ -186,18 +186,6 @@ percent() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", 100 * a / b }'; }
 
 cat "$report"
 if [ "$results" != - ]; then
-  # Replaces the section "# Cache limit" of RESULTS, or appends it.
-  python3 - "$results" "$report" <<'PY'
-import sys
-path, report = sys.argv[1], open(sys.argv[2]).read()
-text = open(path).read()
-section = "# Cache limit: size over time, hit ratio, cost of eviction\n\n" + report
-start = text.find("# Cache limit")
-if start < 0:
-    text = text.rstrip("\n") + "\n\n" + section
-else:
-    end = text.find("\n# ", start + 1)
-    text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-open(path, "w").write(text)
-PY
+  { echo "# Cache limit: size over time, hit ratio, cost of eviction"; echo; cat "$report"; } > "$report.md"
+  replace_section "$results" "# Cache limit" "$report.md"
 fi

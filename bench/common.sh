@@ -38,3 +38,27 @@ peak_rss_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 
 rate() { awk -v size="$SIZE_MIB" -v t="$1" 'BEGIN { printf "%.0f MiB/s", size / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# replace_section FILE PREFIX REPORT: the section of FILE (markdown) whose top-level heading starts
+# with PREFIX, up to the next top-level heading, becomes REPORT (which begins with its own
+# heading), in its place; appended when FILE has none.
+replace_section() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import os, sys
+path, prefix, section = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().rstrip("\n")
+lines = (open(path).read() if os.path.exists(path) else "").split("\n")
+out, placed, skipping = [], False, False
+for line in lines:
+    if line.startswith("# "):
+        skipping = line.startswith(prefix)
+        if skipping and not placed:
+            out += [section, ""]
+            placed = True
+    if not skipping:
+        out.append(line)
+text = "\n".join(out).rstrip("\n")
+if not placed:
+    text = (text + "\n\n" if text else "") + section
+open(path, "w").write(text + "\n")
+PY
+}

@@ -452,20 +452,7 @@ versions+=", nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*/||'), curl $(curl --ver
 } > "$WORK/report.md"
 cat "$WORK/report.md"
 if [ "$RESULTS" != - ]; then
-  # Replaces this script's section of RESULTS (up to the next top-level heading), or appends it.
-  python3 - "$RESULTS" "$WORK/report.md" <<'PY'
-import os, sys
-path, section = sys.argv[1], open(sys.argv[2]).read()
-old = open(path).read() if os.path.exists(path) else ""
-kept, skipping = [], False
-for line in old.split("\n"):
-    if line.startswith("# "):
-        skipping = line.startswith("# Directory trees")
-    if not skipping:
-        kept.append(line)
-text = "\n".join(kept).rstrip("\n")
-open(path, "w").write((text + "\n\n" if text else "") + section)
-PY
+  replace_section "$RESULTS" "# Directory trees" "$WORK/report.md"
   say "wrote its section of $RESULTS"
 fi
 if [ -n "${KEEP:-}" ]; then

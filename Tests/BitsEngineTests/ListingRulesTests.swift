@@ -285,4 +285,16 @@ final class ListingRulesTests: XCTestCase {
     // Many cuts of real listings remain readable ones.
     XCTAssertGreaterThan(parsed, 100)
   }
+
+  func testPercentDecoding() {
+    func percentDecoded(_ text: String) -> String? {
+      EntryName.percentDecoded(text).flatMap { String(validating: $0, as: UTF8.self) }
+    }
+    XCTAssertEqual(percentDecoded("a%20b%2Fc"), "a b/c")
+    XCTAssertEqual(percentDecoded("%C3%A9t%c3%a9"), "été")
+    XCTAssertEqual(percentDecoded("plain"), "plain")
+    for malformed in ["%", "%2", "%zz", "a%g1", "%FF"] {
+      XCTAssertNil(percentDecoded(malformed), malformed)
+    }
+  }
 }

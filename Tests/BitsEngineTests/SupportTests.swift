@@ -2,15 +2,6 @@ import BitsEngine
 import XCTest
 
 final class SupportTests: XCTestCase {
-  func testPercentDecoding() {
-    XCTAssertEqual(percentDecoded("a%20b%2Fc"), "a b/c")
-    XCTAssertEqual(percentDecoded("%C3%A9t%c3%a9"), "été")
-    XCTAssertEqual(percentDecoded("plain"), "plain")
-    for malformed in ["%", "%2", "%zz", "a%g1", "%FF"] {
-      XCTAssertNil(percentDecoded(malformed), malformed)
-    }
-  }
-
   func testRunQuietlyReportsTheExitStatus() {
     XCTAssertEqual(runQuietly("/bin/sh", ["-c", "echo out; echo err >&2; exit 3"]), 3)
     XCTAssertEqual(runQuietly("/bin/true", []), 0)

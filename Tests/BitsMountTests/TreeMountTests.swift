@@ -19,11 +19,16 @@ final class TreeMountTests: MountTestCase {
     tree?.remove()
   }
 
+  /// Skips the test when a server it needs is not installed, and fails it in CI, where the
+  /// setup script installs every one.
+  private func requireInstalled(_ missing: String?) throws {
+    guard let missing else { return }
+    if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
+    throw XCTSkip(missing)
+  }
+
   private func withServer(_ software: ListingServer.Software, _ body: (ListingServer) throws -> Void) throws {
-    if let missing = software.missing {
-      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
-      throw XCTSkip(missing)
-    }
+    try requireInstalled(software.missing)
     let server = try ListingServer(software, serving: tree.root)
     defer { server.stop() }
     try body(server)
@@ -98,10 +103,7 @@ final class TreeMountTests: MountTestCase {
   /// An S3 bucket (moto) mounts as a tree from `ListObjectsV2`, a prefix at a time, pages
   /// followed: a prefix of 1,100 keys takes two.
   func testAnS3BucketMountsAsATree() throws {
-    if let missing = S3Server.missing {
-      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
-      throw XCTSkip(missing)
-    }
+    try requireInstalled(S3Server.missing)
     let s3 = try S3Server()
     defer { s3.stop() }
     // The 3 GiB file stays out of the server's memory.

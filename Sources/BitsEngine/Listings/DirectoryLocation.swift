@@ -72,14 +72,15 @@ package enum DirectoryLocation: Sendable, Hashable, Codable {
       case UInt8(ascii: "/") where keepingSlashes:
         result.append("/")
       default:
-        let hex = Array("0123456789ABCDEF".utf8)
         result.unicodeScalars.append("%")
-        result.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
-        result.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
+        result.unicodeScalars.append(Unicode.Scalar(hexDigits[Int(byte >> 4)]))
+        result.unicodeScalars.append(Unicode.Scalar(hexDigits[Int(byte & 0xF)]))
       }
     }
     return result
   }
+
+  private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
   package static func withoutQuery(_ url: String) -> String {
     String(url.prefix { $0 != "?" && $0 != "#" })

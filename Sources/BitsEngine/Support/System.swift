@@ -35,30 +35,6 @@ package func runQuietly(_ path: String, _ arguments: [String], environment: [Str
   return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
 }
 
-/// `text` with `%XX` escapes decoded; `nil` if an escape is malformed or the result is not UTF-8.
-package func percentDecoded(_ text: some StringProtocol) -> String? {
-  var bytes: [UInt8] = []
-  var iterator = text.utf8.makeIterator()
-  while let byte = iterator.next() {
-    guard byte == UInt8(ascii: "%") else {
-      bytes.append(byte)
-      continue
-    }
-    guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
-    bytes.append(high << 4 | low)
-  }
-  return String(validating: bytes, as: UTF8.self)
-}
-
-private func hexValue(_ digit: UInt8) -> UInt8? {
-  switch digit {
-  case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-  case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-  case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-  default: nil
-  }
-}
-
 /// Writes `text` to standard error, unbuffered.
 package func writeToStandardError(_ text: String) {
   var bytes = Array(text.utf8)[...]
