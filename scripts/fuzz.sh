@@ -37,6 +37,7 @@ answers = [head % (0, 0, 1) + 'x'] + [head % (a, b - 1, b - a) + body[a:b].decod
                                       for a, b in [(0, 64), (64, 128), (128, 192), (192, 208)]]
 open(sys.argv[1], 'wb').write(b'\x06\x07' + '\n--\n'.join(answers).encode('latin-1'))
 PY
+seed storedlisting '\x08BITSLST\x02'
 seed listing '\x07text/html\n<html><body><a href="a%20b.txt">a b.txt</a> 12-Nov-2026 10:00 1234\n<a href="../">..</a></body></html>'
 seed listingjson '\x07application/json\n[{"name":"x.bin","type":"file","mtime":"Tue, 24 Nov 2026 10:00:00 GMT","size":7}]'
 seed date '\x01Sun, 06 Nov 1994 08:49:37 GMT'

@@ -51,10 +51,11 @@ extension MountedFileSystem {
       if isFresh { return }
     }
     reader.read(location) { [self] result in
+      finishListing(directory, result, at: .now, more: false)
+      // Kept after the waiters are answered: the copy on disk is for the next mount.
       if case .success(let (listing, resolved)) = result {
         listingStore?.save(listing, of: location, readFrom: resolved)
       }
-      finishListing(directory, result, at: .now, more: false)
     }
   }
 

@@ -7,7 +7,7 @@ import Foundation
 
 /// Everything bitsfs reads from outside, fed arbitrary bytes: response heads, `Content-Range`,
 /// HTTP dates, request headers given by the user, the cache files a crash or a disk error may
-/// have damaged, the rules that accept or refuse a server's answer, and the whole path of a
+/// have damaged (journals, metadata, stored listings), the rules that accept or refuse a server's answer, and the whole path of a
 /// scripted hostile server's answers through a real `DownloadFile`. The first byte picks the
 /// target; a crash or a broken invariant is a bug.
 ///
@@ -18,7 +18,7 @@ enum FuzzTargets {
     guard let selector = input.first else { return }
     let rest = UnsafeRawBufferPointer(rebasing: input.dropFirst())
     let text = String(decoding: rest, as: UTF8.self)
-    switch selector % 8 {
+    switch selector % 9 {
     case 0: responseHead(rest)
     case 1: _ = HTTPDate.parse(text)
     case 2:
@@ -29,7 +29,8 @@ enum FuzzTargets {
     case 4: cacheEntry(journal: nil, metadata: Data(rest))
     case 5: answer(rest)
     case 6: wholeAnswerPath(rest)
-    default: listing(rest)
+    case 7: listing(rest)
+    default: storedListing(Array(rest))
     }
   }
 
@@ -116,6 +117,16 @@ enum FuzzTargets {
       check(
         !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\0"),
         "an unsafe name in a listing: \(name.debugDescription)")
+    }
+  }
+
+  /// A listing file of the cache directory, damaged in any way: what reads from it reads back
+  /// to the same bytes, so nothing was skipped or made up, and its names are safe.
+  private static func storedListing(_ bytes: [UInt8]) {
+    guard let stored = StoredListing(decoding: bytes) else { return }
+    check(stored.encoded() == bytes, "a stored listing that reads back differently")
+    for entry in stored.listing.entries {
+      check(EntryName.checked(entry.name) == entry.name, "an unsafe name in a stored listing")
     }
   }
 

@@ -3,9 +3,9 @@ import FoundationEssentials
 /// What one directory listing says: the entries directly below the directory, each with what
 /// the format tells of it, and the format it was read in. Names are decoded and safe to use as
 /// one path component; links that leave the directory are not entries.
-package struct DirectoryListing: Sendable, Equatable, Codable {
+package struct DirectoryListing: Sendable, Equatable {
   /// The listings bitsfs reads, by the server that writes them.
-  package enum Format: String, Sendable, Equatable, Codable {
+  package enum Format: String, Sendable, Equatable {
     /// nginx `autoindex on` (HTML), with exact or (`autoindex_exact_size off`) rounded sizes.
     case nginxHTML
     /// nginx `autoindex_format json`: exact sizes and dates.
@@ -25,13 +25,13 @@ package struct DirectoryListing: Sendable, Equatable, Codable {
     case s3ListObjectsV2
   }
 
-  package enum Kind: String, Sendable, Equatable, Codable {
+  package enum Kind: Sendable, Equatable {
     case file
     case directory
   }
 
   /// A size as the listing gives it.
-  package enum Size: Sendable, Hashable, Codable {
+  package enum Size: Sendable, Hashable {
     case exact(UInt64)
     /// Shown rounded (`1.2K`, `3G`): the size lies within the bounds.
     case approximate(ClosedRange<UInt64>)
@@ -39,7 +39,7 @@ package struct DirectoryListing: Sendable, Equatable, Codable {
     case unknown
   }
 
-  package struct Entry: Sendable, Equatable, Codable {
+  package struct Entry: Sendable, Equatable {
     /// One path component: not empty, not `.` or `..`, no `/` or NUL, valid UTF-8.
     package var name: String
     package var kind: Kind

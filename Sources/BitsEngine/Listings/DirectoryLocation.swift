@@ -1,6 +1,6 @@
 /// Where a directory's listing comes from, and so the URLs of what it lists: a web server's
 /// directory page, or a prefix of an S3 bucket listed with `ListObjectsV2`. A pure value.
-package enum DirectoryLocation: Sendable, Hashable, Codable {
+package enum DirectoryLocation: Sendable, Hashable {
   /// A directory page: a GET of `url` (which ends in `/`, and has no query) lists it.
   case page(url: String)
   /// The objects of an S3 bucket (`bucketURL`, ending in `/`) below `prefix` (empty or ending in
