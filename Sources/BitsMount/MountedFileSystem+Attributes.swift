@@ -14,6 +14,10 @@ extension MountedFileSystem {
     if inode == Self.rootInode, name == "user.bitsfs.control", let controlSocketPath {
       return reply(.attributeValue(Array(controlSocketPath.utf8)))
     }
+    // Only the `user` namespace exists here. Other names (`ls -l` asks every file for its
+    // SELinux label and ACL) get what the kernel answers for a namespace a file system has no
+    // handler for: EOPNOTSUPP, after which GNU ls stops asking for the rest of the mount.
+    guard name.utf8.starts(with: "user.".utf8) else { return reply(.error(EOPNOTSUPP)) }
     guard let (node, _) = resolve(inode) else { return reply(.error(ENOENT)) }
     guard
       let (listed, url) = tree.withLock({ state in state.tree.file(node).map { ($0, state.tree.url(of: node) ?? "") } })

@@ -262,6 +262,15 @@ final class DirectoryFileSystemTests: XCTestCase {
     XCTAssertEqual(value("user.bitsfs.stats")?.hasPrefix("size=1234 filled=0 "), true)
     XCTAssertEqual(value("user.bitsfs.filled"), "")
     XCTAssertEqual(server.requests.count, 1, "only the listing")
+    // Only the user namespace exists: GNU ls stops asking a mount for labels and ACLs when
+    // told so (EOPNOTSUPP), where "no such attribute" (ENODATA) has it ask for every file.
+    for (name, errno) in [
+      ("security.selinux", EOPNOTSUPP), ("system.posix_acl_access", EOPNOTSUPP), ("trusted.x", EOPNOTSUPP),
+      ("user.other", ENODATA), ("user.bitsfs.none", ENODATA),
+    ] {
+      let reply = replies(to: { fileSystem.getxattr(inode: attributes.inode, name: name, reply: $0) }).first
+      guard case .error(errno)? = reply else { return XCTFail("\(name): \(String(describing: reply))") }
+    }
   }
 
   func testAStoredListingAnswersTheNextMountWithinItsTimeToLive() throws {
@@ -272,6 +281,10 @@ final class DirectoryFileSystemTests: XCTestCase {
     guard case .entry(let sub, _)? = Self.lookup("sub", of: first) else { return XCTFail("lookup sub") }
     guard case .entry? = Self.lookup("b", in: sub.inode, of: first) else { return XCTFail("lookup sub/b") }
     XCTAssertEqual(server.requests.count, 2)
+    // Listings are stored after their readers are answered.
+    XCTAssertTrue(
+      waitUntil(timeout: 5) { (try? FileManager.default.contentsOfDirectory(atPath: store.directory.path))?.count == 2 }
+    )
     let second = try fileSystem(store: store)
     guard case .entry(let again, _)? = Self.lookup("sub", of: second) else { return XCTFail("lookup sub again") }
     guard case .entry(let b, _)? = Self.lookup("b", in: again.inode, of: second) else { return XCTFail("sub/b again") }
