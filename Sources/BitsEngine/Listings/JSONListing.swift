@@ -2,8 +2,8 @@ import FoundationEssentials
 
 /// The JSON listings (nginx's and Caddy's) are arrays of objects, told apart by their fields:
 /// nginx writes `type`, Caddy `is_dir`. Each item is read with every field optional, so one
-/// decoding serves both and a missing field is the format's own error, not the decoder's.
-struct JSONListingItem: Decodable {
+/// reading serves both and a missing field is the format's own error, not the reader's.
+struct JSONListingItem: Equatable {
   var name: String?
   var type: String?
   var size: UInt64?
@@ -11,15 +11,11 @@ struct JSONListingItem: Decodable {
   var isDirectory: Bool?
   var modifiedTime: String?
 
-  private enum CodingKeys: String, CodingKey {
-    case name, type, size, mtime
-    case isDirectory = "is_dir"
-    case modifiedTime = "mod_time"
-  }
-
-  /// The items of a JSON array of objects; `nil` for any other JSON or none.
+  /// The items of a JSON array of objects; `nil` for any other JSON or none, or for a field of
+  /// the wrong type (`null` is a missing field). Other fields are skipped whatever they hold.
   static func items(in body: [UInt8]) -> [JSONListingItem]? {
-    try? JSONDecoder().decode([JSONListingItem].self, from: Data(body))
+    var scanner = JSONScanner(body)
+    return scanner.listingItems()
   }
 }
 
