@@ -91,6 +91,8 @@ package struct MountTree: Sendable {
   /// The entries of `directory`: placed ones by name, then listed ones in the listing's order.
   package func children(of directory: Int) -> [Int] {
     guard let entries = self.directory(directory) else { return [] }
+    // Most directories are listed only: no name to look up per entry.
+    if entries.placed.isEmpty { return entries.listed }
     let placed = entries.placed.sorted { $0.key < $1.key }.map(\.value)
     return placed + entries.listed.filter { entries.placed[nodes[$0].name] == nil }
   }
