@@ -58,7 +58,9 @@ final class JobPriorityTests: XCTestCase {
     }
     XCTAssertTrue(waitUntil(timeout: 5) { !self.server.dataRanges(of: readURL).isEmpty })
     try fill.requestFileRanges(whole(fill), priority: .low)
-    usleep(200_000)
+    // Admission decides as the fill asks; whatever it started has been answered by now.
+    job.waitForQueuedWork()
+    server.waitForAnswers()
     XCTAssertEqual(server.dataRanges(of: fillURL), [], "no fill while a reader's request is in flight")
     XCTAssertEqual(answer.wait(timeout: .now() + 10), .success)
     XCTAssertTrue(waitUntil(timeout: 10) { fill.statistics.filledBytes == UInt64(fillBytes.count) })

@@ -1,8 +1,9 @@
-import BitsEngine
 import Foundation
 import Synchronization
 import TestSupport
 import XCTest
+
+@testable import BitsEngine
 
 /// The engine over the in-memory transport: scheduling, retries, versions, suspend and resume,
 /// decided without sockets or sleeps. Waits are on job states and read completions, bounded.
@@ -167,9 +168,13 @@ final class MemoryEngineTests: XCTestCase {
     try job.resume()
     try job.suspend()
     XCTAssertEqual(job.currentState, .suspended)
-    // Whatever order the job's worker met them in, the suspend wins: no data request goes out.
-    let deadline = ContinuousClock.now + .seconds(2)
-    while ContinuousClock.now < deadline, server.dataRanges(of: url).isEmpty { usleep(10_000) }
+    // The resume's queued work runs after the suspend, and the suspend wins: no data request
+    // goes out. Waited for as events: the job's queued work, then every answer it led to, and
+    // again for what those answers queued.
+    for _ in 0..<3 {
+      job.waitForQueuedWork()
+      server.waitForAnswers()
+    }
     XCTAssertEqual(server.dataRanges(of: url), [], "a transfer started after the suspend")
     XCTAssertEqual(file.filledRanges, [])
     XCTAssertEqual(job.currentState, .suspended)
@@ -190,7 +195,9 @@ final class MemoryEngineTests: XCTestCase {
       answer.withLock { $0 = result }
       done.signal()
     }
-    while server.dataRanges(of: url).isEmpty { usleep(1000) }
+    let url = url
+    XCTAssertTrue(
+      server.waitForRequest(timeout: .seconds(5)) { !MemoryTransport.isProbe($0) && $0.url == url }, "the read's request")
     try job.suspend()
     try job.resume()
     XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
@@ -293,8 +300,8 @@ final class MemoryEngineTests: XCTestCase {
     try FileManager.default.removeItem(at: journal)
     try FileManager.default.createDirectory(at: journal, withIntermediateDirectories: false)
     XCTAssertEqual(try Self.read(file, 0..<4096)?.get(), Array(bytes[0..<4096]), "the read itself is served")
-    let deadline = ContinuousClock.now + .seconds(5)
-    while file.statistics.lastError == nil, ContinuousClock.now < deadline { usleep(10_000) }
+    // The commit the read scheduled, made now rather than waited for.
+    file.commitNow()
     XCTAssertNotNil(file.statistics.lastError, "the failed commit is reported")
     XCTAssertTrue(
       file.statistics.lastError?.message.contains("journal") ?? false,

@@ -75,6 +75,8 @@ public final class MemoryTransport: HTTPTransport {
     var log: [HTTPRequest] = []
     var nextID: UInt64 = 1
     var running: [UInt64: Running] = [:]
+    /// Tests waiting for a request: signalled when one that matches starts.
+    var requestWaiters: [(matches: @Sendable (HTTPRequest) -> Bool, arrived: DispatchSemaphore)] = []
   }
 
   private final class Running: Sendable {
@@ -144,6 +146,11 @@ public final class MemoryTransport: HTTPTransport {
       let id = stored.nextID
       stored.nextID += 1
       stored.log.append(request)
+      stored.requestWaiters.removeAll { waiter in
+        guard waiter.matches(request) else { return false }
+        waiter.arrived.signal()
+        return true
+      }
       stored.running[id] = running
       let target = stored.redirects[request.url]
       let url = target ?? request.url
@@ -155,6 +162,24 @@ public final class MemoryTransport: HTTPTransport {
       answer(request, version: version, fault: fault, running: running, id: id, finalURL: finalURL)
     }
     return TransferID(lane: 0, value: id)
+  }
+
+  /// Waits until a request that `matches` has started (or had, before this call); `false` if
+  /// none did within `timeout`.
+  public func waitForRequest(timeout: Duration, matching matches: @escaping @Sendable (HTTPRequest) -> Bool) -> Bool {
+    let arrived = DispatchSemaphore(value: 0)
+    let seen = stored.withLock { stored in
+      if stored.log.contains(where: matches) { return true }
+      stored.requestWaiters.append((matches, arrived))
+      return false
+    }
+    return seen || arrived.wait(timeout: .now() + timeout.dispatchInterval) == .success
+  }
+
+  /// Returns once every transfer started before this call has been answered as far as it goes
+  /// now (a stalled one stays stalled), with what the engine did in its callbacks.
+  public func waitForAnswers() {
+    network.sync {}
   }
 
   public func cancel(_ id: TransferID) {

@@ -218,6 +218,12 @@ public final class DownloadJob: Sendable {
     transition(to: .suspended, error: nil)
   }
 
+  /// Returns once the work that `resume` and `setRemoteName` queued before this call has run:
+  /// for tests that must know a resume's work met a later suspend, without waiting on a clock.
+  package func waitForQueuedWork() {
+    worker.sync {}
+  }
+
   /// Stops, deletes the job's partial data, and ends the job.
   public func cancel() throws(BitsError) {
     try requireModifiable()
