@@ -197,7 +197,8 @@ final class MemoryEngineTests: XCTestCase {
     }
     let url = url
     XCTAssertTrue(
-      server.waitForRequest(timeout: .seconds(5)) { !MemoryTransport.isProbe($0) && $0.url == url }, "the read's request")
+      server.waitForRequest(timeout: .seconds(5)) { !MemoryTransport.isProbe($0) && $0.url == url },
+      "the read's request")
     try job.suspend()
     try job.resume()
     XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
