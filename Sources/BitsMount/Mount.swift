@@ -89,7 +89,7 @@ public final class Mount: Sendable {
     let directories = placed.filter(\.entry.isDirectory)
     // Every URL is checked at once: the mount waits for the slowest server, not for their sum.
     // A directory's first listing is read now, so that a URL that lists nothing says so.
-    let outcomes = Mutex<(failures: [Int: BitsError], listings: [Int: StoredListing])>(([:], [:]))
+    let outcomes = Mutex<(failures: [Int: BitsError], listings: [Int: ListingAnswer])>(([:], [:]))
     let checks = DispatchGroup()
     for (node, file) in files where byURL[file.remoteURL] === file {
       DispatchQueue.global().async(group: checks) {
@@ -151,14 +151,14 @@ public final class Mount: Sendable {
   }
 
   /// A listing, where it was read from, and its age.
-  private typealias StoredListing = (DirectoryListing, DirectoryLocation, Duration)
+  private typealias ListingAnswer = (DirectoryListing, DirectoryLocation, Duration)
 
   /// The listing a directory URL of the mount starts with: the stored one within its time to
   /// live, else the server's; a server away for now (a transient failure) is answered for by the
   /// stored one of any age, read again at the next look.
   private static func firstListing(
     of location: DirectoryLocation, reader: DirectoryReader, store: ListingStore, timeToLive: Duration
-  ) throws(BitsError) -> StoredListing {
+  ) throws(BitsError) -> ListingAnswer {
     let stored = store.load(location)
     if let stored, stored.age < timeToLive { return stored }
     do throws(BitsError) {

@@ -18,15 +18,23 @@ package struct UnixSocket: ~Copyable, Sendable {
   package static let maximumPathLength = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
 
   /// A socket listening at `path` (replacing a stale one), readable and writable by its owner
-  /// only.
+  /// only. `path` must be in a directory of the owner's that nobody else can enter: the socket
+  /// is bound with the mode the process's mask gives, then made 0600, and the directory keeps
+  /// others out in between. (Setting the mask around `bind` would change the mode of every
+  /// file the other threads create meanwhile: the mask is the process's, not the thread's.)
   package static func listen(at path: String) throws(BitsError) -> UnixSocket {
+    let directory = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[..<$0]) } ?? "."
+    var info = stat()
+    guard lstat(directory.isEmpty ? "/" : directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR,
+      info.st_uid == getuid(), info.st_mode & 0o077 == 0
+    else {
+      throw BitsError(.accessDenied, "the control socket's directory \(directory) is not private to its owner")
+    }
     let socket = try make(path)
     unlink(path)
-    // The socket is made 0600 from the start: no moment when others could connect.
-    let previous = umask(0o177)
-    let bound = withAddress(path) { bind(socket.descriptor, $0, $1) }
-    umask(previous)
-    guard bound == 0, Glibc.listen(socket.descriptor, 8) == 0 else {
+    guard withAddress(path, { bind(socket.descriptor, $0, $1) }) == 0, chmod(path, 0o600) == 0,
+      Glibc.listen(socket.descriptor, 8) == 0
+    else {
       throw BitsError.localFile(errno: errno, "cannot listen for control requests", path: path)
     }
     return socket
