@@ -1,7 +1,21 @@
 import BitsEngine
+import TestSupport
 import XCTest
 
 final class SupportTests: XCTestCase {
+  /// The tests' fast byte comparison, which many checks of read bytes rest on.
+  func testSameBytesTellsEveryDifference() {
+    let bytes = TestData.bytes(count: 10_000, seed: 1)
+    XCTAssertTrue(sameBytes(bytes, bytes[...]))
+    XCTAssertTrue(sameBytes([UInt8](), [UInt8]()))
+    XCTAssertFalse(sameBytes(bytes, bytes.dropLast()), "another length")
+    for index in [0, 4_999, 9_999] {
+      var changed = bytes
+      changed[index] ^= 1
+      XCTAssertFalse(sameBytes(bytes, changed), "a byte at \(index)")
+    }
+  }
+
   func testRunQuietlyReportsTheExitStatus() {
     XCTAssertEqual(runQuietly("/bin/sh", ["-c", "echo out; echo err >&2; exit 3"]), 3)
     XCTAssertEqual(runQuietly("/bin/true", []), 0)

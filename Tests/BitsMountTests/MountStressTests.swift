@@ -31,7 +31,7 @@ final class MountStressTests: MountTestCase {
       let filled = filledRanges(path)
       for range in filled {
         let got = try read(path, offset: UInt64(range.lowerBound), count: range.count)
-        XCTAssertTrue(got.elementsEqual(bytes[range]), "round \(round): cached \(range) differs from the original")
+        XCTAssertTrue(sameBytes(got, bytes[range]), "round \(round): cached \(range) differs from the original")
       }
       recovered = filled.reduce(0) { $0 + $1.count }
 
@@ -65,7 +65,7 @@ final class MountStressTests: MountTestCase {
     while offset < bytes.count {
       do {
         let got = try read(path, offset: UInt64(offset), count: 1 << 20)
-        XCTAssertTrue(got.elementsEqual(bytes[offset..<offset + got.count]), "wrong bytes at \(offset)")
+        XCTAssertTrue(sameBytes(got, bytes[offset..<offset + got.count]), "wrong bytes at \(offset)")
         offset += got.count
       } catch {
         XCTAssertEqual((error as? POSIXError)?.code, .EIO, "\(error)")
@@ -90,7 +90,7 @@ final class MountStressTests: MountTestCase {
     let again = try mount([nginx.url("f.bin")], at: mountPoint)
     for range in filledRanges(again + "/f.bin") {
       let got = try read(again + "/f.bin", offset: UInt64(range.lowerBound), count: range.count)
-      XCTAssertTrue(got.elementsEqual(bytes[range]), "cached \(range) differs from the original")
+      XCTAssertTrue(sameBytes(got, bytes[range]), "cached \(range) differs from the original")
     }
     try unmount(again)
   }

@@ -103,3 +103,13 @@ public var bitsfsBinary: String {
   let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
   return products.appendingPathComponent("bitsfs").path
 }
+
+/// Whether `a` and `b` hold the same bytes, compared with `memcmp`: element by element, a debug
+/// build compares tens of megabytes in seconds.
+public func sameBytes(_ a: some ContiguousBytes, _ b: some ContiguousBytes) -> Bool {
+  a.withUnsafeBytes { a in
+    b.withUnsafeBytes { b in
+      a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
+  }
+}
