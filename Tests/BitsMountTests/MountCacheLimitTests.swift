@@ -46,7 +46,7 @@ final class MountCacheLimitTests: MountTestCase {
       for range in claim.ranges {
         try handle.seek(toOffset: UInt64(range.lowerBound))
         let got = try handle.read(upToCount: range.count) ?? Data()
-        XCTAssertTrue(got.elementsEqual(original[range]), "\(context): \(claim.url) claims \(range) wrongly")
+        XCTAssertTrue(sameBytes(got, original[range]), "\(context): \(claim.url) claims \(range) wrongly")
       }
     }
   }
@@ -68,7 +68,7 @@ final class MountCacheLimitTests: MountTestCase {
       let count = step % 10 == 0 ? 1 << 20 : Int.random(in: 4096...(256 << 10), using: &generator)
       let offset = Int.random(in: 0...(original.count - count), using: &generator)
       let got = try read(mountPoint + "/" + name, offset: UInt64(offset), count: count)
-      XCTAssertTrue(got.elementsEqual(original[offset..<offset + count]), "step \(step): \(name) at \(offset)")
+      XCTAssertTrue(sameBytes(got, original[offset..<offset + count]), "step \(step): \(name) at \(offset)")
     }
     let largest = sampler.stop()
     XCTAssertLessThanOrEqual(largest, limit + margin, "the cache directory grew past the limit and its margin")
@@ -81,7 +81,7 @@ final class MountCacheLimitTests: MountTestCase {
     let again = try mount(names.map { nginx.url($0) }, at: mountPoint, options: options)
     for name in names {
       let original = originals[nginx.url(name)]!
-      XCTAssertTrue(try read(again + "/" + name, offset: 0, count: original.count).elementsEqual(original), name)
+      XCTAssertTrue(sameBytes(try read(again + "/" + name, offset: 0, count: original.count), original), name)
     }
     try unmount(again)
     XCTAssertLessThanOrEqual(CacheJournal.diskBytes(under: cacheDirectory.path), limit + margin)
@@ -101,7 +101,7 @@ final class MountCacheLimitTests: MountTestCase {
       try assertClaimsAreRight(originals, "round \(round)")
     }
     let again = try mount([nginx.url("k.bin")], at: mountPoint, options: options)
-    XCTAssertTrue(try read(again + "/k.bin", offset: 0, count: original.count).elementsEqual(original))
+    XCTAssertTrue(sameBytes(try read(again + "/k.bin", offset: 0, count: original.count), original))
     try unmount(again)
     try assertClaimsAreRight(originals, "after the last mount")
   }
@@ -118,7 +118,7 @@ final class MountCacheLimitTests: MountTestCase {
       var offset = 1 << 20
       while offset < original.count, !stop.withLock({ $0 }) {
         let got = try readBytes(path, offset: UInt64(offset), count: 512 << 10)
-        guard got.elementsEqual(original[offset..<offset + got.count]) else { return [1] }
+        guard sameBytes(got, original[offset..<offset + got.count]) else { return [1] }
         offset += got.count
       }
       return []
@@ -128,7 +128,7 @@ final class MountCacheLimitTests: MountTestCase {
       XCTAssertEqual(posix_fadvise(hot, 0, 0, POSIX_FADV_DONTNEED), 0)
       let offset = (round * 37 % 16) * (64 << 10)
       let got = try readBytes(hot, offset: UInt64(offset), count: 64 << 10)
-      XCTAssertTrue(got.elementsEqual(original[offset..<offset + (64 << 10)]), "round \(round) at \(offset)")
+      XCTAssertTrue(sameBytes(got, original[offset..<offset + (64 << 10)]), "round \(round) at \(offset)")
     }
     stop.withLock { $0 = true }
     XCTAssertEqual(try streamer.wait(timeout: 60).result.get(), [], "the stream read the original bytes")
@@ -163,7 +163,7 @@ final class MountCacheLimitTests: MountTestCase {
     let got = try read(mountPoint + "/f.bin", offset: 0, count: original.count, timeout: 120)
     running.withLock { $0 = false }
     _ = try sampler.wait()
-    XCTAssertTrue(got.elementsEqual(original), "the whole file reads right")
+    XCTAssertTrue(sameBytes(got, original), "the whole file reads right")
     XCTAssertGreaterThanOrEqual(lowest.withLock { $0 }, minimumFree - margin, "free space fell below the minimum")
     try unmount(mountPoint)
   }
