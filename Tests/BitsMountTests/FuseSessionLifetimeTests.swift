@@ -34,10 +34,12 @@ final class FuseSessionLifetimeTests: XCTestCase {
         session.run()
         ended.signal()
       }
+      // Threads of their own: the dispatch pool is as wide as the cores, and callers that never
+      // yield it would keep the `stop()` queued behind them.
       let calling = Atomic<Bool>(true)
-      let callers = DispatchGroup()
+      let returned = DispatchSemaphore(value: 0)
       for caller in 0..<3 {
-        DispatchQueue.global().async(group: callers) {
+        startThread(named: "invalidating") {
           var calls = 0
           while calling.load(ordering: .relaxed) {
             if caller == 0 {
@@ -47,15 +49,18 @@ final class FuseSessionLifetimeTests: XCTestCase {
             }
             calls += 1
           }
+          returned.signal()
         }
       }
       // The end comes from another thread while the calls go on, and they go on after it.
       usleep(UInt32(1_000 * (round % 5)))
-      DispatchQueue.global().async { session.stop() }
+      startThread(named: "stopping") { session.stop() }
       XCTAssertEqual(ended.wait(timeout: .now() + 20), .success, "round \(round): the loop ended")
       usleep(20_000)
       calling.store(false, ordering: .relaxed)
-      XCTAssertEqual(callers.wait(timeout: .now() + 10), .success, "round \(round): the callers returned")
+      for _ in 0..<3 {
+        XCTAssertEqual(returned.wait(timeout: .now() + 10), .success, "round \(round): the callers returned")
+      }
       session.invalidate(inode: 1)
       session.stop()
       XCTAssertTrue(waitUntil(timeout: 10) { !MountTable.isMountPoint(mountPoint) }, "round \(round): unmounted")
