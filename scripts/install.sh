@@ -6,16 +6,23 @@
 #   PREFIX/share/bash-completion/completions/bitsfs
 #   PREFIX/share/zsh/site-functions/_bitsfs
 #   PREFIX/share/fish/vendor_completions.d/bitsfs.fish
-# DESTDIR is put before every path (for packaging). mount(8) runs fstab mounts (fuse.bitsfs)
+# DESTDIR is put before every path (for packaging); NO_BUILD=1 installs the release build already
+# made (.build/release/bitsfs and generate-manual) instead of building it. mount(8) runs fstab mounts (fuse.bitsfs)
 # with a PATH of its own, which has /usr/local/bin and /usr/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${PREFIX:-/usr/local}
 destination=${DESTDIR:-}$prefix
-swift build -c release --static-swift-stdlib --product bitsfs
 binary=.build/release/bitsfs
-# The man page generator reads the release build's own description of its options.
-swift build -c release --product generate-manual
+if [ "${NO_BUILD:-0}" = 1 ]; then
+  for program in "$binary" .build/release/generate-manual; do
+    [ -x "$program" ] || { echo "install: NO_BUILD=1, but $program is not built" >&2; exit 1; }
+  done
+else
+  swift build -c release --static-swift-stdlib --product bitsfs
+  # The man page generator reads the release build's own description of its options.
+  swift build -c release --product generate-manual
+fi
 pages=$(mktemp -d "${TMPDIR:-/tmp}/bitsfs-man-XXXXXX")
 trap 'rm -rf "$pages"' EXIT
 .build/release/generate-manual "$binary" --output-directory "$pages"
