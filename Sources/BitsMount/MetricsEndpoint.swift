@@ -26,7 +26,7 @@ package final class MetricsEndpoint: Sendable {
     guard address.withSocketAddress({ bind(fd, $0, $1) }) == 0, listen(fd, 8) == 0 else {
       let error = errno
       close(fd)
-      throw BitsError.localFile(errno: error, "cannot listen on \(address) for --metrics", path: "\(address)")
+      throw BitsError.localFile(errno: error, "cannot listen for --metrics", path: "\(address)")
     }
     descriptor = fd
   }

@@ -83,6 +83,9 @@ final class DebianPackageTests: MountTestCase {
     let manual = try runCommand("/usr/bin/man", ["-w", "bitsfs"], environment: ["MANPATH": "/usr/share/man"])
     XCTAssertEqual(manual.output.trimmingCharacters(in: .whitespacesAndNewlines), "/usr/share/man/man1/bitsfs.1.gz")
 
+    let unit = try runCommand("/usr/bin/systemd-analyze", ["verify", "bitsfs@packaged.service"])
+    XCTAssertEqual(unit.status, 0, unit.output + unit.error)
+
     // The packaged example line, with this test's URL and mount point, in an fstab of its own.
     let bytes = try serve("packaged.bin", count: 300_000)
     let mountPoint = try makeMountPoint("packaged")
