@@ -48,17 +48,22 @@ package struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
       address.sin_family = sa_family_t(AF_INET)
       address.sin_port = port.bigEndian
       _ = inet_pton(AF_INET, host, &address.sin_addr)
-      return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-      }
+      return Self.withGeneric(address, body)
     case .ipv6:
       var address = sockaddr_in6()
       address.sin6_family = sa_family_t(AF_INET6)
       address.sin6_port = port.bigEndian
       _ = inet_pton(AF_INET6, host, &address.sin6_addr)
-      return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-      }
+      return Self.withGeneric(address, body)
+    }
+  }
+
+  /// `address` (a `sockaddr_in` or `sockaddr_in6`) as the `sockaddr` the socket calls take.
+  private static func withGeneric<Address, Result>(
+    _ address: Address, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result
+  ) -> Result {
+    withUnsafePointer(to: address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<Address>.size)) }
     }
   }
 }

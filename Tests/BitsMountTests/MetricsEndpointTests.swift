@@ -49,20 +49,10 @@ final class MetricsEndpointTests: XCTestCase {
 
   /// Sends `request` to the endpoint at `port`, then reads the answer until the endpoint closes.
   private func exchange(_ request: [UInt8], port: UInt16, shutDownWriting: Bool = false) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = try XCTUnwrap(connectToLoopback(port: port), "the endpoint accepts")
     defer { close(fd) }
     var timeout = timeval(tv_sec: 10, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = port.bigEndian
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-      }
-    }
-    XCTAssertTrue(connected)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     if shutDownWriting { shutdown(fd, Int32(SHUT_WR)) }
     var answer: [UInt8] = []
