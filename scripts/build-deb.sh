@@ -7,6 +7,7 @@
 # `mount -t fuse.bitsfs` and fstab lines of type fuse.bitsfs work once installed.
 #   scripts/build-deb.sh                 # writes .build/deb/bitsfs_VERSION_ARCH.deb, prints its path
 #   OUTPUT_DIR=DIR NO_BUILD=1 scripts/build-deb.sh    # into DIR, from the release build already made
+#                                                     # (and MANUAL_GENERATOR: see scripts/install.sh)
 # Install with `apt install ./bitsfs_VERSION_ARCH.deb`, remove with `apt remove bitsfs`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

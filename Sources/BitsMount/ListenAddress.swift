@@ -32,9 +32,6 @@ package struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
   package var description: String { family == .ipv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-  /// Whether the address is on the machine only (127.0.0.0/8 or ::1).
-  package var isLoopback: Bool { family == .ipv6 ? host == "::1" : host.hasPrefix("127.") }
-
   private static func parses(_ host: String, family: Int32) -> Bool {
     var buffer = in6_addr()
     return inet_pton(family, host, &buffer) == 1

@@ -48,8 +48,7 @@ package enum MetricsRequest {
   /// The whole answer as sent: status line, headers, `body`; the connection then closes.
   package static func response(_ answer: Answer, body: [UInt8]) -> [UInt8] {
     let (code, reason) = answer.status
-    let content =
-      answer == .metrics ? body : Array("\(reason)\n".utf8)
+    let content = answer == .metrics ? body : Array("\(reason)\n".utf8)
     let type = answer == .metrics ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8"
     var head = "HTTP/1.1 \(code) \(reason)\r\nContent-Type: \(type)\r\nContent-Length: \(content.count)\r\n"
     if answer == .methodNotAllowed { head += "Allow: GET\r\n" }

@@ -3,11 +3,11 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The package of scripts/build-deb.sh, for real: built from the release build (scripts/test.sh
-/// makes it first), installed with apt, used by mount(8) for a line of an fstab file (the line
-/// of the packaged example), read, unmounted, and removed, leaving none of its files. Needs root;
-/// a machine with a bitsfs package installed already is left alone (skipped). The package is
-/// purged in tearDown whatever happened.
+/// The package of scripts/build-deb.sh, for real: built from the release binary (scripts/test.sh
+/// makes it first) and the man page generator next to the tests, installed with apt, used by
+/// mount(8) for a line of an fstab file (the line of the packaged example), read, unmounted, and
+/// removed, leaving none of its files. Needs root; a machine with a bitsfs package installed
+/// already is left alone (skipped). The package is purged in tearDown whatever happened.
 final class DebianPackageTests: MountTestCase {
   /// Whether the test tried to install the package: tearDown then purges it, whatever is left.
   private var installed = false
@@ -19,16 +19,20 @@ final class DebianPackageTests: MountTestCase {
       .deletingLastPathComponent()
   }
 
+  private var releaseBinary: URL { sourceDirectory.appendingPathComponent(".build/release/bitsfs") }
+  /// The man page generator of this build, next to the tests (scripts/test.sh builds it).
+  private var manualGenerator: URL {
+    URL(fileURLWithPath: bitsfsBinary).deletingLastPathComponent().appendingPathComponent("generate-manual")
+  }
+
   override func setUpWithError() throws {
     try super.setUpWithError()
     try requireRoot(for: "installing a package")
     if try runCommand("/usr/bin/dpkg-query", ["-W", "-f", "${db:Status-Status}", "bitsfs"]).output == "installed" {
       throw XCTSkip("a bitsfs package is installed on this machine: the test installs and removes its own")
     }
-    let release = sourceDirectory.appendingPathComponent(".build/release")
-    for program in ["bitsfs", "generate-manual"]
-    where !FileManager.default.isExecutableFile(atPath: release.appendingPathComponent(program).path) {
-      let reason = "no release build of \(program): scripts/test.sh makes it (swift build -c release)"
+    guard FileManager.default.isExecutableFile(atPath: releaseBinary.path) else {
+      let reason = "no release build of bitsfs: scripts/test.sh makes it (swift build -c release)"
       if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(reason) }
       throw XCTSkip(reason)
     }
@@ -51,7 +55,10 @@ final class DebianPackageTests: MountTestCase {
   func testThePackageInstallsMountsFromFstabAndRemovesCleanly() throws {
     let built = try runCommand(
       sourceDirectory.appendingPathComponent("scripts/build-deb.sh").path, [],
-      environment: ["NO_BUILD": "1", "OUTPUT_DIR": workDirectory.appendingPathComponent("deb").path], timeout: 300)
+      environment: [
+        "NO_BUILD": "1", "MANUAL_GENERATOR": manualGenerator.path,
+        "OUTPUT_DIR": workDirectory.appendingPathComponent("deb").path,
+      ], timeout: 300)
     XCTAssertEqual(built.status, 0, built.error)
     let package = built.output.trimmingCharacters(in: .whitespacesAndNewlines)
     XCTAssertTrue(package.hasSuffix(".deb") && FileManager.default.fileExists(atPath: package), built.output)
@@ -79,7 +86,7 @@ final class DebianPackageTests: MountTestCase {
     // The package holds the release build, as built.
     XCTAssertTrue(
       FileManager.default.contentsEqual(
-        atPath: "/usr/bin/bitsfs", andPath: sourceDirectory.appendingPathComponent(".build/release/bitsfs").path))
+        atPath: "/usr/bin/bitsfs", andPath: releaseBinary.path))
     let manual = try runCommand("/usr/bin/man", ["-w", "bitsfs"], environment: ["MANPATH": "/usr/share/man"])
     XCTAssertEqual(manual.output.trimmingCharacters(in: .whitespacesAndNewlines), "/usr/share/man/man1/bitsfs.1.gz")
 
