@@ -11,6 +11,9 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    // The Prometheus backend of swift-metrics (on swift-atomics; no server in it).
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
   ],
   targets: [
     // System libraries, found through pkg-config.
@@ -22,7 +25,11 @@ let package = Package(
 
     // The download-job engine: ranges, HTTP over libcurl, the persistent cache, BITS-style jobs.
     .target(
-      name: "BitsEngine", dependencies: ["CCurl", "CLinux", .product(name: "Logging", package: "swift-log")]),
+      name: "BitsEngine",
+      dependencies: [
+        "CCurl", "CLinux", .product(name: "Logging", package: "swift-log"),
+        .product(name: "CoreMetrics", package: "swift-metrics"),
+      ]),
 
     // libfuse low-level callbacks bridged to a table of Swift functions.
     .target(name: "CFuseShim", dependencies: ["CFuse3"]),
@@ -30,7 +37,10 @@ let package = Package(
     // The read-only FUSE filesystem: a thin adapter from kernel requests to the engine.
     .target(
       name: "BitsMount",
-      dependencies: ["BitsEngine", "CFuseShim", .product(name: "Logging", package: "swift-log")]),
+      dependencies: [
+        "BitsEngine", "CFuseShim", .product(name: "Logging", package: "swift-log"),
+        .product(name: "CoreMetrics", package: "swift-metrics"),
+      ]),
 
     .executableTarget(
       name: "bitsfs",
@@ -38,6 +48,8 @@ let package = Package(
         "BitsEngine", "BitsMount", "CLinux",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "CoreMetrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
       ],
       plugins: ["BuildCommit"]),
     // Names the commit of a build, for `bitsfs --version`.

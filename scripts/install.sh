@@ -6,19 +6,29 @@
 #   PREFIX/share/bash-completion/completions/bitsfs
 #   PREFIX/share/zsh/site-functions/_bitsfs
 #   PREFIX/share/fish/vendor_completions.d/bitsfs.fish
-# DESTDIR is put before every path (for packaging). mount(8) runs fstab mounts (fuse.bitsfs)
-# with a PATH of its own, which has /usr/local/bin and /usr/bin.
+# DESTDIR is put before every path (for packaging). NO_BUILD=1 installs the release binary already
+# built instead of building it, with the man page made by the generate-manual already built
+# (MANUAL_GENERATOR, default .build/release/generate-manual; a debug one makes the same page, as
+# it reads the release binary's options). mount(8) runs fstab mounts (fuse.bitsfs) with a PATH
+# of its own, which has /usr/local/bin and /usr/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${PREFIX:-/usr/local}
 destination=${DESTDIR:-}$prefix
-swift build -c release --static-swift-stdlib --product bitsfs
 binary=.build/release/bitsfs
-# The man page generator reads the release build's own description of its options.
-swift build -c release --product generate-manual
+generator=${MANUAL_GENERATOR:-.build/release/generate-manual}
+if [ "${NO_BUILD:-0}" = 1 ]; then
+  for program in "$binary" "$generator"; do
+    [ -x "$program" ] || { echo "install: NO_BUILD=1, but $program is not built" >&2; exit 1; }
+  done
+else
+  swift build -c release --static-swift-stdlib --product bitsfs
+  # The man page generator reads the release build's own description of its options.
+  swift build -c release --product generate-manual
+fi
 pages=$(mktemp -d "${TMPDIR:-/tmp}/bitsfs-man-XXXXXX")
 trap 'rm -rf "$pages"' EXIT
-.build/release/generate-manual "$binary" --output-directory "$pages"
+"$generator" "$binary" --output-directory "$pages"
 
 install -D -m 0755 "$binary" "$destination/bin/bitsfs"
 install -D -m 0644 "$pages/bitsfs.1" "$destination/share/man/man1/bitsfs.1"

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 swift build --build-tests
 # The man page generator, for the tests of the generated manual.
 swift build --product generate-manual
+# The static release binary, which the Debian package test packs with the man page of the
+# generator above (scripts/build-deb.sh with NO_BUILD=1: no build runs while the tests hold .build).
+swift build -c release --static-swift-stdlib --product bitsfs
 log=$(mktemp "${TMPDIR:-/tmp}/bitsfs-test-XXXXXX")
 trap 'rm -f "$log"' EXIT
 limit=${TEST_TIMEOUT:-1800}

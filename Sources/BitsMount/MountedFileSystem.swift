@@ -17,9 +17,9 @@ package protocol KernelCache: AnyObject, Sendable {
 /// name has one from the start). Directories read from a server are listed when first looked
 /// at. Reads are answered from the cache, fetching missing blocks first; the reply leaves as
 /// soon as the bytes are on disk, from whichever thread delivered them. Every operation answers
-/// through its `reply`; nothing here knows of FUSE. Directories, background fill and extended
-/// attributes are in extensions of their own (`MountedFileSystem+Directories.swift`, `+Prefetch`,
-/// `+Attributes`).
+/// through its `reply`; nothing here knows of FUSE. Reads, directories, background fill and
+/// extended attributes are in extensions of their own (`MountedFileSystem+Reading.swift`,
+/// `+Directories`, `+Prefetch`, `+Attributes`).
 ///
 /// Each version of a file has an inode of its own (`InodeTable`), so the kernel's pages of one
 /// version never answer a reader of another. Locks: `tree`, `downloads`, `inodes`, `handles`,
@@ -51,7 +51,7 @@ public final class MountedFileSystem: FileSystemOperations {
   let prefetched = Mutex<[ObjectIdentifier: String]>([:])
   let mountTime = Date()
   /// A warning for every EIO a reader gets, once per cause and minute with a count of repeats.
-  private let readFailures: ThrottledWarnings
+  let readFailures: ThrottledWarnings
 
   /// The tree, and who waits for what it does not know yet.
   struct TreeState {
@@ -83,15 +83,6 @@ public final class MountedFileSystem: FileSystemOperations {
 
   private struct KernelCacheReference {
     weak var cache: (any KernelCache)?
-  }
-
-  /// What a read of an open file does.
-  private enum ReadPlan {
-    case unknownHandle
-    /// The kernel asks again for bytes whose read just failed.
-    case failedJustNow
-    /// Read the bytes of the version opened (`generation`), and act on the read-ahead decided.
-    case read(generation: UInt64, readAhead: ReadAheadPolicy.Decision)
   }
 
   /// Per open file: the version it was opened at, its reader's read-ahead, its last failure.
@@ -321,75 +312,6 @@ public final class MountedFileSystem: FileSystemOperations {
     // than the revalidation interval ago. No thread waits for the server meanwhile; an open
     // within the interval is answered at once.
     file.revalidate(ifOlderThan: options.revalidationInterval, completion: finishOpen)
-  }
-
-  package func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
-    guard let file = handles.withLock({ $0.open[handle]?.file }) else { return reply(.error(EBADF)) }
-    guard let fileSize = file.version?.size else { return reply(.error(EIO)) }
-    // At or past the end (a reader of an older, longer version, say): nothing to read.
-    guard offset < fileSize else { return reply(.bytes([])) }
-    let (end, overflow) = offset.addingReportingOverflow(UInt64(size))
-    let range = offset..<min(fileSize, overflow ? fileSize : end)
-    let now = ContinuousClock.now
-    let plan = handles.withLock { table -> ReadPlan in
-      guard var open = table.open[handle] else { return .unknownHandle }
-      defer { table.open[handle] = open }
-      if let failure = open.failure, failure.until > now, failure.range.overlaps(range) { return .failedJustNow }
-      return .read(generation: open.generation, readAhead: open.readAhead.read(range, fileSize: fileSize))
-    }
-    let (generation, decision): (UInt64, ReadAheadPolicy.Decision)
-    switch plan {
-    case .unknownHandle: return reply(.error(EBADF))
-    case .failedJustNow: return reply(.error(EIO))
-    case .read(let opened, let readAhead): (generation, decision) = (opened, readAhead)
-    }
-    let name = resolve(inode).map { node, _ in tree.withLock { $0.tree.path(of: node) } } ?? ""
-    file.read(range, alignment: options.blockSize, timeout: options.readTimeout) { [self] result in
-      readFailures.logger.trace(
-        "read",
-        metadata: [
-          "file": "\(name)", "range": "\(range.lowerBound)-\(range.upperBound - 1)",
-          "outcome": "\((try? result.get()).map { _ in "ok" } ?? "failed")",
-        ])
-      switch result {
-      case .success(let bytes) where bytes.generation == generation:
-        // `bytes` keeps its part of the cache file from eviction until the reply is sent.
-        withExtendedLifetime(bytes) {
-          switch bytes.location {
-          case .cache(let data): reply(.cached(data, offset: range.lowerBound, count: range.count))
-          case .received(let received): reply(.bytes(received))
-          }
-        }
-      case .success:
-        // Another version than the one opened: never bytes of two versions in one open file.
-        warnOfEIO(name, range, BitsError(.remoteFileChanged, "the file changed since it was opened"))
-        reply(.error(EIO))
-      case .failure(let error):
-        if error.code == .timedOut { remember(range, failedFor: handle) }
-        warnOfEIO(name, range, error)
-        reply(.error(EIO))
-      }
-    }
-    if let drop = decision.drop { file.dropReadAhead(drop) }
-    if let fetch = decision.fetch { file.prefetch(fetch) }
-  }
-
-  private func warnOfEIO(_ name: String, _ range: Range<UInt64>, _ error: BitsError) {
-    readFailures.warn(
-      "a read failed with EIO", cause: error.logFields.merging(["file": name]) { $1 },
-      details: ["range": "\(range.lowerBound)-\(range.upperBound - 1)"])
-  }
-
-  /// Writes the warnings of repeated read failures not yet written (the mount is ending).
-  package func closeLog() {
-    readFailures.close()
-  }
-
-  /// The kernel asks again for a page whose read failed; within the read timeout that ask
-  /// fails at once, so a reader waits the timeout once.
-  private func remember(_ range: Range<UInt64>, failedFor handle: UInt64) {
-    let until = ContinuousClock.now + options.readTimeout
-    handles.withLock { $0.open[handle]?.failure = (range, until) }
   }
 
   package func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {

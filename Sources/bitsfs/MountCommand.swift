@@ -114,6 +114,13 @@ struct MountCommand: ParsableCommand {
     transform: NumericOption.seconds("--min-notification-interval", in: 0...86_400))
   var minNotificationInterval: Double = 0.5
 
+  @Option(
+    help: ArgumentHelp(
+      "Serve Prometheus metrics at http://ADDRESS/metrics, e.g. 127.0.0.1:9464 ([::1]:9464 for IPv6); off unless given.",
+      valueName: "address"),
+    transform: MountCommand.listenAddress)
+  var metrics: ListenAddress?
+
   @OptionGroup var transfer: TransferOptions
 
   @OptionGroup var log: LogOptions
@@ -205,6 +212,14 @@ struct MountCommand: ParsableCommand {
     }
   }
 
+  static func listenAddress(_ text: String) throws -> ListenAddress {
+    guard let address = ListenAddress(text) else {
+      throw ValidationError(
+        "--metrics must be a numeric address and a port, e.g. 127.0.0.1:9464 or [::1]:9464, not '\(text)'")
+    }
+    return address
+  }
+
   static var defaultCacheDirectory: URL {
     let environment = ProcessInfo.processInfo.environment
     let base =
@@ -226,6 +241,8 @@ struct MountCommand: ParsableCommand {
     if logger.logLevel <= .debug {
       configuration.http.trace = { line in logger.debug("\(line)") }
     }
+    // Listening before mounting: an address that cannot be had mounts nothing.
+    let metrics = try self.metrics.map { address throws(BitsError) in try MountMetrics(address: address) }
     let mount: Mount
     do {
       mount = try Mount(configuration: configuration)
@@ -242,6 +259,10 @@ struct MountCommand: ParsableCommand {
         "bitsfs: \(shownURL(file.remoteURL)): the server cannot be reached\(reason); serving the version in the "
           + "cache, to be confirmed when the server answers\n")
     }
+    if let metrics, let address = self.metrics {
+      metrics.observe(mount.job)
+      logger.info("metrics at http://\(address)/metrics")
+    }
     let signals = [SIGINT, SIGTERM].map { number in
       signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -250,6 +271,7 @@ struct MountCommand: ParsableCommand {
       return source
     }
     try mount.run(ready: ready)
+    metrics?.stop()
     withExtendedLifetime(signals) {}
   }
 }

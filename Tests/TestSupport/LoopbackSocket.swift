@@ -24,6 +24,24 @@ func listenOnLoopback(backlog: Int32, purpose: String) throws -> (descriptor: In
   return (fd, UInt16(bigEndian: address.sin_port))
 }
 
+/// A TCP connection to 127.0.0.1:`port`, or `nil` when nothing accepts it.
+public func connectToLoopback(port: UInt16) -> Int32? {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { return nil }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  address.sin_port = port.bigEndian
+  let connected = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+    }
+  }
+  if connected { return fd }
+  close(fd)
+  return nil
+}
+
 /// A TCP socket listening on 127.0.0.1 that is never accepted from: it tells whether anyone
 /// connected.
 public final class LoopbackListener {

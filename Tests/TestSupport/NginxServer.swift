@@ -212,18 +212,10 @@ func freePort() throws -> UInt16 {
 func waitForPort(_ port: UInt16, timeout: TimeInterval, while alive: () -> Bool) -> Bool {
   let deadline = Date().addingTimeInterval(timeout)
   while Date() < deadline, alive() {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = port.bigEndian
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-      }
+    if let fd = connectToLoopback(port: port) {
+      close(fd)
+      return true
     }
-    close(fd)
-    if connected { return true }
     Thread.sleep(forTimeInterval: 0.05)
   }
   return false

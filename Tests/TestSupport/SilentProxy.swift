@@ -105,20 +105,7 @@ public final class SilentProxy: Sendable {
   }
 
   private func connectUpstream() -> Int32? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = upstreamPort.bigEndian
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-      }
-    }
-    if connected { return fd }
-    close(fd)
-    return nil
+    connectToLoopback(port: upstreamPort)
   }
 
   /// Copies both ways until either side closes or the proxy stops; while silent, reads from

@@ -11,23 +11,29 @@ extension DownloadFile {
     _ range: Range<UInt64>, alignment: UInt64, timeout: Duration,
     completion: @escaping @Sendable (Result<FilledBytes, BitsError>) -> Void
   ) {
+    // Bytes of the read, those the cache held when it came, and read-ahead bytes it reads first.
+    var (askedBytes, cachedBytes, readAheadUsed) = (0, 0, 0)
     let outcome = state.withLock { state -> Result<FilledBytes, BitsError>? in
       guard let version = state.version, let data = state.data else {
         return .failure(
           BitsError(.remoteFileChanged, "the remote file changed and is not reconnected yet", url: state.remoteURL))
       }
       let range = range.clamped(to: 0..<version.size)
+      askedBytes = range.count
       if !state.readAheadUnread.isEmpty {
         let used = state.readAheadUnread.intersection(with: range)
         for part in used {
-          state.readAheadUsedBytes += UInt64(part.count)
+          readAheadUsed += part.count
           state.readAheadUnread.remove(part)
         }
+        state.readAheadUsedBytes += UInt64(readAheadUsed)
       }
       if state.filled.contains(range) {
+        cachedBytes = range.count
         return .success(
           FilledBytes(location: .cache(data), range: range, generation: state.generation, pin: pin(range)))
       }
+      cachedBytes = state.filled.intersection(with: range).reduce(0) { $0 + $1.count }
       if configuration.isOffline {
         return .failure(
           BitsError(.connectFailure, "offline, and these bytes are not in the cache", url: state.remoteURL))
@@ -39,6 +45,9 @@ extension DownloadFile {
       return nil
     }
     markUsed(range)
+    if readAheadUsed > 0 { EngineMetrics.readAheadUsedBytes.increment(by: readAheadUsed) }
+    if cachedBytes > 0 { EngineMetrics.bytesReadFromCache.increment(by: cachedBytes) }
+    if askedBytes > cachedBytes { EngineMetrics.bytesReadFromNetwork.increment(by: askedBytes - cachedBytes) }
     if let outcome {
       // A reconnect after a change may have failed (server down): try again, so that later
       // reads find the new version.

@@ -29,6 +29,7 @@ extension DownloadFile {
       state.requestCount += pieces.count
       return pieces.map { ($0, version, data, state.generation, state.dataURL, state.rangeValidator) }
     }
+    if !starting.isEmpty { EngineMetrics.requests.increment(by: starting.count) }
     for (piece, version, data, generation, dataURL, rangeValidator) in starting {
       let receiver = PieceReceiver(
         file: self, pieceID: piece.id, range: piece.range, priority: piece.priority, version: version, data: data,
@@ -82,6 +83,8 @@ extension DownloadFile {
       state.reports.add(range)
       return (ready, state.reports.next(now: .now))
     }
+    EngineMetrics.fetchedBytes.increment(by: range.count)
+    if readAhead { EngineMetrics.readAheadBytes.increment(by: range.count) }
     let readyBytes = ready.reduce(0) { $0 + $1.1.range.count }
     if readyBytes <= Self.inlineAnswerLimit {
       for (waiter, bytes) in ready { waiter.completion(.success(bytes)) }
@@ -142,6 +145,7 @@ extension DownloadFile {
     switch decision {
     case .settled: break
     case .retry(let error, let delay, let token):
+      EngineMetrics.requestRetried(error.code)
       callbackQueue.asyncAfter(deadline: .now() + delay.dispatchInterval) { [weak self] in
         self?.retryIsDue(token)
       }
@@ -150,6 +154,7 @@ extension DownloadFile {
       notify(self, .retrying(error))
     case .fail(let error, let range):
       let error = BitsError(error.code, error.message, url: remoteURL)
+      EngineMetrics.requestFailed(error.code)
       callbackQueue.async {
         for waiter in failed { waiter.completion(.failure(error)) }
       }

@@ -10,6 +10,8 @@ public struct FileStatistics: Sendable {
   public var fetchedBytes: UInt64
   /// Range requests sent in this process.
   public var requestCount: Int
+  /// Range requests sent and not ended yet.
+  public var requestsInFlight: Int
   /// Bytes fetched by read-ahead in this process, and how many of them readers then read.
   public var readAheadBytes: UInt64
   public var readAheadUsedBytes: UInt64
@@ -185,7 +187,8 @@ public final class DownloadFile: Sendable {
       FileStatistics(
         size: state.version?.size, filledBytes: state.filled.coveredByteCount,
         filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount,
-        readAheadBytes: state.readAheadBytes, readAheadUsedBytes: state.readAheadUsedBytes,
+        requestsInFlight: state.scheduler.active.count, readAheadBytes: state.readAheadBytes,
+        readAheadUsedBytes: state.readAheadUsedBytes,
         lastError: state.lastError, activity: Self.activity(of: state), isVersionUnconfirmed: state.isVersionUnconfirmed
       )
     }
