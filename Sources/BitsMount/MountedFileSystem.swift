@@ -291,7 +291,7 @@ public final class MountedFileSystem: FileSystemOperations {
     } catch {
       return reply(.error(EIO))
     }
-    let limits = ReadAheadPolicy.Limits(maximum: options.maximumReadAhead)
+    let limits = ReadAheadPolicy.Limits(maximum: options.maximumReadAhead, block: options.blockSize)
     let finishOpen: @Sendable () -> Void = { [self] in
       let generation = file.generation
       // An open through the inode of an older version (a name the kernel looked up before the
@@ -344,7 +344,7 @@ public final class MountedFileSystem: FileSystemOperations {
     case .read(let opened, let readAhead): (generation, decision) = (opened, readAhead)
     }
     let name = resolve(inode).map { node, _ in tree.withLock { $0.tree.path(of: node) } } ?? ""
-    file.read(range, alignment: options.blockSize, timeout: options.readTimeout) { [self] result in
+    file.read(range, alignment: decision.alignment, timeout: options.readTimeout) { [self] result in
       readFailures.logger.trace(
         "read",
         metadata: [
