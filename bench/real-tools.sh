@@ -31,7 +31,7 @@
 # BITSFS_FLAGS (more bitsfs mount options, e.g. "--block-size 16384"), OTHERS (the other
 # mounts compared, "httpdirfs rclone"; empty for bitsfs alone), ONLY (job names, space-separated:
 # those jobs alone), KERNEL_RA_KB (if set, the
-# kernel's read-ahead for the bitsfs mount in KiB instead of the 4096 bitsfs sets: a diagnosis),
+# kernel's read-ahead for the bitsfs mount in KiB instead of the one bitsfs sets: a diagnosis),
 # RESULTS (bench/RESULTS.md: the section "# Real tools" is replaced or appended; "-" writes
 # nothing), KEEP (a directory to copy nginx's log and the raw figures into).
 # Installs what it needs with apt and pip. Needs root (FUSE mounts). About a minute on 2 cores
@@ -279,7 +279,7 @@ run_job() {
 }
 
 # set_kernel_read_ahead MOUNTPOINT KIB: the kernel's page-cache read-ahead for the mount (bitsfs
-# sets 4096), for telling its share of the bytes from the read-ahead policy's.
+# sets 256, --kernel-read-ahead), for telling its share of the bytes from the read-ahead policy's.
 set_kernel_read_ahead() {
   local device
   device=$(awk -v m="$1" '$5 == m { print $3 }' /proc/self/mountinfo | tail -n 1)
