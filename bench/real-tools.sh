@@ -28,8 +28,10 @@
 # about this large, the zip and tar 4/3 of it; 60), REAL_TOOLS_PORT (8097), VENV (the Python
 # venv for duckdb and pyarrow, kept between runs; .build/bench-venv in the repository),
 # DUCKDB_VERSION (1.5.5: duckdb and duckdb-extension-httpfs must be the same version),
-# BITSFS_FLAGS (more bitsfs mount options, e.g. "--block-size 16384"), KERNEL_RA_KB (if set, the
-# kernel's read-ahead for the bitsfs mount in KiB instead of the 4096 bitsfs sets: a diagnosis),
+# BITSFS_FLAGS (more bitsfs mount options, e.g. "--block-size 16384"), OTHERS (the other
+# mounts compared, "httpdirfs rclone"; empty for bitsfs alone), ONLY (job names, space-separated:
+# those jobs alone), KERNEL_RA_KB (if set, the
+# kernel's read-ahead for the bitsfs mount in KiB instead of the one bitsfs sets: a diagnosis),
 # RESULTS (bench/RESULTS.md: the section "# Real tools" is replaced or appended; "-" writes
 # nothing), KEEP (a directory to copy nginx's log and the raw figures into).
 # Installs what it needs with apt and pip. Needs root (FUSE mounts). About a minute on 2 cores
@@ -64,7 +66,7 @@ declare -A PID=()
 MOUNT_FILES=(cog.tif data.parquet data.zip data.tar video.mp4 db.sqlite big.bin)
 source "$here/mounts.sh"  # start_mount, stop_mount, fresh, log_mark, log_bytes_since, ...
 TOOLS=(bitsfs)
-for tool in httpdirfs rclone; do
+for tool in ${OTHERS-httpdirfs rclone}; do
   if have "$tool"; then TOOLS+=("$tool"); else say "$tool is not installed: its column is left out"; fi
 done
 
@@ -249,6 +251,11 @@ JOBS+=("sqlite-rowid|db.sqlite|" "sqlite-index|db.sqlite|")
 have_py mmap && JOBS+=("mmap|big.bin|" "mmap-random|big.bin|" "pread|big.bin|")
 [ -f "$WWW/cog.tif" ] && JOBS+=("file|cog.tif|")
 JOBS+=("dd-1mib|big.bin|")
+if [ -n "${ONLY:-}" ]; then
+  chosen=()
+  for entry in "${JOBS[@]}"; do [[ " $ONLY " == *" ${entry%%|*} "* ]] && chosen+=("$entry"); done
+  JOBS=("${chosen[@]}")
+fi
 export GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR  # no directory listing before opening a file
 
 # run_job JOB TARGET: runs the job on TARGET (a path, /vsicurl/URL or URL), its output to stdout.
@@ -272,7 +279,7 @@ run_job() {
 }
 
 # set_kernel_read_ahead MOUNTPOINT KIB: the kernel's page-cache read-ahead for the mount (bitsfs
-# sets 4096), for telling its share of the bytes from the read-ahead policy's.
+# sets 256, --kernel-read-ahead), for telling its share of the bytes from the read-ahead policy's.
 set_kernel_read_ahead() {
   local device
   device=$(awk -v m="$1" '$5 == m { print $3 }' /proc/self/mountinfo | tail -n 1)

@@ -142,11 +142,11 @@ public final class FuseSession: KernelCache {
     }
   }
 
-  /// Raises the mount's read-ahead to `kilobytes`: the default, 128 KiB, caps FUSE reads at
-  /// 128 KiB, and a larger window keeps several reads (of up to 512 KiB, the shim's
-  /// `max_read`) in flight. Call only once the loop runs.
+  /// Sets the mount's read-ahead to `kilobytes`. It caps the kernel's reads of a sequential
+  /// reader (up to 512 KiB, the shim's `max_read`; a larger window keeps several in flight) and
+  /// is the span a page fault of a mapping reads around the page. Call only once the loop runs.
   @discardableResult
-  public static func raiseReadAhead(mountPoint: String, kilobytes: Int) -> Bool {
+  public static func setReadAhead(mountPoint: String, kilobytes: Int) -> Bool {
     guard let mount = MountTable.mounts().last(where: { $0.mountPoint == mountPoint }) else { return false }
     let path = "/sys/class/bdi/\(mount.device)/read_ahead_kb"
     return (try? "\(kilobytes)\n".write(toFile: path, atomically: false, encoding: .utf8)) != nil

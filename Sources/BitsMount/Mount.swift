@@ -188,12 +188,13 @@ public final class Mount: Sendable {
     let control = controlPath.flatMap { try? ControlServer(path: $0, fileSystem: fileSystem) }
     let mountPoint = configuration.mountPoint
     let logger = configuration.logger
+    let kernelReadAhead = configuration.reads.kernelReadAhead
     let urls = configuration.urls.map(shownURL)
     // The mount answers only once the loop runs, so it is checked from another thread.
     startThread(named: "bitsfs-ready") {
       // A stat of the root goes through the kernel to the loop: it answers once we serve.
       if FileManager.default.fileExists(atPath: mountPoint) {
-        _ = FuseSession.raiseReadAhead(mountPoint: mountPoint, kilobytes: 4096)
+        _ = FuseSession.setReadAhead(mountPoint: mountPoint, kilobytes: Int(kernelReadAhead >> 10))
         logger.info("mounted", metadata: ["mount-point": "\(mountPoint)", "urls": .array(urls.map { "\($0)" })])
         ready()
       } else {

@@ -44,12 +44,14 @@ extension MountedFileSystem {
       return reply(.error(EIO))
     case .read(let opened, let readAhead): (generation, decision) = (opened, readAhead)
     }
-    let name = resolve(inode).map { node, _ in tree.withLock { $0.tree.path(of: node) } } ?? ""
-    file.read(range, alignment: options.blockSize, timeout: options.readTimeout) { [self] result in
+    let pathForLogs: @Sendable () -> String = { [self] in
+      resolve(inode).map { node, _ in tree.withLock { $0.tree.path(of: node) } } ?? ""
+    }
+    file.read(range, alignment: decision.alignment, timeout: options.readTimeout) { [self] result in
       readFailures.logger.trace(
         "read",
         metadata: [
-          "file": "\(name)", "range": "\(range.lowerBound)-\(range.upperBound - 1)",
+          "file": "\(pathForLogs())", "range": "\(range.lowerBound)-\(range.upperBound - 1)",
           "outcome": "\((try? result.get()).map { _ in "ok" } ?? "failed")",
         ])
       switch result {
@@ -63,11 +65,11 @@ extension MountedFileSystem {
         }
       case .success:
         // Another version than the one opened: never bytes of two versions in one open file.
-        warnOfEIO(name, range, BitsError(.remoteFileChanged, "the file changed since it was opened"))
+        warnOfEIO(pathForLogs(), range, BitsError(.remoteFileChanged, "the file changed since it was opened"))
         reply(.error(EIO))
       case .failure(let error):
         if error.code == .timedOut { remember(range, failedFor: handle) }
-        warnOfEIO(name, range, error)
+        warnOfEIO(pathForLogs(), range, error)
         reply(.error(EIO))
       }
     }

@@ -282,7 +282,7 @@ public final class MountedFileSystem: FileSystemOperations {
     } catch {
       return reply(.error(EIO))
     }
-    let limits = ReadAheadPolicy.Limits(maximum: options.maximumReadAhead)
+    let limits = ReadAheadPolicy.Limits(maximum: options.maximumReadAhead, block: options.blockSize)
     let finishOpen: @Sendable () -> Void = { [self] in
       let generation = file.generation
       // An open through the inode of an older version (a name the kernel looked up before the

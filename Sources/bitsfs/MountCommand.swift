@@ -83,6 +83,13 @@ struct MountCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
+      "The kernel's own read-ahead on the mount, e.g. 128K: a page fault of a mapping reads this much around it.",
+      valueName: "size"),
+    transform: NumericOption.size("--kernel-read-ahead", in: 4096...(16 << 20)))
+  var kernelReadAhead: UInt64 = 256 << 10
+
+  @Option(
+    help: ArgumentHelp(
       "Fill the files whose path in the mount matches PATTERN in the background (repeatable; '*' for all).",
       valueName: "pattern"))
   var prefetch: [String] = []
@@ -176,6 +183,7 @@ struct MountCommand: ParsableCommand {
     configuration.reads.readTimeout = .milliseconds(Int64(readTimeout * 1000))
     configuration.reads.blockSize = blockSize
     configuration.reads.maximumReadAhead = readAheadMax
+    configuration.reads.kernelReadAhead = kernelReadAhead
     configuration.reads.revalidationInterval = .milliseconds(Int64(revalidate * 1000))
     configuration.reads.directoryTimeToLive = .milliseconds(Int64(dirTTL * 1000))
     configuration.reads.listingLimits.entries = dirMaxEntries

@@ -52,7 +52,7 @@ final class MountStatusJSONTests: FaultServerMountTestCase {
     _ = try serve("part.bin", count: size)
     _ = try serve("other.bin", count: 1000)
     let mountPoint = try mount([nginx.url("part.bin"), nginx.url("other.bin")], options: ["--read-ahead-max", "0"])
-    // The first eighth, read sequentially: the kernel's own read-ahead (4 MiB) may fetch more.
+    // The first eighth, read sequentially: the kernel's own read-ahead (256 KiB) may fetch more.
     XCTAssertEqual(try read(mountPoint + "/part.bin", offset: 0, count: size / 8).count, size / 8)
     let document = try status(mountPoint)
     let all = try files(of: document)

@@ -10,9 +10,13 @@
 ///   starts a new run, and the read-ahead not yet started for the old one is to be dropped.
 /// - A run's length is the bytes read in it, not the span it covers: a reader skipping ahead
 ///   earns nothing for what it skipped.
-/// - Nothing is read ahead until the run is `minimumRun` long; then the window is as long as
-///   the run, and four times as long once the run is a stream (`streamRun`, 8 MiB, longer than
-///   any probe a tool makes), up to `maximum`.
+/// - Nothing is read ahead until the run is `minimumRun` long (2 MiB: longer than the single
+///   reads tools make of a tile or a column chunk, which the kernel delivers as several
+///   adjacent reads); then the window is as long as the run, and four times as long once the
+///   run is a stream (`streamRun`, 8 MiB, longer than any probe a tool makes), up to `maximum`.
+/// - A read's own missing bytes are fetched in aligned blocks (`block`) once its run is that
+///   long, and only its pages before: an isolated read (a B-tree page, a tar header, a page
+///   fault) fetches what it asked for, not a block around it.
 /// - More is asked for only once the reader has used half of what was asked ahead, so requests
 ///   stay large and a reader that stops leaves at most one window unread.
 package struct ReadAheadPolicy: Sendable, Equatable {
@@ -25,19 +29,28 @@ package struct ReadAheadPolicy: Sendable, Equatable {
     public var slack: UInt64
     /// From this length on a run is a stream and its window grows four times as fast.
     public var streamRun: UInt64
+    /// The alignment of what a read of a run at least `minimumRun` long fetches.
+    public var block: UInt64
+    /// The alignment of what any other read fetches: the kernel's page.
+    public var page: UInt64
 
     public init(
-      maximum: UInt64, minimumRun: UInt64 = 256 << 10, slack: UInt64 = 512 << 10, streamRun: UInt64 = 8 << 20
+      maximum: UInt64, minimumRun: UInt64 = 2 << 20, slack: UInt64 = 512 << 10, streamRun: UInt64 = 8 << 20,
+      block: UInt64 = 64 << 10, page: UInt64 = 4096
     ) {
       self.maximum = maximum
       self.minimumRun = minimumRun
       self.slack = slack
       self.streamRun = streamRun
+      self.block = block
+      self.page = min(page, block)
     }
   }
 
   /// What to do after a read.
   package struct Decision: Sendable, Equatable {
+    /// The alignment of the blocks in which the read's own missing bytes are fetched.
+    public var alignment: UInt64
     /// Bytes to fetch ahead of the reader.
     public var fetch: Range<UInt64>?
     /// Bytes asked ahead for a run the reader left: drop what of them has not started.
@@ -64,7 +77,7 @@ package struct ReadAheadPolicy: Sendable, Equatable {
       readInRun = UInt64(range.count)
       largestRead = UInt64(range.count)
       aheadEnd = range.upperBound
-      return Decision(fetch: nil, drop: abandoned)
+      return Decision(alignment: limits.page, fetch: nil, drop: abandoned)
     }
     let extended = min(current.lowerBound, range.lowerBound)..<max(current.upperBound, range.upperBound)
     run = extended
@@ -72,17 +85,19 @@ package struct ReadAheadPolicy: Sendable, Equatable {
     largestRead = max(largestRead, UInt64(range.count))
     aheadEnd = max(aheadEnd, extended.upperBound)
     let length = readInRun
-    guard limits.maximum > 0, length >= limits.minimumRun else { return Decision(fetch: nil, drop: nil) }
+    guard length >= limits.minimumRun else { return Decision(alignment: limits.page, fetch: nil, drop: nil) }
+    let idle = Decision(alignment: limits.block, fetch: nil, drop: nil)
+    guard limits.maximum > 0 else { return idle }
     // A run as long as `streamRun` is a stream, not a burst: it earns four times its length.
     let earned = length < limits.streamRun ? length : length.multipliedReportingOverflow(by: 4).partialValue
     let window = min(limits.maximum, earned)
     let unused = aheadEnd - extended.upperBound
-    guard unused < window / 2 else { return Decision(fetch: nil, drop: nil) }
+    guard unused < window / 2 else { return idle }
     let (target, overflow) = extended.upperBound.addingReportingOverflow(window)
     let end = overflow ? fileSize : min(fileSize, target)
-    guard end > aheadEnd else { return Decision(fetch: nil, drop: nil) }
+    guard end > aheadEnd else { return idle }
     defer { aheadEnd = end }
-    return Decision(fetch: aheadEnd..<end, drop: nil)
+    return Decision(alignment: limits.block, fetch: aheadEnd..<end, drop: nil)
   }
 
   /// Whether `range` lies within one read (of the largest size seen) of the run, before or
