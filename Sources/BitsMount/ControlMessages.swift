@@ -21,6 +21,16 @@ package struct ControlRequest: Codable, Equatable, Sendable {
   package enum Priority: String, Codable, Sendable, CaseIterable {
     case high, normal, low
 
+    /// The name of a background priority; `nil` for `foreground`.
+    package init?(_ priority: TransferPriority) {
+      switch priority {
+      case .foreground: return nil
+      case .high: self = .high
+      case .normal: self = .normal
+      case .low: self = .low
+      }
+    }
+
     package var transferPriority: TransferPriority {
       switch self {
       case .high: .high
@@ -63,5 +73,20 @@ package struct RangesEvent: Codable, Equatable, Sendable {
     self.url = url
     self.ranges = ranges.map { [$0.offset, $0.length] }
     bytes = ranges.reduce(0) { $0 + $1.length }
+  }
+}
+
+/// The background fill of a file stopped, as `bitsfs events` prints it.
+package struct FillErrorEvent: Codable, Equatable, Sendable {
+  /// The file's path in the mount.
+  package var file: String
+  /// Without user name, password or query string.
+  package var url: String
+  package var error: ErrorStatus
+
+  package init(file: String, url: String, error: BitsError) {
+    self.file = file
+    self.url = url
+    self.error = ErrorStatus(error)
   }
 }

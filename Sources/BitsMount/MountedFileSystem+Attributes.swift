@@ -20,7 +20,7 @@ extension MountedFileSystem {
     else { return reply(.error(ENODATA)) }
     let value: String?
     if let file = download(of: node) {
-      value = FileExtendedAttributes.value(name, of: file)
+      value = FileExtendedAttributes.value(name, of: file, fill: fillStatus(of: file))
     } else {
       let size: UInt64? = if case .exact(let size) = listed.size { size } else { nil }
       value = FileExtendedAttributes.value(name, ofUnopened: url, size: size)

@@ -98,7 +98,8 @@ struct CacheCommand: ParsableCommand {
 
   struct Clear: ParsableCommand {
     static let configuration = CommandConfiguration(
-      commandName: "clear", abstract: "Remove every entry no process holds, and the directory listings kept.")
+      commandName: "clear",
+      abstract: "Remove every entry no process holds, and the directory listings and fill requests kept.")
 
     @OptionGroup var location: Location
 
@@ -106,6 +107,7 @@ struct CacheCommand: ParsableCommand {
       do throws(BitsError) {
         let (_, inUse) = try location.inventory().prune(to: 0)
         ListingStore(cacheDirectory: location.directory).removeAll()
+        FillRequestStore(cacheDirectory: location.directory).removeAll()
         try CacheCommand.report(inUse)
       } catch {
         fail(with: error)

@@ -55,17 +55,10 @@ package struct ListingStore: Sendable {
   /// its directory if that is left empty.
   package func removeAll() {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-    for name in names where Self.isListingFile(name) {
+    for name in names where CacheKey.isRecordName(name) {
       unlink(directory.appendingPathComponent(name).path)
     }
     rmdir(directory.path)
-  }
-
-  /// A name this store writes: 16 hex digits and `.json`.
-  static func isListingFile(_ name: String) -> Bool {
-    guard name.hasSuffix(".json") else { return false }
-    let stem = name.dropLast(5)
-    return stem.count == 16 && stem.allSatisfy(\.isHexDigit)
   }
 
   private func path(for url: String) -> String {
