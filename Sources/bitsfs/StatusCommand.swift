@@ -37,12 +37,12 @@ struct StatusCommand: ParsableCommand {
       else {
         fail(with: BitsError(.invalidArgument, "\(file) is not a file of a bitsfs mount"))
       }
-      let fields = Dictionary(
-        stats.split(separator: " ").compactMap { pair -> (String, UInt64)? in
-          let parts = pair.split(separator: "=")
-          guard parts.count == 2, let value = UInt64(parts[1]) else { return nil }
-          return (String(parts[0]), value)
+      let words = Dictionary(
+        stats.split(separator: " ").compactMap { pair -> (String, String)? in
+          let parts = pair.split(separator: "=", maxSplits: 1)
+          return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
         }, uniquingKeysWith: { $1 })
+      let fields = words.compactMapValues(UInt64.init)
       let size = fields["size"] ?? 0
       let filledBytes = fields["filled"] ?? 0
       let percent = size == 0 ? 100 : Double(filledBytes) * 100 / Double(size)
@@ -56,8 +56,11 @@ struct StatusCommand: ParsableCommand {
       if fields["unconfirmed"] == 1 {
         print("  served at the version the cache holds; the server has not confirmed it yet")
       }
-      if let error = stats.split(separator: " ").first(where: { $0.hasPrefix("last-error=") }) {
-        print("  last failure: \(error.dropFirst("last-error=".count))")
+      if let error = words["last-error"] { print("  last failure: \(error)") }
+      if let fill = words["fill"] {
+        print(
+          "  background fill (\(words["fill-priority"] ?? "low")): \(fill)"
+            + (words["fill-error"].map { ", \($0)" } ?? ""))
       }
     }
   }
