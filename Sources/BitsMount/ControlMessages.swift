@@ -10,6 +10,8 @@ package struct ControlRequest: Codable, Equatable, Sendable {
     /// Send every `FileRangesTransferred` of the mount on this connection, one JSON line each,
     /// until it closes.
     case events
+    /// Answer the status of every file the mount has opened (`bitsfs status --watch`).
+    case status
   }
 
   package var command: Command
@@ -47,14 +49,17 @@ package struct ControlRequest: Codable, Equatable, Sendable {
   }
 }
 
-/// The mount's answer: how many files the request reached, or why it could not be done.
+/// The mount's answer: how many files the request reached (and for `status`, their status), or
+/// why it could not be done.
 package struct ControlAnswer: Codable, Equatable, Sendable {
   package var files: Int?
   package var error: String?
+  package var status: MountStatus?
 
-  package init(files: Int? = nil, error: String? = nil) {
+  package init(files: Int? = nil, error: String? = nil, status: MountStatus? = nil) {
     self.files = files
     self.error = error
+    self.status = status
   }
 }
 

@@ -29,6 +29,11 @@ public struct JobStatus: Codable, Sendable, Equatable {
   public var state: String
   public var lastError: ErrorStatus?
 
+  package init(state: String, lastError: ErrorStatus? = nil) {
+    self.state = state
+    self.lastError = lastError
+  }
+
   public init(_ job: DownloadJob) {
     state = job.currentState.rawValue
     lastError = job.error.map(ErrorStatus.init)
@@ -127,6 +132,12 @@ public struct FillStatus: Codable, Sendable, Equatable {
   /// or `transferred` (wholly filled).
   public var state: String
   public var error: ErrorStatus?
+
+  package init(priority: String, state: String, error: ErrorStatus?) {
+    self.priority = priority
+    self.state = state
+    self.error = error
+  }
 
   package init(priority: TransferPriority, isComplete: Bool, failure: BitsError?, statistics: FileStatistics) {
     self.priority = "\(priority)"

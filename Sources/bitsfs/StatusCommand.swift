@@ -18,7 +18,16 @@ struct StatusCommand: ParsableCommand {
   @Flag(help: "Print the status as JSON (schema version 1, see the README), for scripts.")
   var json = false
 
+  @Flag(help: "Show the status again every --interval until the mount goes away: redrawn on a terminal, else lines.")
+  var watch = false
+
+  @Option(
+    parsing: .unconditional, help: "Seconds between two statuses of --watch.",
+    transform: NumericOption.seconds("--interval", in: 0.1...3600))
+  var interval: Double = 1
+
   func run() throws {
+    if watch { return StatusWatchLoop(path: path, width: width, interval: interval).run() }
     if MountTable.isDeadMount(path) { fail(with: MountTable.deadMountError(path)) }
     guard FileManager.default.fileExists(atPath: path) else {
       fail(with: BitsError(.invalidArgument, "\(path) does not exist"))
@@ -47,11 +56,11 @@ struct StatusCommand: ParsableCommand {
       let filledBytes = fields["filled"] ?? 0
       let percent = size == 0 ? 100 : Double(filledBytes) * 100 / Double(size)
       print(
-        "\(file.split(separator: "/").last ?? "")  size \(ProgressReporter.bytes(size))  "
-          + "filled \(ProgressReporter.bytes(filledBytes)) (\(ProgressReporter.oneDecimal(percent))%) in "
-          + "\(fields["ranges"] ?? 0) ranges  fetched \(ProgressReporter.bytes(fields["fetched"] ?? 0)) "
-          + "in \(fields["requests"] ?? 0) requests  read ahead \(ProgressReporter.bytes(fields["read-ahead"] ?? 0)) "
-          + "(\(ProgressReporter.bytes(fields["read-ahead-used"] ?? 0)) of it read)")
+        "\(file.split(separator: "/").last ?? "")  size \(TextFormat.bytes(size))  "
+          + "filled \(TextFormat.bytes(filledBytes)) (\(TextFormat.oneDecimal(percent))%) in "
+          + "\(fields["ranges"] ?? 0) ranges  fetched \(TextFormat.bytes(fields["fetched"] ?? 0)) "
+          + "in \(fields["requests"] ?? 0) requests  read ahead \(TextFormat.bytes(fields["read-ahead"] ?? 0)) "
+          + "(\(TextFormat.bytes(fields["read-ahead-used"] ?? 0)) of it read)")
       print("  [\(FilledMap.picture(of: map, width: width))]")
       if fields["unconfirmed"] == 1 {
         print("  served at the version the cache holds; the server has not confirmed it yet")
