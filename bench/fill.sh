@@ -5,13 +5,14 @@
 #   - `curl -o` of the fill files, one after the other, to the cache's disk;
 #   - background fill of the same files on a fresh mount with no reader (mount to all filled);
 #   - the same fill with fio reading another file of the mount at random (4 KiB to 64 KiB reads,
-#     O_DIRECT, one at a time) until the fill ends (at most LOAD_SECONDS, 30), and the fill's
-#     throughput meanwhile;
+#     O_DIRECT, one at a time) for twice the idle fill's time (3 s to LOAD_SECONDS, 30), and the
+#     fill's throughput meanwhile (until it ends, or fio does);
 #   - the same fio workload for as long on a fresh mount with no fill: its p50/p99 latency next
 #     to the one with fill running.
 # Targets: fio's p99 with fill running <= 1.5 x without; fill with no reader >= 0.8 x curl.
 #   FILL_MIB=2048 over FILES=4 files (WAN_FILL_MIB=256)  FG_MIB=1024  WAN=1 (0: loopback only)
 #   RESULTS=bench/RESULTS.md ("-": stdout)  PORT=8300 (the proxy listens on PORT+1)
+#   FILL_OPTIONS="--prefetch-rate 200M" (more options of the mounts that fill)
 # Needs root (FUSE, drop_caches) and fio (apt-get install -y fio). About 3 minutes on 2 cores.
 SIZE_MIB=${SIZE_MIB:-16}  # common.sh's big.bin, unused here
 PORT=${PORT:-8300}
@@ -88,26 +89,27 @@ PY
 
 # measure LABEL BASE DIR MIB: one row of the table, for the fill files in DIR (MIB in all).
 measure() {
-  local label=$1 base=$2 dir=$3 mib=$4 curl_s idle_s load_s load_bytes start args=()
+  local label=$1 base=$2 dir=$3 mib=$4 curl_s idle_s load_s load_bytes run_s start args=()
   for ((i = 0; i < files; i++)); do args+=(-o "$WORK/out/f$i.bin" "$base/$dir/f$i.bin"); done
   drop_caches
   curl_s=$(seconds curl -sf "${args[@]}")
   rm -f "$WORK/out"/f*.bin
 
   start=$(date +%s.%N)
-  mount_fresh "$base" --prefetch "$dir/*"
+  mount_fresh "$base" --prefetch "$dir/*" ${FILL_OPTIONS:-}
   wait_filled "$dir" >/dev/null
   idle_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 
-  # Fill with fio reading, until the fill ends or LOAD_SECONDS pass.
+  # Fill with fio reading for twice the idle fill's time (3 s to LOAD_SECONDS): the fill's
+  # throughput until it ends (or fio does), and fio's latency over the whole run.
+  run_s=$(awk -v t="$idle_s" -v m="${LOAD_SECONDS:-30}" 'BEGIN { r = int(2 * t + 0.5); printf "%d", (r < 3 ? 3 : r > m ? m : r) }')
   start=$(date +%s.%N)
-  mount_fresh "$base" --prefetch "$dir/*"
-  fio "${fio_arguments[@]}" --filename="$mountpoint/fg.bin" --runtime=3600 --output="$WORK/fio.json" \
+  mount_fresh "$base" --prefetch "$dir/*" ${FILL_OPTIONS:-}
+  fio "${fio_arguments[@]}" --filename="$mountpoint/fg.bin" --runtime="$run_s" --output="$WORK/fio.json" \
     >/dev/null 2>"$WORK/fio.err" &
   fio_pid=$!
-  load_bytes=$(wait_filled "$dir" "${LOAD_SECONDS:-30}")
+  load_bytes=$(wait_filled "$dir" "$run_s")
   load_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
-  kill -INT "$fio_pid"
   wait "$fio_pid" || { cat "$WORK/fio.err" >&2; return 1; }
   fio_pid=
   read -r with_p50 with_p99 with_reads < <(latency)
@@ -115,7 +117,7 @@ measure() {
   # The same workload for as long, with no fill.
   mount_fresh "$base"
   fio "${fio_arguments[@]}" --filename="$mountpoint/fg.bin" --output="$WORK/fio.json" \
-    --runtime="$(awk -v t="$load_s" 'BEGIN { printf "%d", (t < 2 ? 2 : t + 0.5) }')" >/dev/null
+    --runtime="$run_s" >/dev/null
   read -r alone_p50 alone_p99 alone_reads < <(latency)
   timeout 30 "$BITSFS" unmount "$mountpoint"
 
@@ -123,8 +125,8 @@ measure() {
   curl_rate=$(awk -v m="$mib" -v t="$curl_s" 'BEGIN { printf "%.0f", m / t }')
   idle_rate=$(awk -v m="$mib" -v t="$idle_s" 'BEGIN { printf "%.0f", m / t }')
   load_rate=$(awk -v b="$load_bytes" -v t="$load_s" 'BEGIN { printf "%.0f", b / 1048576 / t }')
-  printf '| %s | %s MiB | %s MiB/s | %s MiB/s (%s× curl) | %s MiB/s | %s / %s ms (%s reads) | %s / %s ms (%s reads) | %s× |\n' \
-    "$label" "$mib" "$curl_rate" "$idle_rate" "$(ratio "$idle_rate" "$curl_rate")" "$load_rate" \
+  printf '| %s | %s MiB | %s MiB/s | %s MiB/s (%s× curl) | %s MiB/s | %s of %s s | %s / %s ms (%s reads) | %s / %s ms (%s reads) | %s× |\n' \
+    "$label" "$mib" "$curl_rate" "$idle_rate" "$(ratio "$idle_rate" "$curl_rate")" "$load_rate" "$load_s" "$run_s" \
     "$alone_p50" "$alone_p99" "$alone_reads" "$with_p50" "$with_p99" "$with_reads" \
     "$(ratio "$with_p99" "$alone_p99")" >>"$WORK/rows.md"
   echo "$label: fill idle $(ratio "$idle_rate" "$curl_rate")x curl (target >= 0.8); fio p99 with fill $(ratio "$with_p99" "$alone_p99")x without (target <= 1.5)" >>"$WORK/verdicts.txt"
@@ -146,10 +148,11 @@ fi
   echo "Written by \`bench/fill.sh\` on $(date -u +%Y-%m-%d) at $(git rev-parse --short HEAD); $(nproc) cores, shared."
   echo "Fill: \`--prefetch\` of $files files at the default priority (low), timed from the mount to the last byte."
   echo "Foreground: fio random reads of 4 KiB to 64 KiB of another file of the mount, O_DIRECT, one at a"
-  echo "time, while the fill runs (until it ends, at most ${LOAD_SECONDS:-30} s), and for as long on a fresh mount with no fill."
+  echo "time, for twice the idle fill's time (3 to ${LOAD_SECONDS:-30} s) from the mount with the fill, and as long on a fresh"
+  echo "mount with no fill; \"fill, with fio\" is its throughput until it ended (or fio did), \"fill ran\" that time."
   echo
-  echo "| link | fill | curl -o | fill, no reader | fill, with fio | fio p50 / p99 alone | fio p50 / p99 with fill | p99 ratio |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| link | fill | curl -o | fill, no reader | fill, with fio | fill ran | fio p50 / p99 alone | fio p50 / p99 with fill | p99 ratio |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   cat "$WORK/rows.md"
   echo
   sed 's/^/- /' "$WORK/verdicts.txt"

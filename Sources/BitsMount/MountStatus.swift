@@ -139,12 +139,13 @@ public struct FillStatus: Codable, Sendable, Equatable {
     self.error = error
   }
 
-  package init(priority: TransferPriority, isComplete: Bool, failure: BitsError?, statistics: FileStatistics) {
+  /// The state of a fill at `priority` of a file with `statistics`, stopped for `failure` if any.
+  package init(priority: TransferPriority, failure: BitsError?, statistics: FileStatistics) {
     self.priority = "\(priority)"
     let filled = statistics.size.map { statistics.filledBytes >= $0 } ?? false
     let failure = filled ? nil : failure
     switch statistics.activity {
-    case _ where isComplete || filled: state = "transferred"
+    case _ where filled: state = "transferred"
     case _ where failure != nil: state = "error"
     case .suspended: state = "suspended"
     case _ where statistics.retryingAfter != nil: state = "transient-error"

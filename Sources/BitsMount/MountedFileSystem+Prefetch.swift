@@ -142,8 +142,7 @@ extension MountedFileSystem {
   /// The background fill of `file` as `bitsfs status` shows it, if it was asked for.
   func fillStatus(of file: DownloadFile) -> FillStatus? {
     guard let fill = fills.withLock({ $0[ObjectIdentifier(file)] }) else { return nil }
-    return FillStatus(
-      priority: fill.priority, isComplete: fill.isComplete, failure: fill.failure, statistics: file.statistics)
+    return FillStatus(priority: fill.priority, failure: fill.failure, statistics: file.statistics)
   }
 }
 
