@@ -10,6 +10,8 @@ package struct ControlRequest: Codable, Equatable, Sendable {
     /// Send every `FileRangesTransferred` of the mount on this connection, one JSON line each,
     /// until it closes.
     case events
+    /// Answer the status of every file the mount has opened (`bitsfs status --watch`).
+    case status
   }
 
   package var command: Command
@@ -20,6 +22,16 @@ package struct ControlRequest: Codable, Equatable, Sendable {
   /// The background priorities a request may name.
   package enum Priority: String, Codable, Sendable, CaseIterable {
     case high, normal, low
+
+    /// The name of a background priority; `nil` for `foreground`.
+    package init?(_ priority: TransferPriority) {
+      switch priority {
+      case .foreground: return nil
+      case .high: self = .high
+      case .normal: self = .normal
+      case .low: self = .low
+      }
+    }
 
     package var transferPriority: TransferPriority {
       switch self {
@@ -37,14 +49,17 @@ package struct ControlRequest: Codable, Equatable, Sendable {
   }
 }
 
-/// The mount's answer: how many files the request reached, or why it could not be done.
+/// The mount's answer: how many files the request reached (and for `status`, their status), or
+/// why it could not be done.
 package struct ControlAnswer: Codable, Equatable, Sendable {
   package var files: Int?
   package var error: String?
+  package var status: MountStatus?
 
-  package init(files: Int? = nil, error: String? = nil) {
+  package init(files: Int? = nil, error: String? = nil, status: MountStatus? = nil) {
     self.files = files
     self.error = error
+    self.status = status
   }
 }
 
@@ -63,5 +78,20 @@ package struct RangesEvent: Codable, Equatable, Sendable {
     self.url = url
     self.ranges = ranges.map { [$0.offset, $0.length] }
     bytes = ranges.reduce(0) { $0 + $1.length }
+  }
+}
+
+/// The background fill of a file stopped, as `bitsfs events` prints it.
+package struct FillErrorEvent: Codable, Equatable, Sendable {
+  /// The file's path in the mount.
+  package var file: String
+  /// Without user name, password or query string.
+  package var url: String
+  package var error: ErrorStatus
+
+  package init(file: String, url: String, error: BitsError) {
+    self.file = file
+    self.url = url
+    self.error = ErrorStatus(error)
   }
 }

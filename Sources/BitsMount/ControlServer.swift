@@ -44,6 +44,9 @@ final class ControlServer: Sendable {
           answer = ControlAnswer(files: try fileSystem.cancelPrefetch(request.paths))
         case .events:
           answer = ControlAnswer(error: "events are sent on a connection of their own")
+        case .status:
+          let status = fileSystem.status()
+          answer = ControlAnswer(files: status.files.count, status: status)
         }
       } catch {
         answer = ControlAnswer(error: error.description)

@@ -9,7 +9,8 @@ enum FileExtendedAttributes {
     ["user.bitsfs.url"] + (file.version?.etag == nil ? [] : ["user.bitsfs.etag"])
   }
 
-  static func value(_ name: String, of file: DownloadFile) -> String? {
+  /// `fill`: its background fill, if asked for.
+  static func value(_ name: String, of file: DownloadFile, fill: FillStatus?) -> String? {
     switch name {
     case "user.bitsfs.url": return shownURL(file.remoteURL)
     case "user.bitsfs.etag": return file.version?.etag
@@ -25,7 +26,12 @@ enum FileExtendedAttributes {
         + " read-ahead=\(statistics.readAheadBytes) read-ahead-used=\(statistics.readAheadUsedBytes)"
         + (statistics.lastError.map { " last-error=\($0.code.name)" } ?? "")
         + (statistics.isVersionUnconfirmed ? " unconfirmed=1" : "")
-    case "user.bitsfs.status": return FileStatus(file).json()
+        + (fill.map { " fill=\($0.state) fill-priority=\($0.priority)" } ?? "")
+        + (fill?.error.map { " fill-error=\($0.code)" } ?? "")
+    case "user.bitsfs.status":
+      var status = FileStatus(file)
+      status.fill = fill
+      return status.json()
     default: return nil
     }
   }

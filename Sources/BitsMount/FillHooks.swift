@@ -1,6 +1,5 @@
 import BitsEngine
 import FoundationEssentials
-import Synchronization
 
 /// The commands a mount runs for background fill, as BITS runs a job's notify command line:
 /// `--on-complete` once a prefetched file is wholly filled, `--on-error` when a request of one
@@ -12,8 +11,6 @@ package final class FillHooks: Sendable {
   let onComplete: String?
   let onError: String?
   let mountPoint: String
-  /// Files whose completion was told, so it is told once.
-  private let completed = Mutex<Set<ObjectIdentifier>>([])
 
   init(onComplete: String?, onError: String?, mountPoint: String) {
     self.onComplete = onComplete
@@ -21,18 +18,14 @@ package final class FillHooks: Sendable {
     self.mountPoint = mountPoint
   }
 
-  /// Bytes of `file` arrived: tells of its completion if it was prefetched and is now whole.
-  func rangesTransferred(_ file: DownloadFile, fileSystem: MountedFileSystem) {
-    guard let onComplete, let path = fileSystem.prefetchedPath(of: file) else { return }
-    let statistics = file.statistics
-    guard let size = statistics.size, statistics.filledBytes == size,
-      completed.withLock({ $0.insert(ObjectIdentifier(file)).inserted })
-    else { return }
+  /// `file`, at `path` in the mount, is wholly filled.
+  func completed(_ file: DownloadFile, path: String) {
+    guard let onComplete else { return }
     run(onComplete, path: path, file: file, error: nil)
   }
 
-  func failed(_ file: DownloadFile, error: BitsError, fileSystem: MountedFileSystem) {
-    guard let onError, let path = fileSystem.prefetchedPath(of: file) else { return }
+  func failed(_ file: DownloadFile, path: String, error: BitsError) {
+    guard let onError else { return }
     run(onError, path: path, file: file, error: error)
   }
 

@@ -124,7 +124,7 @@ public final class Mount: Sendable {
     controlPath = Self.controlSocketPath(mountPoint: configuration.mountPoint)
     fileSystem = MountedFileSystem(
       job: job, tree: tree, files: files, options: configuration.reads, listingStore: store,
-      controlSocketPath: controlPath,
+      fillStore: FillRequestStore(cacheDirectory: configuration.cacheDirectory), controlSocketPath: controlPath,
       hooks: FillHooks(
         onComplete: configuration.reads.onComplete, onError: configuration.reads.onError,
         mountPoint: configuration.mountPoint),
@@ -267,6 +267,6 @@ private final class JobEventRelay: Sendable {
   }
 
   func failed(_ file: DownloadFile, error: BitsError) {
-    if let fileSystem { fileSystem.hooks?.failed(file, error: error, fileSystem: fileSystem) }
+    fileSystem?.fillFailed(file, error: error)
   }
 }

@@ -28,6 +28,9 @@ public struct MountOptions: Sendable {
   /// Shell commands run when a prefetched file is wholly filled, or fails (`FillHooks`).
   public var onComplete: String?
   public var onError: String?
+  /// The bytes the cache may take (its limit, or the free space above its minimum); background
+  /// fill takes on files only while they fit in three quarters of it (`FillRoom`). `nil`: no limit.
+  public var cacheRoom: UInt64?
 
   public init() {}
 }

@@ -29,6 +29,11 @@ public struct JobStatus: Codable, Sendable, Equatable {
   public var state: String
   public var lastError: ErrorStatus?
 
+  package init(state: String, lastError: ErrorStatus? = nil) {
+    self.state = state
+    self.lastError = lastError
+  }
+
   public init(_ job: DownloadJob) {
     state = job.currentState.rawValue
     lastError = job.error.map(ErrorStatus.init)
@@ -79,6 +84,8 @@ public struct FileStatus: Codable, Sendable, Equatable {
   public var readAhead: ReadAhead
   /// The last failure of a request or of the cache, with its BITS code.
   public var lastError: ErrorStatus?
+  /// Its background fill, if it was asked for.
+  public var fill: FillStatus?
 
   public init(_ file: DownloadFile) {
     let statistics = file.statistics
@@ -113,6 +120,39 @@ public struct FileStatus: Codable, Sendable, Equatable {
     fetchedBytes = 0
     requests = 0
     readAhead = ReadAhead(fetchedBytes: 0, usedBytes: 0, unusedBytes: 0)
+  }
+}
+
+/// A file's background fill, for `bitsfs status`.
+public struct FillStatus: Codable, Sendable, Equatable {
+  /// `high`, `normal` or `low`.
+  public var priority: String
+  /// As BITS names a job's states: `queued` (no request in flight), `transferring`, `suspended`,
+  /// `transient-error` (requests wait to be retried after `error`), `error` (stopped, for `error`)
+  /// or `transferred` (wholly filled).
+  public var state: String
+  public var error: ErrorStatus?
+
+  package init(priority: String, state: String, error: ErrorStatus?) {
+    self.priority = priority
+    self.state = state
+    self.error = error
+  }
+
+  /// The state of a fill at `priority` of a file with `statistics`, stopped for `failure` if any.
+  package init(priority: TransferPriority, failure: BitsError?, statistics: FileStatistics) {
+    self.priority = "\(priority)"
+    let filled = statistics.size.map { statistics.filledBytes >= $0 } ?? false
+    let failure = filled ? nil : failure
+    switch statistics.activity {
+    case _ where filled: state = "transferred"
+    case _ where failure != nil: state = "error"
+    case .suspended: state = "suspended"
+    case _ where statistics.retryingAfter != nil: state = "transient-error"
+    case _ where statistics.requestsInFlight > 0: state = "transferring"
+    default: state = "queued"
+    }
+    error = (failure ?? (state == "transient-error" ? statistics.retryingAfter : nil)).map(ErrorStatus.init)
   }
 }
 

@@ -24,7 +24,7 @@ extension MountedFileSystem {
     else { return reply(.error(ENODATA)) }
     let value: String?
     if let file = download(of: node) {
-      value = FileExtendedAttributes.value(name, of: file)
+      value = FileExtendedAttributes.value(name, of: file, fill: fillStatus(of: file))
     } else {
       let size: UInt64? = if case .exact(let size) = listed.size { size } else { nil }
       value = FileExtendedAttributes.value(name, ofUnopened: url, size: size)
@@ -58,5 +58,23 @@ extension MountedFileSystem {
     let total = sizes.merging(opened) { $1 }.values.reduce(UInt64(0)) { $0 &+ $1 }
     reply(
       .fileSystemStatistics(blockSize: 4096, blocks: total / 4096 + (total % 4096 == 0 ? 0 : 1), files: UInt64(count)))
+  }
+}
+
+extension MountedFileSystem {
+  /// The status of the job and of every file opened so far (each under each of its paths), for
+  /// `bitsfs status --watch`; the mount point is the caller's to fill in.
+  package func status() -> MountStatus {
+    let opened = openedFiles
+    let paths = tree.withLock { state in opened.keys.map { ($0, state.tree.path(of: $0)) } }
+    let files = paths.compactMap { node, path -> FileStatus? in
+      guard let file = opened[node] else { return nil }
+      var status = FileStatus(file)
+      status.name = path
+      status.fill = fillStatus(of: file)
+      return status
+    }
+    return MountStatus(
+      mountPoint: "", pid: getpid(), job: JobStatus(job), files: files.sorted { ($0.name ?? "") < ($1.name ?? "") })
   }
 }

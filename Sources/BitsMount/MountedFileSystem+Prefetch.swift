@@ -1,16 +1,48 @@
 import BitsEngine
+import Dispatch
 import Glibc
 
-/// Background fill of a mount (`--prefetch`): the files whose path in the mount matches a
-/// pattern are filled whole at the prefetch priority, below every reader, found by walking
-/// the tree (listing its directories). What a file has cached already is not fetched again.
+/// Background fill of a mount (`--prefetch`, `bitsfs prefetch`): files are filled whole at the
+/// priority asked, below every reader, found by walking the tree (listing its directories).
+/// What a file has cached already is not fetched again. Requests of `bitsfs prefetch` are kept
+/// in the cache (`FillRequestStore`) and resumed by the next mount that shows the same URLs at
+/// the same paths; `--prefetch` is the mount's own and is not kept.
 extension MountedFileSystem {
-  /// Starts filling the files that match `options.prefetch`; returns at once.
+  /// Starts filling the files that match `options.prefetch`, and resumes the requests kept in
+  /// the cache; returns at once.
   package func startPrefetch() {
     let patterns = options.prefetch
-    guard !patterns.isEmpty else { return }
-    walk(MountTree.root, priority: options.prefetchPriority) { path in
-      patterns.contains { fnmatch($0, path, 0) == 0 }
+    if !patterns.isEmpty {
+      walk(MountTree.root, priority: options.prefetchPriority) { path in
+        patterns.contains { fnmatch($0, path, 0) == 0 }
+      }
+    }
+    resumeFillRequests()
+  }
+
+  /// Resumes each kept request whose path names, in this mount, the URL it was made for.
+  private func resumeFillRequests() {
+    guard let fillStore else { return }
+    let requests = fillStore.all()
+    guard !requests.isEmpty else { return }
+    // Finding a path may list directories: not on the mount's own thread.
+    DispatchQueue.global().async { [self] in
+      for request in requests {
+        guard let node = try? node(at: request.path), let url = requestURL(of: node),
+          fillStore.request(for: url) == request,
+          let priority = ControlRequest.Priority(rawValue: request.priority)?.transferPriority
+        else { continue }
+        start(node, priority: priority)
+      }
+    }
+  }
+
+  /// Fills the file `node`, or every file below the directory `node`.
+  private func start(_ node: Int, priority: TransferPriority) {
+    if let url = tree.withLock({ $0.tree.url(of: node) }) {
+      fill(node, url: url, priority: priority)
+    } else {
+      walk(node, priority: priority) { _ in true }
     }
   }
 
@@ -37,23 +69,42 @@ extension MountedFileSystem {
   func fill(_ node: Int, url: String, priority: TransferPriority) {
     guard let file = try? openDownload(of: node, url: url) else { return }
     let path = tree.withLock { $0.tree.path(of: node) }
-    prefetched.withLock { $0[ObjectIdentifier(file)] = path }
+    fills.withLock { $0.asked(ObjectIdentifier(file), path: path, priority: priority) }
     file.connect { [self] result in
       switch result {
-      case .failure(let error): hooks?.failed(file, error: error, fileSystem: self)
-      case .success(let version) where version.size == 0: hooks?.rangesTransferred(file, fileSystem: self)
+      case .failure(let error): fillFailed(file, error: error)
       case .success(let version):
+        guard fills.withLock({ $0.admit(ObjectIdentifier(file), size: version.size) }) else {
+          if let failure = fills.withLock({ $0[ObjectIdentifier(file)]?.failure }) { tellFailure(file, failure) }
+          return
+        }
         try? file.requestFileRanges([FileRange(offset: 0, length: version.size)], priority: priority)
+        // Filled already (or empty): nothing will arrive to say so.
+        checkFillComplete(file)
       }
     }
+  }
+
+  /// The URL a request for `node` is kept under: a file's, or a listed directory's.
+  private func requestURL(of node: Int) -> String? {
+    tree.withLock { state in
+      state.tree.url(of: node) ?? state.tree.directory(node)?.location?.listingURL()
+    }
+  }
+
+  /// The nodes a request for `node` is kept as: a file or a listed directory itself; for a
+  /// directory made by the mount's placement (no URL of its own), what it holds.
+  private func keptTargets(of node: Int) -> [(node: Int, url: String)] {
+    if let url = requestURL(of: node) { return [(node, url)] }
+    return tree.withLock { $0.tree.children(of: node) }.flatMap(keptTargets)
   }
 }
 
 extension MountedFileSystem {
   /// Bytes of `file` arrived (`FileRangesTransferred`): `bitsfs events` hears of them under each
-  /// path the file has in the mount.
+  /// path the file has in the mount, and a fill that is now whole is told of.
   package func rangesTransferred(_ file: DownloadFile, ranges: [FileRange]) {
-    hooks?.rangesTransferred(file, fileSystem: self)
+    checkFillComplete(file)
     guard !events.isEmpty else { return }
     let url = shownURL(file.remoteURL)
     for path in paths(of: file) {
@@ -61,45 +112,78 @@ extension MountedFileSystem {
     }
   }
 
-  /// The path in the mount of `file`, if background fill was asked for it.
-  package func prefetchedPath(of file: DownloadFile) -> String? {
-    prefetched.withLock { $0[ObjectIdentifier(file)] }
+  /// A background fill of `file` that is wholly filled is done: its kept request goes, and
+  /// `--on-complete` runs, once.
+  private func checkFillComplete(_ file: DownloadFile) {
+    let statistics = file.statistics
+    guard let size = statistics.size, statistics.filledBytes == size,
+      let path = fills.withLock({ $0.completed(ObjectIdentifier(file)) })
+    else { return }
+    fillStore?.remove(for: file.remoteURL)
+    hooks?.completed(file, path: path)
+  }
+
+  /// A request of `file` failed for good: if it is filled in the background, its fill says so.
+  package func fillFailed(_ file: DownloadFile, error: BitsError) {
+    guard fills.withLock({ $0.failed(ObjectIdentifier(file), error: error) }) != nil else { return }
+    tellFailure(file, error)
+  }
+
+  /// `--on-error` and `bitsfs events` hear that the fill of `file` stopped for `error`.
+  private func tellFailure(_ file: DownloadFile, _ error: BitsError) {
+    guard let path = fills.withLock({ $0[ObjectIdentifier(file)]?.path }) else { return }
+    hooks?.failed(file, path: path, error: error)
+    readFailures.logger.warning(
+      "background fill of a file stopped", metadata: logMetadata(error.logFields.merging(["file": path]) { $1 }))
+    guard !events.isEmpty else { return }
+    events.send(ControlServer.encoded(FillErrorEvent(file: path, url: shownURL(file.remoteURL), error: error)))
+  }
+
+  /// The background fill of `file` as `bitsfs status` shows it, if it was asked for.
+  func fillStatus(of file: DownloadFile) -> FillStatus? {
+    guard let fill = fills.withLock({ $0[ObjectIdentifier(file)] }) else { return nil }
+    return FillStatus(priority: fill.priority, failure: fill.failure, statistics: file.statistics)
   }
 }
 
 /// `bitsfs prefetch` on a running mount.
 extension MountedFileSystem {
   /// Fills the files at `paths` (below the mount point; a directory: every file below it) in the
-  /// background at `priority`; returns how many files were named directly, or fails naming the
-  /// first path that is not in the mount.
+  /// background at `priority`, keeping the request in the cache until done or cancelled; returns
+  /// how many files were named directly, or fails naming the first path that is not in the mount.
   package func prefetch(_ paths: [String], priority: TransferPriority) throws(BitsError) -> Int {
     let nodes = try paths.map { path throws(BitsError) in try node(at: path) }
-    var files = 0
-    for node in nodes {
-      if let url = tree.withLock({ $0.tree.url(of: node) }) {
-        fill(node, url: url, priority: priority)
-        files += 1
-      } else {
-        walk(node, priority: priority) { _ in true }
+    if let fillStore, let name = ControlRequest.Priority(priority)?.rawValue {
+      for (node, url) in nodes.flatMap(keptTargets) {
+        let path = tree.withLock { $0.tree.path(of: node) }
+        try fillStore.save(FillRequestStore.Request(path: path, priority: name), for: url)
       }
     }
-    return files
+    for node in nodes { start(node, priority: priority) }
+    return nodes.count { node in tree.withLock { $0.tree.url(of: node) } != nil }
   }
 
-  /// Stops filling the files at `paths` (a directory: every file below it that was opened);
-  /// requests in flight finish.
+  /// Stops filling the files at `paths` (a directory: every file below it that was opened) and
+  /// forgets their kept requests; requests in flight finish.
   package func cancelPrefetch(_ paths: [String]) throws(BitsError) -> Int {
     let nodes = try paths.map { path throws(BitsError) in try node(at: path) }
     let below = tree.withLock { state in
       var found: [Int] = []
       var pending = nodes
       while let node = pending.popLast() {
-        if state.tree.file(node) != nil { found.append(node) } else { pending += state.tree.children(of: node) }
+        found.append(node)
+        pending += state.tree.children(of: node)
       }
       return found
     }
+    for node in below {
+      if let url = requestURL(of: node) { fillStore?.remove(for: url) }
+    }
     let files = below.compactMap(download(of:))
-    for file in files { file.dropBackgroundFill() }
+    for file in files {
+      file.dropBackgroundFill()
+      fills.withLock { $0.cancel(ObjectIdentifier(file)) }
+    }
     return files.count
   }
 

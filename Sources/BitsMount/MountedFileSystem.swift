@@ -23,7 +23,7 @@ package protocol KernelCache: AnyObject, Sendable {
 ///
 /// Each version of a file has an inode of its own (`InodeTable`), so the kernel's pages of one
 /// version never answer a reader of another. Locks: `tree`, `downloads`, `inodes`, `handles`,
-/// `kernel` and `prefetched` are leaves, never held together and never while calling the
+/// `kernel` and `fills` are leaves, never held together and never while calling the
 /// engine or a reply.
 public final class MountedFileSystem: FileSystemOperations {
   static let rootInode = InodeTable.root
@@ -47,8 +47,10 @@ public final class MountedFileSystem: FileSystemOperations {
   private let kernel = Mutex(KernelCacheReference())
   /// Tells the kernel which names to forget, in order (`forgetNames`).
   private let kernelNames = DispatchQueue(label: "bitsfs.kernel-names")
-  /// The path in the mount of each file background fill was asked for.
-  let prefetched = Mutex<[ObjectIdentifier: String]>([:])
+  /// The files filled in the background, and what became of each.
+  let fills: Mutex<FillTable>
+  /// Fill asked with `bitsfs prefetch`, kept across mounts; `nil` keeps it in memory only.
+  let fillStore: FillRequestStore?
   let mountTime = Date()
   /// A warning for every EIO a reader gets, once per cause and minute with a count of repeats.
   let readFailures: ThrottledWarnings
@@ -98,10 +100,12 @@ public final class MountedFileSystem: FileSystemOperations {
   /// `tree` as placed; `files` are the files of its file nodes known from the start.
   package init(
     job: DownloadJob, tree: MountTree, files: [Int: DownloadFile], options: MountOptions,
-    listingStore: ListingStore? = nil, controlSocketPath: String? = nil, hooks: FillHooks? = nil,
-    logger: Logger? = nil
+    listingStore: ListingStore? = nil, fillStore: FillRequestStore? = nil, controlSocketPath: String? = nil,
+    hooks: FillHooks? = nil, logger: Logger? = nil
   ) {
     self.hooks = hooks
+    self.fillStore = fillStore
+    fills = Mutex(FillTable(room: FillRoom(cacheRoom: options.cacheRoom)))
     self.job = job
     readFailures = ThrottledWarnings(logger: logger ?? .disabled)
     self.listingStore = listingStore

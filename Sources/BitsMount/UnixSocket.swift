@@ -87,7 +87,8 @@ package struct UnixSocket: ~Copyable, Sendable {
     let bytes = Array((text + "\n").utf8)
     var sent = 0
     while sent < bytes.count {
-      let count = bytes[sent...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+      // MSG_NOSIGNAL: a peer that went away is an error here, not a SIGPIPE that ends the mount.
+      let count = bytes[sent...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
       if count < 0, errno == EINTR { continue }
       guard count > 0 else { return false }
       sent += count

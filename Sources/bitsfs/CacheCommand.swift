@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitsEngine
+import BitsMount
 import FoundationEssentials
 import Glibc
 
@@ -37,11 +38,11 @@ struct CacheCommand: ParsableCommand {
       print("LAST USE (UTC)    SIZE       CACHED     ON DISK    HELD BY    URL")
       for item in items {
         let held = item.holder.map { "pid \($0)" } ?? "-"
-        let cached = item.problems.isEmpty ? ProgressReporter.bytes(item.cachedBytes) : "damaged"
+        let cached = item.problems.isEmpty ? TextFormat.bytes(item.cachedBytes) : "damaged"
         print(
           [
-            CacheCommand.date(item.lastUse), column(item.size.map(ProgressReporter.bytes) ?? "?"), column(cached),
-            column(ProgressReporter.bytes(item.diskBytes)), column(held),
+            CacheCommand.date(item.lastUse), column(item.size.map(TextFormat.bytes) ?? "?"), column(cached),
+            column(TextFormat.bytes(item.diskBytes)), column(held),
             item.url.map(shownURL) ?? "(unreadable: \(item.path))",
           ].joined(separator: " "))
       }
@@ -98,7 +99,8 @@ struct CacheCommand: ParsableCommand {
 
   struct Clear: ParsableCommand {
     static let configuration = CommandConfiguration(
-      commandName: "clear", abstract: "Remove every entry no process holds, and the directory listings kept.")
+      commandName: "clear",
+      abstract: "Remove every entry no process holds, and the directory listings and fill requests kept.")
 
     @OptionGroup var location: Location
 
@@ -106,6 +108,7 @@ struct CacheCommand: ParsableCommand {
       do throws(BitsError) {
         let (_, inUse) = try location.inventory().prune(to: 0)
         ListingStore(cacheDirectory: location.directory).removeAll()
+        FillRequestStore(cacheDirectory: location.directory).removeAll()
         try CacheCommand.report(inUse)
       } catch {
         fail(with: error)
@@ -130,7 +133,7 @@ struct CacheCommand: ParsableCommand {
         let inventory = try location.inventory()
         let (removed, inUse) = inventory.prune(to: target)
         let left = CacheDirectory.diskBytes(of: inventory.directory.path, recursive: true)
-        print("removed \(removed.count) entries; the directory holds \(ProgressReporter.bytes(left))")
+        print("removed \(removed.count) entries; the directory holds \(TextFormat.bytes(left))")
         if left > target { try CacheCommand.report(inUse) }
       } catch {
         fail(with: error)
@@ -152,7 +155,7 @@ struct CacheCommand: ParsableCommand {
         for item in items {
           let name = item.url.map(shownURL) ?? item.path
           if item.problems.isEmpty {
-            print("ok       \(name): \(ProgressReporter.bytes(item.cachedBytes)) cached")
+            print("ok       \(name): \(TextFormat.bytes(item.cachedBytes)) cached")
           } else {
             damaged += 1
             for problem in item.problems { print("damaged  \(name): \(problem)") }

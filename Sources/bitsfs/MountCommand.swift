@@ -202,6 +202,7 @@ struct MountCommand: ParsableCommand {
     if let limits = configuration.job.cacheLimits,
       let room = CacheLimitOptions.room(for: limits, directory: configuration.cacheDirectory)
     {
+      configuration.reads.cacheRoom = room
       // Requests in flight cannot be evicted, and read-ahead beyond a small part of the room
       // would evict what it read ahead before use.
       configuration.reads.maximumReadAhead = min(readAheadMax, room / 8)

@@ -1,4 +1,5 @@
 import BitsEngine
+import BitsMount
 import FoundationEssentials
 import Glibc
 
@@ -28,7 +29,7 @@ final class ProgressReporter {
       return Self.duration(Double(total - min(total, progress.bytesTransferred)) / rate)
     }
     let amounts =
-      "\(Self.bytes(progress.bytesTransferred)) / \(total.map(Self.bytes) ?? "?")  \(Self.bytes(UInt64(rate)))/s"
+      "\(TextFormat.bytes(progress.bytesTransferred)) / \(total.map(TextFormat.bytes) ?? "?")  \(TextFormat.bytes(UInt64(rate)))/s"
     if isTerminal {
       let width = 30
       let filled = Int((percent ?? 0) / 100 * Double(width))
@@ -52,32 +53,15 @@ final class ProgressReporter {
     return Double(last.1 - min(last.1, first.1)) / (last.0 - first.0).seconds
   }
 
-  static func bytes(_ count: UInt64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(count)
-    var unit = 0
-    while value >= 1024, unit < units.count - 1 {
-      value /= 1024
-      unit += 1
-    }
-    return unit == 0 ? "\(count) B" : "\(oneDecimal(value)) \(units[unit])"
-  }
-
   static func duration(_ seconds: Double) -> String {
     let total = Int(seconds.rounded())
     let seconds = total % 60
     return "\(total / 60):\(seconds < 10 ? "0" : "")\(seconds)"
   }
 
-  /// A non-negative `value` rounded to one decimal, e.g. `12.5`.
-  static func oneDecimal(_ value: Double) -> String {
-    let tenths = Int((value * 10).rounded())
-    return "\(tenths / 10).\(tenths % 10)"
-  }
-
   /// A percentage right-aligned in 6 columns, e.g. ` 42.0%`.
   static func percent(_ value: Double) -> String {
-    let text = oneDecimal(value) + "%"
+    let text = TextFormat.oneDecimal(value) + "%"
     return String(repeating: " ", count: max(0, 6 - text.count)) + text
   }
 }

@@ -18,7 +18,16 @@ struct StatusCommand: ParsableCommand {
   @Flag(help: "Print the status as JSON (schema version 1, see the README), for scripts.")
   var json = false
 
+  @Flag(help: "Show the status again every --interval until the mount goes away: redrawn on a terminal, else lines.")
+  var watch = false
+
+  @Option(
+    parsing: .unconditional, help: "Seconds between two statuses of --watch.",
+    transform: NumericOption.seconds("--interval", in: 0.1...3600))
+  var interval: Double = 1
+
   func run() throws {
+    if watch { return StatusWatchLoop(path: path, width: width, interval: interval).run() }
     if MountTable.isDeadMount(path) { fail(with: MountTable.deadMountError(path)) }
     guard FileManager.default.fileExists(atPath: path) else {
       fail(with: BitsError(.invalidArgument, "\(path) does not exist"))
@@ -37,27 +46,30 @@ struct StatusCommand: ParsableCommand {
       else {
         fail(with: BitsError(.invalidArgument, "\(file) is not a file of a bitsfs mount"))
       }
-      let fields = Dictionary(
-        stats.split(separator: " ").compactMap { pair -> (String, UInt64)? in
-          let parts = pair.split(separator: "=")
-          guard parts.count == 2, let value = UInt64(parts[1]) else { return nil }
-          return (String(parts[0]), value)
+      let words = Dictionary(
+        stats.split(separator: " ").compactMap { pair -> (String, String)? in
+          let parts = pair.split(separator: "=", maxSplits: 1)
+          return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
         }, uniquingKeysWith: { $1 })
+      let fields = words.compactMapValues(UInt64.init)
       let size = fields["size"] ?? 0
       let filledBytes = fields["filled"] ?? 0
       let percent = size == 0 ? 100 : Double(filledBytes) * 100 / Double(size)
       print(
-        "\(file.split(separator: "/").last ?? "")  size \(ProgressReporter.bytes(size))  "
-          + "filled \(ProgressReporter.bytes(filledBytes)) (\(ProgressReporter.oneDecimal(percent))%) in "
-          + "\(fields["ranges"] ?? 0) ranges  fetched \(ProgressReporter.bytes(fields["fetched"] ?? 0)) "
-          + "in \(fields["requests"] ?? 0) requests  read ahead \(ProgressReporter.bytes(fields["read-ahead"] ?? 0)) "
-          + "(\(ProgressReporter.bytes(fields["read-ahead-used"] ?? 0)) of it read)")
+        "\(file.split(separator: "/").last ?? "")  size \(TextFormat.bytes(size))  "
+          + "filled \(TextFormat.bytes(filledBytes)) (\(TextFormat.oneDecimal(percent))%) in "
+          + "\(fields["ranges"] ?? 0) ranges  fetched \(TextFormat.bytes(fields["fetched"] ?? 0)) "
+          + "in \(fields["requests"] ?? 0) requests  read ahead \(TextFormat.bytes(fields["read-ahead"] ?? 0)) "
+          + "(\(TextFormat.bytes(fields["read-ahead-used"] ?? 0)) of it read)")
       print("  [\(FilledMap.picture(of: map, width: width))]")
       if fields["unconfirmed"] == 1 {
         print("  served at the version the cache holds; the server has not confirmed it yet")
       }
-      if let error = stats.split(separator: " ").first(where: { $0.hasPrefix("last-error=") }) {
-        print("  last failure: \(error.dropFirst("last-error=".count))")
+      if let error = words["last-error"] { print("  last failure: \(error)") }
+      if let fill = words["fill"] {
+        print(
+          "  background fill (\(words["fill-priority"] ?? "low")): \(fill)"
+            + (words["fill-error"].map { ", \($0)" } ?? ""))
       }
     }
   }

@@ -7,6 +7,14 @@ package enum CacheKey {
     let hex = String(FNV1a.hash(url.utf8), radix: 16)
     return String(repeating: "0", count: 16 - hex.count) + hex
   }
+
+  /// Whether `name` is a key and `suffix` (`.json`, `.listing`): the files the stores kept
+  /// beside the entries write.
+  package static func isRecordName(_ name: String, suffix: String = ".json") -> Bool {
+    guard name.hasSuffix(suffix) else { return false }
+    let stem = name.dropLast(suffix.count)
+    return stem.count == 16 && stem.allSatisfy(\.isHexDigit)
+  }
 }
 
 /// 64-bit FNV-1a: cheap, and good enough to name entries and to catch damaged journal records

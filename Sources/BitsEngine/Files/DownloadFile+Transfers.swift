@@ -137,7 +137,13 @@ extension DownloadFile {
       case .versionChanged: break
       }
       let idle = state.scheduler.isIdle
-      if idle { scheduleCommit(within: configuration.idleCommitDelay, &state) }
+      // Background fill is durable piece by piece: after a crash it fetches again only what was
+      // in flight.
+      if JobAdmission.isBackground(piece.priority) {
+        scheduleCommit(within: .zero, &state)
+      } else if idle {
+        scheduleCommit(within: configuration.idleCommitDelay, &state)
+      }
       let next = state.scheduler.queue.first { JobAdmission.isBackground($0.priority) }?.priority
       return (decision, failed, idle, resumed, piece.priority, next)
     }

@@ -19,6 +19,8 @@ public struct FileStatistics: Sendable {
   /// in an on-demand job, whose readers got the errors but whose job goes on.
   public var lastError: BitsError?
   public var activity: FileActivity
+  /// The transient failure requests wait to be retried after, if any.
+  public var retryingAfter: BitsError?
   /// The file is served at the version its cache held, which the server has not confirmed yet
   /// (offline, or the server could not be reached when the file was connected).
   public var isVersionUnconfirmed: Bool
@@ -188,9 +190,8 @@ public final class DownloadFile: Sendable {
         size: state.version?.size, filledBytes: state.filled.coveredByteCount,
         filledRangeCount: state.filled.count, fetchedBytes: state.fetchedBytes, requestCount: state.requestCount,
         requestsInFlight: state.scheduler.active.count, readAheadBytes: state.readAheadBytes,
-        readAheadUsedBytes: state.readAheadUsedBytes,
-        lastError: state.lastError, activity: Self.activity(of: state), isVersionUnconfirmed: state.isVersionUnconfirmed
-      )
+        readAheadUsedBytes: state.readAheadUsedBytes, lastError: state.lastError, activity: Self.activity(of: state),
+        retryingAfter: state.retryingAfter, isVersionUnconfirmed: state.isVersionUnconfirmed)
     }
   }
 

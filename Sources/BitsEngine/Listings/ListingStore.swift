@@ -46,18 +46,11 @@ package struct ListingStore: Sendable {
   /// its directory if that is left empty.
   package func removeAll() {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-    for name in names where Self.isListingFile(name) {
+    // `.json`: the files of earlier versions, which held listing URLs, go with the rest.
+    for name in names where CacheKey.isRecordName(name, suffix: ".listing") || CacheKey.isRecordName(name) {
       unlink(directory.appendingPathComponent(name).path)
     }
     rmdir(directory.path)
-  }
-
-  /// A name this store writes: 16 hex digits and `.listing`, or `.json` for the JSON files of
-  /// earlier versions, which held listing URLs and are removed with the rest.
-  static func isListingFile(_ name: String) -> Bool {
-    guard let dot = name.lastIndex(of: "."), [".listing", ".json"].contains(name[dot...]) else { return false }
-    let stem = name[..<dot]
-    return stem.count == 16 && stem.allSatisfy(\.isHexDigit)
   }
 
   private func path(for url: String) -> String {
