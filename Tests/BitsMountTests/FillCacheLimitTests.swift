@@ -38,12 +38,7 @@ final class FillCacheLimitTests: MountTestCase {
     XCTAssertTrue(
       waitUntil(timeout: 30, poll: 0.1) { self.fillState(of: mountPoint + "/first.bin") == "transferred" })
 
-    let events = Process()
-    events.executableURL = URL(fileURLWithPath: Self.binary)
-    events.arguments = ["events", mountPoint]
-    let output = Pipe()
-    events.standardOutput = output
-    try events.run()
+    let (events, output) = try startBitsfs(["events", mountPoint])
     defer {
       if events.isRunning { events.terminate() }
       events.waitUntilExit()

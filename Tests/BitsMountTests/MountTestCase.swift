@@ -93,6 +93,18 @@ class MountTestCase: XCTestCase {
     XCTAssertEqual(MountTable.isMountPoint(mountPoint), wasMounted, "the mount table changed", file: file, line: line)
   }
 
+  /// Starts `bitsfs ARGUMENTS` (such as `events` or `status --watch`) with its output on a pipe;
+  /// the caller ends it (`terminate`, then `waitUntilExit`).
+  func startBitsfs(_ arguments: [String]) throws -> (Process, Pipe) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Self.binary)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    return (process, output)
+  }
+
   /// Mounts with `--foreground` as a child of the test, so the test owns its pid.
   func mountInForeground(_ urls: [String], options: [String] = []) throws -> (String, Process) {
     let mountPoint = try makeMountPoint()

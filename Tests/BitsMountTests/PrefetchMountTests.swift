@@ -153,12 +153,7 @@ final class PrefetchMountTests: MountTestCase {
     let bytes = try serve("e.bin", count: 3 << 20)
     let mountPoint = try mount([nginx.url("e.bin")], options: ["--min-notification-interval", "0.05"])
     defer { try? unmount(mountPoint) }
-    let events = Process()
-    events.executableURL = URL(fileURLWithPath: Self.binary)
-    events.arguments = ["events", mountPoint]
-    let output = Pipe()
-    events.standardOutput = output
-    try events.run()
+    let (events, output) = try startBitsfs(["events", mountPoint])
     defer {
       if events.isRunning { events.terminate() }
       events.waitUntilExit()

@@ -17,12 +17,7 @@ final class StatusWatchMountTests: MountTestCase {
     var unmounted = false
     defer { if !unmounted { try? unmount(mountPoint) } }
     _ = try read(mountPoint + "/read.bin", offset: 0, count: 4096)
-    let watch = Process()
-    watch.executableURL = URL(fileURLWithPath: Self.binary)
-    watch.arguments = ["status", "--watch", mountPoint, "--interval", "0.2"]
-    let output = Pipe()
-    watch.standardOutput = output
-    try watch.run()
+    let (watch, output) = try startBitsfs(["status", "--watch", mountPoint, "--interval", "0.2"])
     defer {
       if watch.isRunning { watch.terminate() }
       watch.waitUntilExit()

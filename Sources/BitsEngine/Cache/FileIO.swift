@@ -43,3 +43,13 @@ func writeReplacing(_ bytes: Data, to path: String, durably: Bool) throws(BitsEr
     throw BitsError.localFile(errno: errno, "cannot replace", path: path)
   }
 }
+
+/// Removes the files of `directory` whose names `isOurs` accepts, and nothing else, then the
+/// directory if that leaves it empty: how the stores kept beside the cache entries forget.
+func removeFiles(in directory: URL, where isOurs: (String) -> Bool) {
+  let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+  for name in names where isOurs(name) {
+    unlink(directory.appendingPathComponent(name).path)
+  }
+  rmdir(directory.path)
+}

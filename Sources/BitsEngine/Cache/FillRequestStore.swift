@@ -80,11 +80,7 @@ package struct FillRequestStore: Sendable {
   /// Forgets every request: removes the files this store writes (and nothing else), then its
   /// directory if that is left empty.
   package func removeAll() {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-    for name in names where CacheKey.isRecordName(name) {
-      unlink(directory.appendingPathComponent(name).path)
-    }
-    rmdir(directory.path)
+    removeFiles(in: directory) { CacheKey.isRecordName($0) }
   }
 
   private func path(for url: String) -> String {

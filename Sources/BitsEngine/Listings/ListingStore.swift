@@ -45,12 +45,8 @@ package struct ListingStore: Sendable {
   /// Forgets every stored listing: removes the files this store writes (and nothing else), then
   /// its directory if that is left empty.
   package func removeAll() {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
     // `.json`: the files of earlier versions, which held listing URLs, go with the rest.
-    for name in names where CacheKey.isRecordName(name, suffix: ".listing") || CacheKey.isRecordName(name) {
-      unlink(directory.appendingPathComponent(name).path)
-    }
-    rmdir(directory.path)
+    removeFiles(in: directory) { CacheKey.isRecordName($0, suffix: ".listing") || CacheKey.isRecordName($0) }
   }
 
   private func path(for url: String) -> String {
