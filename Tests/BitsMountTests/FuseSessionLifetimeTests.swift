@@ -11,10 +11,7 @@ import XCTest
 /// returns, and none reaches libfuse after it is gone (the process would crash).
 final class FuseSessionLifetimeTests: XCTestCase {
   func testCallsFromOtherThreadsAcrossTheEndOfTheSessionAreSafe() throws {
-    if let missing = missingRoot(for: "a FUSE mount") {
-      if !missing.mayBeSkipped { XCTFail(missing.reason) }
-      throw XCTSkip(missing.reason)
-    }
+    try requireRoot(for: "a FUSE mount")
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fuse-lifetime-\(UUID().uuidString)")
     let mountPoint = directory.appendingPathComponent("mnt").path
     try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
