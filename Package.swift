@@ -61,13 +61,15 @@ let package = Package(
 
     // Test servers and deterministic data, for the tests and the benchmarks.
     .target(name: "TestSupport", dependencies: ["BitsEngine"], path: "Tests/TestSupport"),
+    // What tests need of the machine (root, /dev/fuse): XCTest, so for the test targets only.
+    .target(name: "TestPrerequisites", path: "Tests/TestPrerequisites"),
     // The engine on its own: pure decisions, the cache files, and the engine over the in-memory
     // transport (fast, no sockets).
     .testTarget(name: "BitsEngineTests", dependencies: ["BitsEngine", "TestSupport"]),
     // The engine against real servers on 127.0.0.1: nginx (also over TLS and HTTP/2) and the
     // project's fault-injecting and header-logging servers.
-    .testTarget(name: "EngineIntegrationTests", dependencies: ["BitsEngine", "TestSupport"]),
-    .testTarget(name: "BitsMountTests", dependencies: ["BitsEngine", "BitsMount", "TestSupport"]),
-    .testTarget(name: "CommandLineTests", dependencies: ["TestSupport"]),
+    .testTarget(name: "EngineIntegrationTests", dependencies: ["BitsEngine", "TestSupport", "TestPrerequisites"]),
+    .testTarget(name: "BitsMountTests", dependencies: ["BitsEngine", "BitsMount", "TestSupport", "TestPrerequisites"]),
+    .testTarget(name: "CommandLineTests", dependencies: ["TestSupport", "TestPrerequisites"]),
   ]
 )

@@ -1,5 +1,6 @@
 import BitsMount
 import Foundation
+import TestPrerequisites
 import TestSupport
 import XCTest
 

@@ -1,6 +1,7 @@
 import BitsEngine
 import Foundation
 import Synchronization
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -11,6 +12,7 @@ import XCTest
 /// returns, and none reaches libfuse after it is gone (the process would crash).
 final class FuseSessionLifetimeTests: XCTestCase {
   func testCallsFromOtherThreadsAcrossTheEndOfTheSessionAreSafe() throws {
+    try requireFUSE(for: "a FUSE session")
     try requireRoot(for: "a FUSE mount")
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fuse-lifetime-\(UUID().uuidString)")
     let mountPoint = directory.appendingPathComponent("mnt").path

@@ -1,4 +1,5 @@
 import Foundation
+import TestPrerequisites
 import TestSupport
 import XCTest
 

@@ -1,6 +1,7 @@
 import BitsMount
 import Foundation
 import Synchronization
+import TestPrerequisites
 import TestSupport
 import XCTest
 

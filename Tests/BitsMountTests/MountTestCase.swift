@@ -1,6 +1,7 @@
 import BitsMount
 import Foundation
 import Synchronization
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -15,13 +16,7 @@ class MountTestCase: XCTestCase {
   private var daemonIDs: [Int32] = []
 
   override func setUpWithError() throws {
-    if !FileManager.default.fileExists(atPath: "/dev/fuse") {
-      if ProcessInfo.processInfo.environment["BITSFS_SKIP_FUSE_TESTS"] == "1" {
-        throw XCTSkip("BITSFS_SKIP_FUSE_TESTS=1 and /dev/fuse is missing")
-      }
-      XCTFail("/dev/fuse is missing: FUSE mount tests cannot run (set BITSFS_SKIP_FUSE_TESTS=1 to skip them)")
-      throw XCTSkip("no FUSE")
-    }
+    try requireFUSE(for: "FUSE mount tests")
     workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-mount-\(UUID().uuidString)")
     cacheDirectory = workDirectory.appendingPathComponent("cache")
     try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
@@ -222,13 +217,4 @@ func readBytes(_ fd: Int32, offset: UInt64, count: Int) throws -> [UInt8] {
     total += got
   }
   return Array(bytes[0..<total])
-}
-
-extension XCTestCase {
-  /// Skips the test unless it runs as root, or fails it where such a skip must not pass (CI).
-  func requireRoot(for purpose: String) throws {
-    guard let missing = missingRoot(for: purpose) else { return }
-    if !missing.mayBeSkipped { XCTFail(missing.reason) }
-    throw XCTSkip(missing.reason)
-  }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -15,11 +16,7 @@ final class CacheCommandTests: XCTestCase {
       XCTFail("no bitsfs binary at \(bitsfsBinary): run `swift build` before `swift test`")
       throw XCTSkip("no binary")
     }
-    guard FileManager.default.fileExists(atPath: "/dev/fuse") else {
-      if ProcessInfo.processInfo.environment["BITSFS_SKIP_FUSE_TESTS"] == "1" { throw XCTSkip("no /dev/fuse") }
-      XCTFail("/dev/fuse is missing: these tests fill caches through mounts")
-      throw XCTSkip("no FUSE")
-    }
+    try requireFUSE(for: "the cache command tests, which fill caches through mounts,")
     directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-cachecmd-\(UUID().uuidString)")
     cache = directory.appendingPathComponent("cache")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import Foundation
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -272,14 +273,5 @@ final class FetchCommandTests: XCTestCase {
     XCTAssertEqual(result.status, 1)
     XCTAssertTrue(result.error.contains("ERROR_DISK_FULL"), result.error)
     XCTAssertFalse(FileManager.default.fileExists(atPath: tiny + "/big.bin"))
-  }
-}
-
-extension XCTestCase {
-  /// Skips the test unless it runs as root, or fails it where such a skip must not pass (CI).
-  func requireRoot(for purpose: String) throws {
-    guard let missing = missingRoot(for: purpose) else { return }
-    if !missing.mayBeSkipped { XCTFail(missing.reason) }
-    throw XCTSkip(missing.reason)
   }
 }

@@ -1,6 +1,7 @@
 import BitsEngine
 import Foundation
 import Synchronization
+import TestPrerequisites
 import TestSupport
 import XCTest
 

@@ -56,12 +56,3 @@ class EngineTestCase: XCTestCase {
     }
   }
 }
-
-extension XCTestCase {
-  /// Skips the test unless it runs as root, or fails it where such a skip must not pass (CI).
-  func requireRoot(for purpose: String) throws {
-    guard let missing = missingRoot(for: purpose) else { return }
-    if !missing.mayBeSkipped { XCTFail(missing.reason) }
-    throw XCTSkip(missing.reason)
-  }
-}
