@@ -142,10 +142,7 @@ public final class Mount: Sendable {
     let environment = ProcessInfo.processInfo.environment
     let directory = environment["XDG_RUNTIME_DIR"].map { $0 + "/bitsfs" } ?? "/tmp/bitsfs-\(getuid())"
     mkdir(directory, 0o700)
-    var info = stat()
-    guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
-      info.st_mode & 0o077 == 0
-    else { return nil }
+    guard UnixSocket.isPrivateDirectory(directory) else { return nil }
     let path = directory + "/control-" + String(FNV1a.hash(mountPoint.utf8), radix: 16) + ".sock"
     return path.utf8.count <= UnixSocket.maximumPathLength ? path : nil
   }

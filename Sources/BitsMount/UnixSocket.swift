@@ -24,10 +24,7 @@ package struct UnixSocket: ~Copyable, Sendable {
   /// file the other threads create meanwhile: the mask is the process's, not the thread's.)
   package static func listen(at path: String) throws(BitsError) -> UnixSocket {
     let directory = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[..<$0]) } ?? "."
-    var info = stat()
-    guard lstat(directory.isEmpty ? "/" : directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR,
-      info.st_uid == getuid(), info.st_mode & 0o077 == 0
-    else {
+    guard isPrivateDirectory(directory.isEmpty ? "/" : directory) else {
       throw BitsError(.accessDenied, "the control socket's directory \(directory) is not private to its owner")
     }
     let socket = try make(path)
@@ -38,6 +35,13 @@ package struct UnixSocket: ~Copyable, Sendable {
       throw BitsError.localFile(errno: errno, "cannot listen for control requests", path: path)
     }
     return socket
+  }
+
+  /// Whether `path` is a directory (not a link to one) of this user's that nobody else can enter.
+  package static func isPrivateDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR && info.st_uid == getuid()
+      && info.st_mode & 0o077 == 0
   }
 
   /// A connection to the socket at `path`, answering within `timeout` seconds.

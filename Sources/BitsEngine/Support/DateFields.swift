@@ -19,7 +19,7 @@ enum DateFields {
   /// 1 to 12 for an English month abbreviation in any case (`Dec`, `dec`).
   static func month(_ text: Substring.UTF8View) -> Int? {
     // ASCII letters in lower case by their 0x20 bit; no other byte becomes a letter that way.
-    let lowered = text.map { $0 | 0x20 }
+    let lowered = text.lazy.map { $0 | 0x20 }
     return months.firstIndex { $0.utf8.elementsEqual(lowered) }.map { $0 + 1 }
   }
 
