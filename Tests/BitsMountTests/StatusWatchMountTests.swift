@@ -2,6 +2,7 @@ import BitsEngine
 import BitsMount
 import Foundation
 import Synchronization
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -50,7 +51,7 @@ final class StatusWatchMountTests: MountTestCase {
   }
 
   func testOnATerminalTheScreenIsRedrawn() throws {
-    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no script(1)") }
+    try requireInstalled(FileManager.default.isExecutableFile(atPath: "/usr/bin/script") ? nil : "no script(1)")
     _ = try serve("a.bin", count: 1 << 20)
     let mountPoint = try mount([nginx.url("a.bin")], options: ["--prefetch", "*"])
     defer { try? unmount(mountPoint) }

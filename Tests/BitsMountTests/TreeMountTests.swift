@@ -1,5 +1,6 @@
 import BitsEngine
 import Foundation
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -17,14 +18,6 @@ final class TreeMountTests: MountTestCase {
   override func tearDown() {
     super.tearDown()
     tree?.remove()
-  }
-
-  /// Skips the test when a server it needs is not installed, and fails it in CI, where the
-  /// setup script installs every one.
-  private func requireInstalled(_ missing: String?) throws {
-    guard let missing else { return }
-    if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
-    throw XCTSkip(missing)
   }
 
   private func withServer(_ software: ListingServer.Software, _ body: (ListingServer) throws -> Void) throws {

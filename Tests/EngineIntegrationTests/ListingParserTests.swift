@@ -1,5 +1,6 @@
 import BitsEngine
 import Foundation
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -134,10 +135,7 @@ final class ListingParserTests: XCTestCase {
   private func withServer(
     _ software: ListingServer.Software, _ body: (ListingServer, ListingTree) throws -> Void
   ) throws {
-    if let missing = software.missing {
-      if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(missing) }
-      throw XCTSkip(missing)
-    }
+    try requireInstalled(software.missing)
     let tree = try ListingTree()
     defer { tree.remove() }
     let server = try ListingServer(software, serving: tree.root)

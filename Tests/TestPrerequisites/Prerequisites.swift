@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-// What some tests need of the machine (root, /dev/fuse), checked one way for every test target.
+// What some tests need of the machine (root, /dev/fuse, installed tools), checked one way for every
+// test target.
 // Apart from TestSupport, which the benchmarks link and which so has no XCTest.
 
 /// Why a test that needs root cannot run here, or `nil` when it can. Such a test is skipped when
@@ -38,6 +39,12 @@ extension XCTestCase {
   /// Fails the test without /dev/fuse, unless a skip is asked for.
   public func requireFUSE(for purpose: String) throws {
     try require(missingFUSE(for: purpose))
+  }
+
+  /// Skips the test when `missing` says what it needs is not installed here (a server, a tool, a
+  /// build), and fails it in CI (`CI=true`), where the setup script installs every one.
+  public func requireInstalled(_ missing: String?) throws {
+    try require(missing.map { ($0, ProcessInfo.processInfo.environment["CI"] != "true") })
   }
 
   private func require(_ missing: (reason: String, mayBeSkipped: Bool)?) throws {
