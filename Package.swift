@@ -62,7 +62,7 @@ let package = Package(
     // Test servers and deterministic data, for the tests and the benchmarks.
     .target(name: "TestSupport", dependencies: ["BitsEngine"], path: "Tests/TestSupport"),
     // What tests need of the machine (root, /dev/fuse): XCTest, so for the test targets only.
-    .target(name: "TestPrerequisites", path: "Tests/TestPrerequisites"),
+    .target(name: "TestPrerequisites", dependencies: ["TestSupport"], path: "Tests/TestPrerequisites"),
     // The engine on its own: pure decisions, the cache files, and the engine over the in-memory
     // transport (fast, no sockets).
     .testTarget(name: "BitsEngineTests", dependencies: ["BitsEngine", "TestSupport"]),

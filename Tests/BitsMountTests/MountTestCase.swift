@@ -48,10 +48,7 @@ class MountTestCase: XCTestCase {
   /// Runs `bitsfs` with `arguments` to completion.
   @discardableResult
   func bitsfs(_ arguments: [String], timeout: TimeInterval = 60) throws -> CommandResult {
-    guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
-      XCTFail("no bitsfs binary at \(Self.binary): run `swift build` before `swift test`")
-      throw XCTSkip("no binary")
-    }
+    try requireBitsfsBinary()
     return try runCommand(Self.binary, arguments, timeout: timeout)
   }
 

@@ -12,10 +12,7 @@ final class CacheCommandTests: XCTestCase {
   private var mountPoints: [String] = []
 
   override func setUpWithError() throws {
-    guard FileManager.default.isExecutableFile(atPath: bitsfsBinary) else {
-      XCTFail("no bitsfs binary at \(bitsfsBinary): run `swift build` before `swift test`")
-      throw XCTSkip("no binary")
-    }
+    try requireBitsfsBinary()
     try requireFUSE(for: "the cache command tests, which fill caches through mounts,")
     directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-cachecmd-\(UUID().uuidString)")
     cache = directory.appendingPathComponent("cache")

@@ -1,4 +1,5 @@
 import Foundation
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -10,10 +11,7 @@ final class CommandLineDocumentationTests: XCTestCase {
   private var directory: URL!
 
   override func setUpWithError() throws {
-    guard FileManager.default.isExecutableFile(atPath: bitsfsBinary) else {
-      XCTFail("no bitsfs binary at \(bitsfsBinary): run `swift build` before `swift test`")
-      throw XCTSkip("no binary")
-    }
+    try requireBitsfsBinary()
     directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-doc-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
   }

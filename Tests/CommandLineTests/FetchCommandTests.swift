@@ -10,10 +10,7 @@ final class FetchCommandTests: XCTestCase {
   var directory: URL!
 
   override func setUpWithError() throws {
-    guard FileManager.default.isExecutableFile(atPath: bitsfsBinary) else {
-      XCTFail("no bitsfs binary at \(bitsfsBinary): run `swift build` before `swift test`")
-      throw XCTSkip("no binary")
-    }
+    try requireBitsfsBinary()
     directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     nginx = try NginxServer()

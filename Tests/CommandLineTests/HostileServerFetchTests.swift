@@ -1,4 +1,5 @@
 import Foundation
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -12,10 +13,7 @@ final class HostileServerFetchTests: XCTestCase {
   let text = Array(String(repeating: "the quick brown fox jumps over the lazy dog\n", count: 1500).utf8)
 
   override func setUpWithError() throws {
-    guard FileManager.default.isExecutableFile(atPath: bitsfsBinary) else {
-      XCTFail("no bitsfs binary at \(bitsfsBinary): run `swift build` before `swift test`")
-      throw XCTSkip("no binary")
-    }
+    try requireBitsfsBinary()
     directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-hostile-\(UUID().uuidString)")
     root = directory.appendingPathComponent("www")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import Foundation
+import TestPrerequisites
 import TestSupport
 import XCTest
 
@@ -8,10 +9,7 @@ final class NumericOptionTests: XCTestCase {
   private var directory: URL!
 
   override func setUpWithError() throws {
-    guard FileManager.default.isExecutableFile(atPath: bitsfsBinary) else {
-      XCTFail("no bitsfs binary at \(bitsfsBinary): run `swift build` before `swift test`")
-      throw XCTSkip("no binary")
-    }
+    try requireBitsfsBinary()
     directory = FileManager.default.temporaryDirectory.appendingPathComponent("bitsfs-options-\(UUID().uuidString)")
     try FileManager.default.createDirectory(
       at: directory.appendingPathComponent("mnt"), withIntermediateDirectories: true)

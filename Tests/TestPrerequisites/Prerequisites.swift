@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 // What some tests need of the machine (root, /dev/fuse, installed tools), checked one way for every
@@ -45,6 +46,13 @@ extension XCTestCase {
   /// build), and fails it in CI (`CI=true`), where the setup script installs every one.
   public func requireInstalled(_ missing: String?) throws {
     try require(missing.map { ($0, ProcessInfo.processInfo.environment["CI"] != "true") })
+  }
+
+  /// Fails the test when the `bitsfs` it runs was not built.
+  public func requireBitsfsBinary() throws {
+    try require(
+      FileManager.default.isExecutableFile(atPath: bitsfsBinary)
+        ? nil : ("no bitsfs binary at \(bitsfsBinary): run `swift build` before `swift test`", false))
   }
 
   private func require(_ missing: (reason: String, mayBeSkipped: Bool)?) throws {
