@@ -95,4 +95,23 @@ final class JobPriorityTests: XCTestCase {
     XCTAssertFalse(order[..<lastNormal].contains(lowURL), "\(order)")
     XCTAssertEqual(order.count, 12, "every piece once")
   }
+
+  func testFillAsksAsBackgroundWorkAndReadersAndReadAheadDoNot() throws {
+    let job = makeJob()
+    let (file, url, _) = try add("f.bin", count: 1 << 20, to: job)
+    try job.resume()
+    try file.connect()
+    _ = try MemoryEngineTests.read(file, 0..<4096)?.get()
+    file.prefetch(256 << 10..<512 << 10)
+    XCTAssertTrue(waitUntil(timeout: 5) { file.statistics.filledBytes >= 256 << 10 })
+    try file.requestFileRanges(whole(file), priority: .normal)
+    XCTAssertTrue(waitUntil(timeout: 10) { file.statistics.filledBytes == 1 << 20 })
+    let requests = server.requests.filter { $0.url == url && !MemoryTransport.isProbe($0) }
+    let fill = requests.filter(\.isBackground).compactMap(\.range)
+    let others = requests.filter { !$0.isBackground }.compactMap(\.range)
+    XCTAssertEqual(others.first?.lowerBound, 0, "the reader's request: \(others)")
+    XCTAssertTrue(others.contains { $0.lowerBound == 256 << 10 }, "the read-ahead's request: \(others)")
+    XCTAssertFalse(fill.isEmpty, "no fill request was background work")
+    XCTAssertTrue(fill.allSatisfy { $0.lowerBound >= 512 << 10 || $0.upperBound <= 256 << 10 }, "\(fill)")
+  }
 }

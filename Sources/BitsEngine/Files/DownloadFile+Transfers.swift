@@ -36,7 +36,7 @@ extension DownloadFile {
         generation: generation, redirectedURL: dataURL)
       let request = HTTPRequest(
         url: dataURL ?? remoteURL, range: piece.range, ifRange: rangeValidator,
-        headers: configuration.headers)
+        headers: configuration.headers, isBackground: JobAdmission.isBackground(piece.priority))
       let transfer = transport.start(request, receiver: receiver)
       state.withLock { state in
         // The transfer may have ended already, or the file been reset meanwhile.
