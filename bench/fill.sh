@@ -7,6 +7,8 @@
 #   - the same fill with fio reading another file of the mount at random (4 KiB to 64 KiB reads,
 #     O_DIRECT, one at a time) for twice the idle fill's time (3 s to LOAD_SECONDS, 30), and the
 #     fill's throughput meanwhile (until it ends, or fio does);
+#   - the same fio workload on the first fill file itself while it is being filled, against the
+#     same on a mount with no fill: a reader of a file that fill is fetching;
 #   - the same fio workload for as long on a fresh mount with no fill: its p50/p99 latency next
 #     to the one with fill running.
 # Targets: fio's p99 with fill running <= 1.5 x without; fill with no reader >= 0.8 x curl.
@@ -14,7 +16,7 @@
 #   FILL_MIB=2048 over FILES=4 files (WAN_FILL_MIB=256)  FG_MIB=1024  WAN=1 (0: loopback only)
 #   RESULTS=bench/RESULTS.md ("-": stdout)  PORT=8300 (the proxy listens on PORT+1)
 #   FILL_OPTIONS="--prefetch-rate 200M" (more options of the mounts that fill)
-# Needs root (FUSE, drop_caches) and fio (apt-get install -y fio). About 6 minutes on 2 cores.
+# Needs root (FUSE, drop_caches) and fio (apt-get install -y fio). About 9 minutes on 2 cores.
 SIZE_MIB=${SIZE_MIB:-16}  # common.sh's big.bin, unused here
 PORT=${PORT:-8300}
 source "$(dirname "$0")/common.sh"
@@ -132,6 +134,28 @@ measure() {
   read -r _ load_bytes load_s with_p50 with_p99 with_reads alone_p50 alone_p99 alone_reads \
     < <(sort -n "$WORK/rounds.txt" | sed -n "$(( (${ROUNDS:-3} + 1) / 2 ))p")
 
+  # A reader of a file being filled: fio on the first fill file, with its fill running, and on a
+  # mount with no fill; ROUNDS pairs as above.
+  : >"$WORK/same.txt"
+  for ((round = 0; round < ${ROUNDS:-3}; round++)); do
+    mount_fresh "$base" --prefetch "$dir/*" ${FILL_OPTIONS:-}
+    fio "${fio_arguments[@]}" --filename="$mountpoint/$dir/f0.bin" --runtime="$run_s" --output="$WORK/fio.json" >/dev/null
+    read -r same_with_p50 same_with_p99 same_with_reads < <(latency)
+    mount_fresh "$base"
+    fio "${fio_arguments[@]}" --filename="$mountpoint/$dir/f0.bin" --runtime="$run_s" --output="$WORK/fio.json" >/dev/null
+    read -r same_alone_p50 same_alone_p99 same_alone_reads < <(latency)
+    timeout 30 "$BITSFS" unmount "$mountpoint"
+    echo "$(ratio "$same_with_p99" "$same_alone_p99") $same_with_p50 $same_with_p99 $same_with_reads $same_alone_p50 $same_alone_p99 $same_alone_reads" \
+      >>"$WORK/same.txt"
+  done
+  local same_ratios
+  same_ratios=$(awk '{ print $1 }' "$WORK/same.txt" | sort -n | paste -sd' ')
+  read -r same_ratio same_with_p50 same_with_p99 same_with_reads same_alone_p50 same_alone_p99 same_alone_reads \
+    < <(sort -n "$WORK/same.txt" | sed -n "$(( (${ROUNDS:-3} + 1) / 2 ))p")
+  printf '| %s | %s / %s ms (%s reads) | %s / %s ms (%s reads) | %s× (of %s) |\n' "$label" \
+    "$same_alone_p50" "$same_alone_p99" "$same_alone_reads" "$same_with_p50" "$same_with_p99" "$same_with_reads" \
+    "$same_ratio" "$same_ratios" >>"$WORK/same-rows.md"
+
   local curl_rate idle_rate load_rate
   curl_rate=$(awk -v m="$mib" -v t="$curl_s" 'BEGIN { printf "%.0f", m / t }')
   idle_rate=$(awk -v m="$mib" -v t="$idle_s" 'BEGIN { printf "%.0f", m / t }')
@@ -144,6 +168,7 @@ measure() {
 }
 
 : >"$WORK/rows.md"
+: >"$WORK/same-rows.md"
 : >"$WORK/verdicts.txt"
 measure loopback "$BASE" fill "$fill_mib"
 if [ "${WAN:-1}" = 1 ] && [ -f "$wanproxy" ]; then
@@ -166,6 +191,13 @@ fi
   echo "| link | fill | curl -o | fill, no reader | fill, with fio | fill ran | fio p50 / p99 alone | fio p50 / p99 with fill | p99 ratio |"
   echo "|---|---|---|---|---|---|---|---|---|"
   cat "$WORK/rows.md"
+  echo
+  echo "A reader of a file being filled: the same fio workload on the first fill file, with its fill"
+  echo "running, and on a mount with no fill (median of ${ROUNDS:-3} rounds)."
+  echo
+  echo "| link | fio p50 / p99, no fill | fio p50 / p99, the file being filled | p99 ratio |"
+  echo "|---|---|---|---|"
+  cat "$WORK/same-rows.md"
   echo
   sed 's/^/- /' "$WORK/verdicts.txt"
 } >"$WORK/section.md"
