@@ -93,6 +93,8 @@ final class ScriptedServer: HTTPTransport {
 
   func cancel(_ id: TransferID) {}
 
+  func expedite(_ id: TransferID) {}
+
   /// Records `bytes` as sent for the offsets from `start`; returns what they replace.
   private func record(_ bytes: ArraySlice<UInt8>, at start: UInt64) -> [UInt64: UInt8?] {
     state.withLock { state in

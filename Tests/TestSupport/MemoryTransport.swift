@@ -189,6 +189,9 @@ public final class MemoryTransport: HTTPTransport {
     }
   }
 
+  /// Nothing to do: transfers here never yield to one another.
+  public func expedite(_ id: TransferID) {}
+
   private static func takeFault(for request: HTTPRequest, _ stored: inout Stored) -> Fault? {
     guard var injections = stored.injections[request.url] else { return nil }
     defer { stored.injections[request.url] = injections }

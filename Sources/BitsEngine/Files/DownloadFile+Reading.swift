@@ -13,6 +13,8 @@ extension DownloadFile {
   ) {
     // Bytes of the read, those the cache held when it came, and read-ahead bytes it reads first.
     var (askedBytes, cachedBytes, readAheadUsed) = (0, 0, 0)
+    // Fill requests in flight with bytes the read waits for.
+    var awaitedFill: [TransferID] = []
     let outcome = state.withLock { state -> Result<FilledBytes, BitsError>? in
       guard let version = state.version, let data = state.data else {
         return .failure(
@@ -42,8 +44,13 @@ extension DownloadFile {
       if state.waiters.add(range, deadline: deadline, completion: completion) {
         scheduleDeadlineCheck(at: deadline)
       }
+      awaitedFill = state.scheduler.active.values.filter {
+        JobAdmission.isBackground($0.priority) && $0.range.overlaps(range)
+      }.compactMap { state.transfers[$0.id] }
       return nil
     }
+    // A fill request a reader waits for does the reader's work: it no longer yields to readers.
+    for transfer in awaitedFill { transport.expedite(transfer) }
     markUsed(range)
     if readAheadUsed > 0 { EngineMetrics.readAheadUsedBytes.increment(by: readAheadUsed) }
     if cachedBytes > 0 { EngineMetrics.bytesReadFromCache.increment(by: cachedBytes) }

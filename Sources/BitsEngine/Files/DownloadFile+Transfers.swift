@@ -38,12 +38,14 @@ extension DownloadFile {
         url: dataURL ?? remoteURL, range: piece.range, ifRange: rangeValidator,
         headers: configuration.headers, isBackground: JobAdmission.isBackground(piece.priority))
       let transfer = transport.start(request, receiver: receiver)
-      state.withLock { state in
+      let awaited = state.withLock { state in
         // The transfer may have ended already, or the file been reset meanwhile.
-        if generation == state.generation, state.scheduler.active[piece.id] != nil {
-          state.transfers[piece.id] = transfer
-        }
+        guard generation == state.generation, state.scheduler.active[piece.id] != nil else { return false }
+        state.transfers[piece.id] = transfer
+        // A reader came for these bytes before the transfer could be named to it.
+        return request.isBackground && state.waiters.ranges.contains { $0.overlaps(piece.range) }
       }
+      if awaited { transport.expedite(transfer) }
     }
   }
 

@@ -11,6 +11,7 @@ final class CurlLane: Sendable {
     var nextID: UInt64 = 1
     var starts: [(TransferID, HTTPRequest, any HTTPTransferReceiver)] = []
     var cancellations: [TransferID] = []
+    var expedited: [TransferID] = []
     var isShuttingDown = false
     /// The multi handle, until the network thread freed it.
     var multi: MultiHandle?
@@ -94,6 +95,14 @@ final class CurlLane: Sendable {
     }
   }
 
+  func expedite(_ id: TransferID) {
+    inbox.withLock { inbox in
+      guard let multi = inbox.multi else { return }
+      inbox.expedited.append(id)
+      curl_multi_wakeup(multi.pointer)
+    }
+  }
+
   /// Makes the network thread look again at what it yields to.
   func wake() {
     inbox.withLock { inbox in
@@ -122,14 +131,15 @@ final class CurlLane: Sendable {
 
   fileprivate func takeInbox() -> (
     starts: [(TransferID, HTTPRequest, any HTTPTransferReceiver)], cancellations: [TransferID],
-    isShuttingDown: Bool
+    expedited: [TransferID], isShuttingDown: Bool
   ) {
     inbox.withLock { inbox in
       defer {
         inbox.starts.removeAll()
         inbox.cancellations.removeAll()
+        inbox.expedited.removeAll()
       }
-      return (inbox.starts, inbox.cancellations, inbox.isShuttingDown)
+      return (inbox.starts, inbox.cancellations, inbox.expedited, inbox.isShuttingDown)
     }
   }
 }
@@ -156,6 +166,7 @@ private struct CurlTransferLoop {
       for id in inbox.cancellations {
         finish(id, outcome: .failure(BitsError(.cancelled, "the transfer was cancelled")))
       }
+      for id in inbox.expedited { active[id]?.isExpedited = true }
       if inbox.isShuttingDown {
         for id in Array(active.keys) {
           finish(id, outcome: .failure(BitsError(.cancelled, "the HTTP client is shut down")))
@@ -179,12 +190,13 @@ private struct CurlTransferLoop {
   }
 
   /// Pauses the transfers while the lane yields, resumes them when it no longer does; a
-  /// transfer added meanwhile starts paused. Returns when to look again, if before the next
-  /// event.
+  /// transfer added meanwhile starts paused, an expedited one is never paused. Returns when to
+  /// look again, if before the next event.
   private func yieldIfAsked() -> ContinuousClock.Instant? {
     let answer = lane.yields(at: .now)
-    for transfer in active.values where transfer.isPaused != answer.yields {
-      transfer.setPaused(answer.yields)
+    for transfer in active.values {
+      let pauses = answer.yields && !transfer.isExpedited
+      if transfer.isPaused != pauses { transfer.setPaused(pauses) }
     }
     return answer.until
   }

@@ -19,6 +19,8 @@ final class CurlTransfer {
   private(set) var lastActivity: ContinuousClock.Instant?
   /// Whether receiving is paused (`curl_easy_pause`); a paused transfer is not stalled.
   private(set) var isPaused = false
+  /// A reader waits for this background transfer's bytes: it does not yield.
+  var isExpedited = false
   private var headDelivered = false
   /// Body bytes delivered to the receiver so far.
   private var bodyOffset: UInt64 = 0

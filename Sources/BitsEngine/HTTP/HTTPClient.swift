@@ -50,6 +50,11 @@ public final class HTTPClient: HTTPTransport {
     lanes[id.lane].cancel(id)
   }
 
+  public func expedite(_ id: TransferID) {
+    guard lanes.indices.contains(id.lane) else { return }
+    lanes[id.lane].expedite(id)
+  }
+
   /// Cancels every transfer and stops the network threads; waits until they have stopped,
   /// unless called from one of them (the last reference dropped by a receiver), which stops
   /// once the event it is handling returns.

@@ -6,6 +6,9 @@ public protocol HTTPTransport: Sendable {
   func start(_ request: HTTPRequest, receiver: any HTTPTransferReceiver) -> TransferID
   /// Stops a transfer; its receiver then finishes with `E_ABORT` unless it already finished.
   func cancel(_ id: TransferID)
+  /// A reader now waits for a background transfer's bytes: it no longer yields to foreground
+  /// transfers (`HTTPRequest.isBackground`).
+  func expedite(_ id: TransferID)
 }
 
 /// What a transfer's receiver tells the transport after each event.
