@@ -175,6 +175,20 @@ public final class DownloadJob: Sendable {
     return file
   }
 
+  /// Takes `file` out of the job and closes it, its cache entry kept: the owner of an on-demand
+  /// job lets go of a file it no longer serves (its descriptors and memory), and adds it again
+  /// to serve it anew.
+  package func remove(_ file: DownloadFile) {
+    state.withLock { state in state.files.removeAll { $0 === file } }
+    file.close()
+  }
+
+  /// Background fill holds the cache entry of `remoteURL`, or no longer does: under a cache
+  /// limit, what fill holds is evicted only after everything else.
+  package func setHeldByFill(_ remoteURL: String, _ held: Bool) {
+    budget?.setHeldByFill(cacheDirectory.appendingPathComponent(CacheKey.forURL(remoteURL)).path, held)
+  }
+
   // MARK: Life cycle
 
   /// Starts or continues the transfer: connects every file (learning sizes and versions, keeping
