@@ -81,6 +81,10 @@ public final class MountedFileSystem: FileSystemOperations {
   private struct Downloads {
     var byNode: [Int: DownloadFile]
     var byURL: [String: DownloadFile]
+    /// Per URL, how many open handles and fills use its file (`use`, `stopUsing`).
+    var users: [String: Int] = [:]
+    /// The URLs placed by name: their files stay for the mount's life.
+    var placed: Set<String>
   }
 
   private struct KernelCacheReference {
@@ -113,7 +117,9 @@ public final class MountedFileSystem: FileSystemOperations {
     self.options = options
     self.tree = Mutex(TreeState(tree: tree))
     downloads = Mutex(
-      Downloads(byNode: files, byURL: Dictionary(files.values.map { ($0.remoteURL, $0) }) { first, _ in first }))
+      Downloads(
+        byNode: files, byURL: Dictionary(files.values.map { ($0.remoteURL, $0) }) { first, _ in first },
+        placed: Set(files.values.map(\.remoteURL))))
     reader = job.directoryReader(limits: options.listingLimits)
   }
 
@@ -130,18 +136,64 @@ public final class MountedFileSystem: FileSystemOperations {
     downloads.withLock { $0.byNode[node] }
   }
 
+  func download(ofURL url: String) -> DownloadFile? {
+    downloads.withLock { $0.byURL[url] }
+  }
+
   /// The file of each node opened so far.
   var openedFiles: [Int: DownloadFile] { downloads.withLock { $0.byNode } }
 
-  /// The file of `node`, added to the job when first asked for.
-  func openDownload(of node: Int, url: String) throws(BitsError) -> DownloadFile {
+  /// The file of `node`, added to the job when first asked for, used (by an open handle or a
+  /// fill) until `stopUsing` says so.
+  func use(_ node: Int, url: String) throws(BitsError) -> DownloadFile {
     try downloads.withLock { files throws(BitsError) in
-      if let file = files.byNode[node] { return file }
       let file: DownloadFile
-      if let known = files.byURL[url] { file = known } else { file = try job.addFile(remoteURL: url, localName: nil) }
+      if let known = files.byNode[node] ?? files.byURL[url] {
+        file = known
+      } else {
+        file = try job.addFile(remoteURL: url, localName: nil)
+      }
       files.byNode[node] = file
       files.byURL[url] = file
+      files.users[url, default: 0] += 1
       return file
+    }
+  }
+
+  /// An open handle or a fill no longer uses `file`. A file no one uses whose fill ended (it
+  /// has a record in `fills` and is not placed by name) is taken out of the job and closed, so
+  /// that a tree of any size does not keep two descriptors a file: status shows it from its
+  /// record, and the next open adds it again from its cache entry.
+  func stopUsing(_ file: DownloadFile) {
+    let url = file.remoteURL
+    let unused = downloads.withLock { files in
+      files.users[url, default: 1] -= 1
+      return files.users[url] == 0 && !files.placed.contains(url)
+    }
+    guard unused, fills.withLock({ $0[url].map { $0.stage != .started } ?? false }) else { return }
+    let nodes = downloads.withLock { files -> [Int]? in
+      guard files.users[url] == 0, files.byURL[url] === file else { return nil }
+      files.users[url] = nil
+      files.byURL[url] = nil
+      let nodes = files.byNode.filter { $0.value === file }.map(\.key)
+      for node in nodes { files.byNode[node] = nil }
+      return nodes
+    }
+    guard let nodes else { return }
+    let statistics = file.statistics
+    let version = file.lastKnownVersion
+    let figures = FillTable.Figures(
+      size: statistics.size ?? version?.size, filledRanges: file.filledRanges, fetchedBytes: statistics.fetchedBytes,
+      requests: statistics.requestCount, lastModified: version?.lastModified, etag: version?.etag)
+    fills.withLock { $0.closed(url, figures: figures) }
+    // Closing waits for the file's queue, which may be the caller's.
+    DispatchQueue.global().async { [self] in
+      job.remove(file)
+      // The next file of this URL may find another version: the kernel's pages of this one go.
+      guard let kernel = kernelCache else { return }
+      for inode in inodes.withLock({ table in nodes.flatMap { table.numbers(ofEntry: $0) } }) {
+        kernel.invalidate(inode: inode)
+      }
     }
   }
 
@@ -282,7 +334,7 @@ public final class MountedFileSystem: FileSystemOperations {
     guard flags & O_ACCMODE == O_RDONLY else { return reply(.error(EROFS)) }
     let file: DownloadFile
     do throws(BitsError) {
-      file = try openDownload(of: node, url: url)
+      file = try use(node, url: url)
     } catch {
       return reply(.error(EIO))
     }
@@ -292,7 +344,10 @@ public final class MountedFileSystem: FileSystemOperations {
       // An open through the inode of an older version (a name the kernel looked up before the
       // change) is stale: the kernel then looks the name up again and opens the new version's
       // inode, so an inode never holds bytes of two versions and the open sees the new size.
-      guard inodeGeneration >= generation else { return reply(.error(ESTALE)) }
+      guard inodeGeneration >= generation else {
+        stopUsing(file)
+        return reply(.error(ESTALE))
+      }
       let handle = handles.withLock { table in
         let handle = table.nextNumber()
         table.open[handle] = OpenFile(file: file, generation: generation, readAhead: ReadAheadPolicy(limits: limits))
@@ -305,8 +360,9 @@ public final class MountedFileSystem: FileSystemOperations {
     // waits for the version (bounded by the retry period), so that it reads the new version
     // rather than failing. A file that was never reached fails to open.
     guard file.version != nil else {
-      return file.connect { result in
+      return file.connect { [self] result in
         if case .failure(let error) = result, file.lastKnownVersion == nil {
+          stopUsing(file)
           return reply(.error(Self.errorNumber(for: error)))
         }
         finishOpen()
@@ -319,7 +375,8 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   package func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
-    handles.withLock { _ = $0.open.removeValue(forKey: handle) }
+    let closed = handles.withLock { $0.open.removeValue(forKey: handle) }
     reply(.error(0))
+    if let closed { stopUsing(closed.file) }
   }
 }

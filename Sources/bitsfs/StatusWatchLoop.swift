@@ -47,7 +47,7 @@ struct StatusWatchLoop {
         let screen = StatusWatch.screen(of: status, rows: rows, width: width)
         Self.write("\u{1B}[H\u{1B}[J" + screen.joined(separator: "\n") + "\n")
       } else {
-        Self.write(StatusWatch.plainLines(of: rows).map { $0 + "\n" }.joined())
+        Self.write(StatusWatch.plainLines(of: rows, fill: status.fill).map { $0 + "\n" }.joined())
       }
       previous = (status, now)
       usleep(useconds_t(interval * 1_000_000))
