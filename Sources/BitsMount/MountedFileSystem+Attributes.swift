@@ -117,7 +117,7 @@ extension MountedFileSystem {
   /// The fill of a file that is not open: queued, or ended (transferred, or stopped).
   func fillStatus(of fill: FillTable.Fill) -> FillStatus {
     let state =
-      fill.failure != nil ? "error" : fill.stage == .ended && fill.isComplete ? "transferred" : "queued"
+      fill.stage == .queued ? "queued" : fill.isComplete ? "transferred" : fill.failure != nil ? "error" : "queued"
     return FillStatus(
       priority: "\(fill.priority)", state: state, error: state == "error" ? fill.failure.map(ErrorStatus.init) : nil)
   }

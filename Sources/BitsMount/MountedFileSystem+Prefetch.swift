@@ -85,21 +85,35 @@ extension MountedFileSystem {
         begin(fills.withLock { $0.end(url) } ?? [])
         continue
       }
-      file.connect { [self] result in
-        switch result {
-        case .failure(let error): fillFailed(file, error: error)
-        case .success(let version):
-          guard fills.withLock({ $0.admit(url, size: version.size) }) else {
-            if let failure = fills.withLock({ $0[url]?.failure }) { tellFailure(file, failure) }
-            return end(file)
-          }
-          job.setHeldByFill(url, true)
-          try? file.requestFileRanges([FileRange(offset: 0, length: version.size)], priority: priority)
-          // Filled already (or empty): nothing will arrive to say so.
-          checkFillComplete(file)
+      connectAndRequest(file, priority: priority)
+    }
+  }
+
+  /// Connects `file`, whose fill started, and asks for what it does not hold, if the cache can
+  /// hold it beside the other fills.
+  private func connectAndRequest(_ file: DownloadFile, priority: TransferPriority) {
+    let url = file.remoteURL
+    file.connect { [self] result in
+      switch result {
+      case .failure(let error): fillFailed(file, error: error)
+      case .success(let version):
+        guard fills.withLock({ $0.admit(url, size: version.size) }) else {
+          if let failure = fills.withLock({ $0[url]?.failure }) { tellFailure(file, failure) }
+          return end(file)
         }
+        job.setHeldByFill(url, true)
+        try? file.requestFileRanges([FileRange(offset: 0, length: version.size)], priority: priority)
+        // Filled already (or empty): nothing will arrive to say so.
+        checkFillComplete(file)
       }
     }
+  }
+
+  /// The remote version of `file` changed, which drops what it held and asked for: a fill under
+  /// way asks again for the new version.
+  func refill(_ file: DownloadFile) {
+    guard let fill = fills.withLock({ $0[file.remoteURL] }), fill.stage == .started else { return }
+    connectAndRequest(file, priority: fill.priority)
   }
 
   /// The fill of `file` ended (whole, or stopped): the next ones start, and the file closes
@@ -147,11 +161,11 @@ extension MountedFileSystem {
     guard let size = statistics.size, statistics.filledBytes == size,
       let fill = fills.withLock({ $0[file.remoteURL] })
     else { return }
-    if let path = fills.withLock({ $0.completed(file.remoteURL) }) {
-      fillStore?.remove(for: file.remoteURL)
-      hooks?.completed(url: file.remoteURL, path: path)
-    }
-    if fill.stage == .started { end(file) }
+    if let path = fills.withLock({ $0.completed(file.remoteURL) }) { hooks?.completed(url: file.remoteURL, path: path) }
+    guard fill.stage == .started else { return }
+    // Its kept request is done, also when it was asked for again once whole.
+    fillStore?.remove(for: file.remoteURL)
+    end(file)
   }
 
   /// A request of `file` failed for good: if it is filled in the background, its fill says so.

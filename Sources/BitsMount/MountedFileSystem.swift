@@ -85,6 +85,9 @@ public final class MountedFileSystem: FileSystemOperations {
     var users: [String: Int] = [:]
     /// The URLs placed by name: their files stay for the mount's life.
     var placed: Set<String>
+    /// Files of URLs being closed (`stopUsing`): a new file of the URL waits for that, as the
+    /// cache entry is the closing file's until then.
+    var closing: [String: DispatchGroup] = [:]
   }
 
   private struct KernelCacheReference {
@@ -146,17 +149,22 @@ public final class MountedFileSystem: FileSystemOperations {
   /// The file of `node`, added to the job when first asked for, used (by an open handle or a
   /// fill) until `stopUsing` says so.
   func use(_ node: Int, url: String) throws(BitsError) -> DownloadFile {
-    try downloads.withLock { files throws(BitsError) in
-      let file: DownloadFile
-      if let known = files.byNode[node] ?? files.byURL[url] {
-        file = known
-      } else {
-        file = try job.addFile(remoteURL: url, localName: nil)
+    while true {
+      let (file, closing) = try downloads.withLock { files throws(BitsError) -> (DownloadFile?, DispatchGroup?) in
+        if let closing = files.closing[url] { return (nil, closing) }
+        let file: DownloadFile
+        if let known = files.byNode[node] ?? files.byURL[url] {
+          file = known
+        } else {
+          file = try job.addFile(remoteURL: url, localName: nil)
+        }
+        files.byNode[node] = file
+        files.byURL[url] = file
+        files.users[url, default: 0] += 1
+        return (file, nil)
       }
-      files.byNode[node] = file
-      files.byURL[url] = file
-      files.users[url, default: 0] += 1
-      return file
+      if let file { return file }
+      closing?.wait()
     }
   }
 
@@ -171,15 +179,21 @@ public final class MountedFileSystem: FileSystemOperations {
       return files.users[url] == 0 && !files.placed.contains(url)
     }
     guard unused, fills.withLock({ $0[url].map { $0.stage != .started } ?? false }) else { return }
+    let closing = DispatchGroup()
+    closing.enter()
     let nodes = downloads.withLock { files -> [Int]? in
       guard files.users[url] == 0, files.byURL[url] === file else { return nil }
       files.users[url] = nil
       files.byURL[url] = nil
+      files.closing[url] = closing
       let nodes = files.byNode.filter { $0.value === file }.map(\.key)
       for node in nodes { files.byNode[node] = nil }
       return nodes
     }
-    guard let nodes else { return }
+    guard let nodes else {
+      closing.leave()
+      return
+    }
     let statistics = file.statistics
     let version = file.lastKnownVersion
     let figures = FillTable.Figures(
@@ -189,6 +203,8 @@ public final class MountedFileSystem: FileSystemOperations {
     // Closing waits for the file's queue, which may be the caller's.
     DispatchQueue.global().async { [self] in
       job.remove(file)
+      downloads.withLock { _ = $0.closing.removeValue(forKey: url) }
+      closing.leave()
       // The next file of this URL may find another version: the kernel's pages of this one go.
       guard let kernel = kernelCache else { return }
       for inode in inodes.withLock({ table in nodes.flatMap { table.numbers(ofEntry: $0) } }) {
@@ -223,6 +239,7 @@ public final class MountedFileSystem: FileSystemOperations {
   /// The remote version of `file` changed: the kernel drops its lookup of the name, so the next
   /// open finds the new version's inode, and its pages of the old versions.
   package func fileChanged(_ file: DownloadFile) {
+    refill(file)
     guard let kernel = kernelCache else { return }
     let nodes = downloads.withLock { $0.byNode.filter { $0.value === file }.map(\.key) }
     let names = nodes.map { node in
