@@ -111,7 +111,8 @@ public struct FileStatus: Codable, Sendable, Equatable {
   /// Its background fill, if it was asked for.
   public var fill: FillStatus?
 
-  public init(_ file: DownloadFile) {
+  /// `mapSlots`: the slots of `filledMap` (`FilledMap.slotCount` unless fewer are wanted).
+  public init(_ file: DownloadFile, mapSlots: Int = FilledMap.slotCount) {
     let statistics = file.statistics
     let version = file.version
     url = shownURL(file.remoteURL)
@@ -123,7 +124,7 @@ public struct FileStatus: Codable, Sendable, Equatable {
     filledRanges = statistics.filledRangeCount
     let total = statistics.size ?? 0
     filledPercent = total == 0 ? 100 : Double(statistics.filledBytes) * 100 / Double(total)
-    filledMap = FilledMap.encode(file.filledRanges, size: total)
+    filledMap = FilledMap.encode(file.filledRanges, size: total, slots: mapSlots)
     fetchedBytes = statistics.fetchedBytes
     requests = statistics.requestCount
     readAhead = ReadAhead(
@@ -140,7 +141,7 @@ public struct FileStatus: Codable, Sendable, Equatable {
   /// A file not open now (`unopened`), which holds `filled` of its `size` bytes in the cache.
   package init(
     closed url: String, size: UInt64?, filled: [FileRange], fetchedBytes: UInt64, requests: Int,
-    lastModified: String? = nil, etag: String? = nil
+    lastModified: String? = nil, etag: String? = nil, mapSlots: Int = FilledMap.slotCount
   ) {
     self.url = shownURL(url)
     self.size = size
@@ -151,7 +152,7 @@ public struct FileStatus: Codable, Sendable, Equatable {
     filledRanges = filled.count
     let total = size ?? 0
     filledPercent = total == 0 ? 100 : Double(filledBytes) * 100 / Double(total)
-    filledMap = FilledMap.encode(filled, size: total)
+    filledMap = FilledMap.encode(filled, size: total, slots: mapSlots)
     self.fetchedBytes = fetchedBytes
     self.requests = requests
     readAhead = ReadAhead(fetchedBytes: 0, usedBytes: 0, unusedBytes: 0)

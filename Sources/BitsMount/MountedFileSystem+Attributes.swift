@@ -70,14 +70,14 @@ extension MountedFileSystem {
   static let listedFills = 1000
 
   /// The status of the job, of every file open (each under each of its paths) and of the files
-  /// of background fill (at most `listedFills` of those not open), for `bitsfs status --watch`;
-  /// the mount point is the caller's to fill in.
-  package func status() -> MountStatus {
+  /// of background fill (at most `listedFills` of those not open), for `bitsfs status --watch`,
+  /// each file's picture in `mapSlots` slots; the mount point is the caller's to fill in.
+  package func status(mapSlots: Int = FilledMap.slotCount) -> MountStatus {
     let opened = openedFiles
     let paths = tree.withLock { state in opened.keys.map { ($0, state.tree.path(of: $0)) } }
     var files = paths.compactMap { node, path -> FileStatus? in
       guard let file = opened[node] else { return nil }
-      var status = FileStatus(file)
+      var status = FileStatus(file, mapSlots: mapSlots)
       status.name = path
       status.fill = fillStatus(of: file)
       return status
@@ -90,7 +90,7 @@ extension MountedFileSystem {
         guard case .exact(let size) = state.tree.file(fill.node)?.size else { return nil }
         return size
       }
-      var status = closedStatus(url: url, size: size, fill: fill)
+      var status = closedStatus(url: url, size: size, fill: fill, mapSlots: mapSlots)
       status.name = fill.path
       status.fill = fillStatus(of: fill)
       files.append(status)
@@ -107,11 +107,14 @@ extension MountedFileSystem {
   }
 
   /// A file that is not open: what it held when its fill closed it, or nothing.
-  func closedStatus(url: String, size: UInt64?, fill: FillTable.Fill?) -> FileStatus {
-    guard let figures = fill?.figures else { return FileStatus(unopened: url, size: size) }
+  func closedStatus(
+    url: String, size: UInt64?, fill: FillTable.Fill?, mapSlots: Int = FilledMap.slotCount
+  ) -> FileStatus {
+    let figures = fill?.figures
     return FileStatus(
-      closed: url, size: figures.size ?? size, filled: figures.filledRanges, fetchedBytes: figures.fetchedBytes,
-      requests: figures.requests, lastModified: figures.lastModified, etag: figures.etag)
+      closed: url, size: figures?.size ?? size, filled: figures?.filledRanges ?? [],
+      fetchedBytes: figures?.fetchedBytes ?? 0, requests: figures?.requests ?? 0, lastModified: figures?.lastModified,
+      etag: figures?.etag, mapSlots: mapSlots)
   }
 
   /// The fill of a file that is not open: queued, or ended (transferred, or stopped).

@@ -28,7 +28,7 @@ struct StatusWatchLoop {
     var previous: (status: MountStatus, at: ContinuousClock.Instant)?
     while true {
       let now = ContinuousClock.now
-      guard var status = Self.status(at: socketPath) else {
+      guard var status = Self.status(at: socketPath, mapSlots: width) else {
         guard MountTable.isMountPoint(mountPoint), !MountTable.isDeadMount(mountPoint) else {
           Self.write("the mount at \(mountPoint) is gone\n")
           return
@@ -55,10 +55,10 @@ struct StatusWatchLoop {
   }
 
   /// The mount's status, or `nil` when it does not answer.
-  private static func status(at socketPath: String) -> MountStatus? {
+  private static func status(at socketPath: String, mapSlots: Int) -> MountStatus? {
     guard let socket = try? UnixSocket.connect(to: socketPath, timeout: 10),
-      let request = try? JSONEncoder().encode(ControlRequest(command: .status, paths: [])),
-      socket.writeLine(String(decoding: request, as: UTF8.self)), let line = socket.readLine(),
+      let request = try? JSONEncoder().encode(ControlRequest(command: .status, paths: [], mapSlots: mapSlots)),
+      socket.writeLine(String(decoding: request, as: UTF8.self)), let line = socket.readLine(limit: 64 << 20),
       let answer = try? JSONDecoder().decode(ControlAnswer.self, from: Data(line.utf8))
     else { return nil }
     return answer.status

@@ -13,10 +13,10 @@ final class FillQueueMountTests: MountTestCase {
     return stats.split(separator: " ").first { $0.hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) }
   }
 
-  /// The last status of `bitsfs status --watch` as lines, by file name.
+  /// The first status of `bitsfs status --watch` as lines, by file name.
   private func watchedOnce(_ mountPoint: String) throws -> [String: String] {
     let result = try runCommand(
-      "/usr/bin/timeout", ["-s", "INT", "1.5", Self.binary, "status", "--watch", mountPoint, "--interval", "0.5"],
+      "/usr/bin/timeout", ["-s", "INT", "2", Self.binary, "status", "--watch", mountPoint, "--interval", "30"],
       timeout: 20)
     var rows: [String: String] = [:]
     for line in result.output.split(separator: "\n") {
@@ -75,6 +75,41 @@ final class FillQueueMountTests: MountTestCase {
     XCTAssertEqual(refused.count, 6, "\(late)")
     let plain = try bitsfs(["status", mountPoint + "/" + refused.first!])
     XCTAssertTrue(plain.output.contains("background fill (normal): error, ERROR_DISK_FULL"), plain.output)
+  }
+
+  /// A prefetch of 1,200 files: the status `--watch` shows lists 1,000 of them besides the open
+  /// ones, those under way first, and counts the rest.
+  func testTheStatusOfAFillOfManyFilesIsBounded() throws {
+    let count = 1200
+    try FileManager.default.createDirectory(
+      at: nginx.root.appendingPathComponent("tree/many"), withIntermediateDirectories: true)
+    for index in 0..<count {
+      _ = try serve("tree/many/f\(String(format: "%04d", index)).bin", count: 64 << 10, seed: UInt64(index))
+    }
+    let mountPoint = try mount(
+      [nginx.url("tree/")], options: ["--prefetch", "many/*", "--prefetch-rate", "64K"])
+    defer { try? unmount(mountPoint) }
+    var rows: [String: String] = [:]
+    var summary: String? { rows.first { $0.key.hasPrefix("unlisted=") }?.value }
+    XCTAssertTrue(
+      waitUntil(timeout: 30, poll: 0.2) {
+        rows = (try? self.watchedOnce(mountPoint)) ?? [:]
+        return summary != nil
+      }, "\(rows.count) rows")
+    let files = rows.filter { $0.key.hasPrefix("many/") }
+    XCTAssertGreaterThanOrEqual(files.count, 1000)
+    XCTAssertLessThanOrEqual(files.count, 1000 + 8, "1,000 besides those open")
+    let unlisted = try XCTUnwrap(summary).split(separator: " ").first { $0.hasPrefix("unlisted=") }
+    XCTAssertEqual(unlisted.flatMap { Int($0.dropFirst(9)) }, count - files.count, summary ?? "")
+    XCTAssertTrue(summary?.contains(" transferring=") == true, summary ?? "")
+    // Those under way, then the next to start in the order asked (the listing's): what is left
+    // out is the last asked, and the transferred ones (listed last).
+    let transferred = try XCTUnwrap(
+      summary?.split(separator: " ").first { $0.hasPrefix("transferred=") }.flatMap { Int($0.dropFirst(12)) })
+    let numbers = files.keys.map { Int($0.dropFirst("many/f".count).prefix(4)) ?? -1 }.sorted()
+    let last = try XCTUnwrap(numbers.last)
+    XCTAssertLessThan(last, count - 1, "the last asked is left out")
+    XCTAssertLessThanOrEqual(last + 1 - numbers.count, transferred, "no gap but the transferred ones: \(numbers)")
   }
 
   /// A mount whose daemon may open 400 descriptors fills a tree of 300 files (two descriptors
