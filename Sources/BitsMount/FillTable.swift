@@ -195,7 +195,9 @@ struct FillTable: Sendable {
         }
         queues[priority] = queue
         guard let fill = fills[file], fill.stage == .queued, fill.ticket == ticket else { continue }
+        // A failure told before it started (a reader's request) is not this fill's.
         fills[file]!.stage = .started
+        fills[file]!.failure = nil
         startedCount += 1
         starting.append(file)
       }

@@ -65,8 +65,10 @@ extension MountedFileSystem {
 }
 
 extension MountedFileSystem {
-  /// Files of background fill that the status of the mount lists at most: status is asked for
-  /// each second by `status --watch`, and one file takes about 4 KiB of it (its picture).
+  /// Files of background fill that the status of the mount lists at most (besides the other
+  /// files open): `status --watch` asks for it each second, and a file takes half a KiB of it
+  /// at the watch's width, 4 KiB with full pictures. A user watches the first few; the rest are
+  /// counted (`FillCounts`).
   static let listedFills = 1000
 
   /// The status of the job, of every file open (each under each of its paths) and of the files

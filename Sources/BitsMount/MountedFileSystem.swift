@@ -14,7 +14,8 @@ package protocol KernelCache: AnyObject, Sendable {
 
 /// The read-only file system of a mount: the tree of `MountTree`, its files each backed by a
 /// `DownloadFile` of an on-demand job, made when the file is first opened (a file placed by
-/// name has one from the start). Directories read from a server are listed when first looked
+/// name has one from the start), and closed again once background fill is done with it and no
+/// reader holds it (`stopUsing`). Directories read from a server are listed when first looked
 /// at. Reads are answered from the cache, fetching missing blocks first; the reply leaves as
 /// soon as the bytes are on disk, from whichever thread delivered them. Every operation answers
 /// through its `reply`; nothing here knows of FUSE. Reads, directories, background fill and

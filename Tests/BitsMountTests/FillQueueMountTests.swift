@@ -16,7 +16,7 @@ final class FillQueueMountTests: MountTestCase {
   /// The first status of `bitsfs status --watch` as lines, by file name.
   private func watchedOnce(_ mountPoint: String) throws -> [String: String] {
     let result = try runCommand(
-      "/usr/bin/timeout", ["-s", "INT", "2", Self.binary, "status", "--watch", mountPoint, "--interval", "30"],
+      "/usr/bin/timeout", ["-s", "INT", "4", Self.binary, "status", "--watch", mountPoint, "--interval", "30"],
       timeout: 20)
     var rows: [String: String] = [:]
     for line in result.output.split(separator: "\n") {
