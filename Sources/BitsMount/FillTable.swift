@@ -43,9 +43,15 @@ struct FillTable: Sendable {
     var failure: BitsError?
     /// As the file was when last closed; `nil` if it never was.
     var figures: Figures?
+    /// Times it asked again for bytes it had fetched and lost (`askAgain`).
+    var fetchedAgain = 0
     /// Its place in its priority's queue.
     fileprivate var ticket: UInt64 = 0
   }
+
+  /// Times a fill asks again for bytes it lost before it stops: eviction takes what fill holds
+  /// only when nothing else can give room, and fill must not fetch the same bytes in a loop.
+  static let maximumFetchesAgain = 2
 
   /// How many fills are counted by state, and how many records a bounded listing left out.
   struct Counts: Sendable, Equatable {
@@ -99,6 +105,22 @@ struct FillTable: Sendable {
     fills[file]!.stage = .ended
     startedCount -= 1
     return startWhileRoom()
+  }
+
+  /// The fill of `file` is under way, but its file has nothing left to fetch and is not whole
+  /// (what it fetched was evicted): whether it asks again for what is missing; when not, it
+  /// stops with `ERROR_DISK_FULL`.
+  mutating func askAgain(_ file: File) -> Bool {
+    guard fills[file]?.stage == .started else { return false }
+    guard fills[file]!.fetchedAgain < Self.maximumFetchesAgain else {
+      fills[file]!.failure = BitsError(
+        .diskFull,
+        "background fill stopped: the cache limit evicted what fill fetched of this file "
+          + "\(Self.maximumFetchesAgain + 1) times")
+      return false
+    }
+    fills[file]!.fetchedAgain += 1
+    return true
   }
 
   /// `file` was closed with `figures`.

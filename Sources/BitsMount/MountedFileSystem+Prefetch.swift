@@ -168,6 +168,21 @@ extension MountedFileSystem {
     end(file)
   }
 
+  /// `file` has nothing in flight or queued. A fill under way whose file is not whole lost bytes
+  /// to eviction (the cache had nothing else to give): it asks again for what is missing, a
+  /// few times at most (`FillTable.askAgain`), then stops.
+  package func fileIdle(_ file: DownloadFile) {
+    let statistics = file.statistics
+    guard let size = statistics.size, statistics.filledBytes < size,
+      let fill = fills.withLock({ $0[file.remoteURL] }), fill.stage == .started, fill.failure == nil
+    else { return }
+    guard fills.withLock({ $0.askAgain(file.remoteURL) }) else {
+      if let failure = fills.withLock({ $0[file.remoteURL]?.failure }) { tellFailure(file, failure) }
+      return end(file)
+    }
+    try? file.requestFileRanges([FileRange(offset: 0, length: size)], priority: fill.priority)
+  }
+
   /// A request of `file` failed for good: if it is filled in the background, its fill says so.
   package func fillFailed(_ file: DownloadFile, error: BitsError) {
     guard fills.withLock({ $0.failed(file.remoteURL, error: error) }) != nil else { return }

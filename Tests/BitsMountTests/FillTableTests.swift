@@ -55,6 +55,19 @@ final class FillTableTests: XCTestCase {
     XCTAssertEqual(table.counts, FillTable.Counts(queued: 0, started: 1, transferred: 0, stopped: 1))
   }
 
+  /// A fill that lost what it fetched asks again a few times, then stops with ERROR_DISK_FULL
+  /// rather than fetch the same bytes in a loop.
+  func testAFillAsksAgainForWhatItLostAFewTimesThenStops() {
+    var table = table()
+    XCTAssertFalse(table.askAgain("a"), "not filled")
+    _ = table.ask("a", node: 1, path: "a", priority: .low)
+    for _ in 0..<FillTable.maximumFetchesAgain { XCTAssertTrue(table.askAgain("a")) }
+    XCTAssertFalse(table.askAgain("a"))
+    XCTAssertEqual(table["a"]?.failure?.code, .diskFull)
+    XCTAssertEqual(table.end("a"), [])
+    XCTAssertFalse(table.askAgain("a"), "an ended fill asks nothing")
+  }
+
   /// A prefetch of 100,000 files: status lists a bounded number, those under way and stopped
   /// first, then the next to start in their order, and counts the rest.
   func testTheListingOfAHugeFillIsBoundedAndInTheOrderAUserWatches() {

@@ -48,17 +48,22 @@ public struct JobCallbacks: Sendable {
   public var fileChanged: (@Sendable (DownloadJob, DownloadFile) -> Void)?
   /// A request of the file failed for good (in an on-demand job the job goes on).
   public var fileFailed: (@Sendable (DownloadJob, DownloadFile, BitsError) -> Void)?
+  /// The file has no request in flight or queued any more (its ranges arrived, were dropped,
+  /// or failed).
+  public var fileIdle: (@Sendable (DownloadJob, DownloadFile) -> Void)?
 
   public init(
     stateChanged: (@Sendable (DownloadJob, JobState) -> Void)? = nil,
     fileRangesTransferred: (@Sendable (DownloadJob, DownloadFile, [FileRange]) -> Void)? = nil,
     fileChanged: (@Sendable (DownloadJob, DownloadFile) -> Void)? = nil,
-    fileFailed: (@Sendable (DownloadJob, DownloadFile, BitsError) -> Void)? = nil
+    fileFailed: (@Sendable (DownloadJob, DownloadFile, BitsError) -> Void)? = nil,
+    fileIdle: (@Sendable (DownloadJob, DownloadFile) -> Void)? = nil
   ) {
     self.stateChanged = stateChanged
     self.fileRangesTransferred = fileRangesTransferred
     self.fileChanged = fileChanged
     self.fileFailed = fileFailed
+    self.fileIdle = fileIdle
   }
 }
 
@@ -283,6 +288,7 @@ public final class DownloadJob: Sendable {
       guard !configuration.isOnDemand else { return }
       fail(error)
     case .idle:
+      callbacks.fileIdle?(self, file)
       checkTransferred()
     case .versionChanged:
       callbacks.fileChanged?(self, file)
