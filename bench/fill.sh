@@ -7,13 +7,16 @@
 #   - the same fill with fio reading another file of the mount at random (4 KiB to 64 KiB reads,
 #     O_DIRECT, one at a time) for twice the idle fill's time (3 s to LOAD_SECONDS, 30), and the
 #     fill's throughput meanwhile (until it ends, or fio does);
+#   - the same fio workload on the first fill file itself while it is being filled, against the
+#     same on a mount with no fill: a reader of a file that fill is fetching;
 #   - the same fio workload for as long on a fresh mount with no fill: its p50/p99 latency next
 #     to the one with fill running.
 # Targets: fio's p99 with fill running <= 1.5 x without; fill with no reader >= 0.8 x curl.
+# The fio pair runs ROUNDS times (3), alternating; the table shows the round of the median ratio.
 #   FILL_MIB=2048 over FILES=4 files (WAN_FILL_MIB=256)  FG_MIB=1024  WAN=1 (0: loopback only)
 #   RESULTS=bench/RESULTS.md ("-": stdout)  PORT=8300 (the proxy listens on PORT+1)
 #   FILL_OPTIONS="--prefetch-rate 200M" (more options of the mounts that fill)
-# Needs root (FUSE, drop_caches) and fio (apt-get install -y fio). About 3 minutes on 2 cores.
+# Needs root (FUSE, drop_caches) and fio (apt-get install -y fio). About 9 minutes on 2 cores.
 SIZE_MIB=${SIZE_MIB:-16}  # common.sh's big.bin, unused here
 PORT=${PORT:-8300}
 source "$(dirname "$0")/common.sh"
@@ -101,25 +104,57 @@ measure() {
   idle_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 
   # Fill with fio reading for twice the idle fill's time (3 s to LOAD_SECONDS): the fill's
-  # throughput until it ends (or fio does), and fio's latency over the whole run.
+  # throughput until it ends (or fio does), and fio's latency over the whole run; then the same
+  # workload for as long with no fill. ROUNDS pairs, alternating, since other load on the
+  # machine moves a p99 more than fill does; the row shows the round of the median ratio.
   run_s=$(awk -v t="$idle_s" -v m="${LOAD_SECONDS:-30}" 'BEGIN { r = int(2 * t + 0.5); printf "%d", (r < 3 ? 3 : r > m ? m : r) }')
-  start=$(date +%s.%N)
-  mount_fresh "$base" --prefetch "$dir/*" ${FILL_OPTIONS:-}
-  fio "${fio_arguments[@]}" --filename="$mountpoint/fg.bin" --runtime="$run_s" --output="$WORK/fio.json" \
-    >/dev/null 2>"$WORK/fio.err" &
-  fio_pid=$!
-  load_bytes=$(wait_filled "$dir" "$run_s")
-  load_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
-  wait "$fio_pid" || { cat "$WORK/fio.err" >&2; return 1; }
-  fio_pid=
-  read -r with_p50 with_p99 with_reads < <(latency)
+  : >"$WORK/rounds.txt"
+  for ((round = 0; round < ${ROUNDS:-3}; round++)); do
+    start=$(date +%s.%N)
+    mount_fresh "$base" --prefetch "$dir/*" ${FILL_OPTIONS:-}
+    fio "${fio_arguments[@]}" --filename="$mountpoint/fg.bin" --runtime="$run_s" --output="$WORK/fio.json" \
+      >/dev/null 2>"$WORK/fio.err" &
+    fio_pid=$!
+    load_bytes=$(wait_filled "$dir" "$run_s")
+    load_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+    wait "$fio_pid" || { cat "$WORK/fio.err" >&2; return 1; }
+    fio_pid=
+    read -r with_p50 with_p99 with_reads < <(latency)
 
-  # The same workload for as long, with no fill.
-  mount_fresh "$base"
-  fio "${fio_arguments[@]}" --filename="$mountpoint/fg.bin" --output="$WORK/fio.json" \
-    --runtime="$run_s" >/dev/null
-  read -r alone_p50 alone_p99 alone_reads < <(latency)
-  timeout 30 "$BITSFS" unmount "$mountpoint"
+    mount_fresh "$base"
+    fio "${fio_arguments[@]}" --filename="$mountpoint/fg.bin" --output="$WORK/fio.json" \
+      --runtime="$run_s" >/dev/null
+    read -r alone_p50 alone_p99 alone_reads < <(latency)
+    timeout 30 "$BITSFS" unmount "$mountpoint"
+    echo "$(ratio "$with_p99" "$alone_p99") $load_bytes $load_s $with_p50 $with_p99 $with_reads $alone_p50 $alone_p99 $alone_reads" \
+      >>"$WORK/rounds.txt"
+  done
+  local ratios
+  ratios=$(awk '{ print $1 }' "$WORK/rounds.txt" | sort -n | paste -sd' ')
+  read -r _ load_bytes load_s with_p50 with_p99 with_reads alone_p50 alone_p99 alone_reads \
+    < <(sort -n "$WORK/rounds.txt" | sed -n "$(( (${ROUNDS:-3} + 1) / 2 ))p")
+
+  # A reader of a file being filled: fio on the first fill file, with its fill running, and on a
+  # mount with no fill; ROUNDS pairs as above.
+  : >"$WORK/same.txt"
+  for ((round = 0; round < ${ROUNDS:-3}; round++)); do
+    mount_fresh "$base" --prefetch "$dir/*" ${FILL_OPTIONS:-}
+    fio "${fio_arguments[@]}" --filename="$mountpoint/$dir/f0.bin" --runtime="$run_s" --output="$WORK/fio.json" >/dev/null
+    read -r same_with_p50 same_with_p99 same_with_reads < <(latency)
+    mount_fresh "$base"
+    fio "${fio_arguments[@]}" --filename="$mountpoint/$dir/f0.bin" --runtime="$run_s" --output="$WORK/fio.json" >/dev/null
+    read -r same_alone_p50 same_alone_p99 same_alone_reads < <(latency)
+    timeout 30 "$BITSFS" unmount "$mountpoint"
+    echo "$(ratio "$same_with_p99" "$same_alone_p99") $same_with_p50 $same_with_p99 $same_with_reads $same_alone_p50 $same_alone_p99 $same_alone_reads" \
+      >>"$WORK/same.txt"
+  done
+  local same_ratios
+  same_ratios=$(awk '{ print $1 }' "$WORK/same.txt" | sort -n | paste -sd' ')
+  read -r same_ratio same_with_p50 same_with_p99 same_with_reads same_alone_p50 same_alone_p99 same_alone_reads \
+    < <(sort -n "$WORK/same.txt" | sed -n "$(( (${ROUNDS:-3} + 1) / 2 ))p")
+  printf '| %s | %s / %s ms (%s reads) | %s / %s ms (%s reads) | %s× (of %s) |\n' "$label" \
+    "$same_alone_p50" "$same_alone_p99" "$same_alone_reads" "$same_with_p50" "$same_with_p99" "$same_with_reads" \
+    "$same_ratio" "$same_ratios" >>"$WORK/same-rows.md"
 
   local curl_rate idle_rate load_rate
   curl_rate=$(awk -v m="$mib" -v t="$curl_s" 'BEGIN { printf "%.0f", m / t }')
@@ -128,11 +163,12 @@ measure() {
   printf '| %s | %s MiB | %s MiB/s | %s MiB/s (%s× curl) | %s MiB/s | %s of %s s | %s / %s ms (%s reads) | %s / %s ms (%s reads) | %s× |\n' \
     "$label" "$mib" "$curl_rate" "$idle_rate" "$(ratio "$idle_rate" "$curl_rate")" "$load_rate" "$load_s" "$run_s" \
     "$alone_p50" "$alone_p99" "$alone_reads" "$with_p50" "$with_p99" "$with_reads" \
-    "$(ratio "$with_p99" "$alone_p99")" >>"$WORK/rows.md"
-  echo "$label: fill idle $(ratio "$idle_rate" "$curl_rate")x curl (target >= 0.8); fio p99 with fill $(ratio "$with_p99" "$alone_p99")x without (target <= 1.5)" >>"$WORK/verdicts.txt"
+    "$(ratio "$with_p99" "$alone_p99") (of $ratios)" >>"$WORK/rows.md"
+  echo "$label: fill idle $(ratio "$idle_rate" "$curl_rate")x curl (target >= 0.8); fio p99 with fill $(ratio "$with_p99" "$alone_p99")x without, median of ${ROUNDS:-3} rounds (target <= 1.5)" >>"$WORK/verdicts.txt"
 }
 
 : >"$WORK/rows.md"
+: >"$WORK/same-rows.md"
 : >"$WORK/verdicts.txt"
 measure loopback "$BASE" fill "$fill_mib"
 if [ "${WAN:-1}" = 1 ] && [ -f "$wanproxy" ]; then
@@ -150,10 +186,18 @@ fi
   echo "Foreground: fio random reads of 4 KiB to 64 KiB of another file of the mount, O_DIRECT, one at a"
   echo "time, for twice the idle fill's time (3 to ${LOAD_SECONDS:-30} s) from the mount with the fill, and as long on a fresh"
   echo "mount with no fill; \"fill, with fio\" is its throughput until it ended (or fio did), \"fill ran\" that time."
+  echo "The pair runs ${ROUNDS:-3} times, alternating; the row shows the round of the median p99 ratio, and all ratios."
   echo
   echo "| link | fill | curl -o | fill, no reader | fill, with fio | fill ran | fio p50 / p99 alone | fio p50 / p99 with fill | p99 ratio |"
   echo "|---|---|---|---|---|---|---|---|---|"
   cat "$WORK/rows.md"
+  echo
+  echo "A reader of a file being filled: the same fio workload on the first fill file, with its fill"
+  echo "running, and on a mount with no fill (median of ${ROUNDS:-3} rounds)."
+  echo
+  echo "| link | fio p50 / p99, no fill | fio p50 / p99, the file being filled | p99 ratio |"
+  echo "|---|---|---|---|"
+  cat "$WORK/same-rows.md"
   echo
   sed 's/^/- /' "$WORK/verdicts.txt"
 } >"$WORK/section.md"

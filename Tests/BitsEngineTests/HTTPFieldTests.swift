@@ -64,4 +64,19 @@ final class HTTPFieldTests: XCTestCase {
       XCTAssertEqual(head.status, status, line)
     }
   }
+
+  func testHeadLinesHandedOverTogetherAreReadOneByOne() {
+    let block = "HTTP/1.1 206 Partial Content\r\nServer: nginx\r\nContent-Range: bytes 0-9/100\r\nETag: \"e\"\r\n\r\n"
+    var together = HTTPResponseHead(status: 0, headers: [:])
+    Array(block.utf8).withUnsafeBytes { together.add(lines: $0) }
+    var oneByOne = HTTPResponseHead(status: 0, headers: [:])
+    // Split on bytes: to `String`, "\r\n" is one character.
+    for line in Array(block.utf8).split(separator: UInt8(ascii: "\n")) {
+      (line + [UInt8(ascii: "\n")]).withUnsafeBytes { oneByOne.add(line: $0) }
+    }
+    XCTAssertEqual(together.status, 206)
+    XCTAssertEqual(together.headers, oneByOne.headers)
+    XCTAssertEqual(together["content-range"], "bytes 0-9/100")
+    XCTAssertEqual(together["server"], "nginx")
+  }
 }

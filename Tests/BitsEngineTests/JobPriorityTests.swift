@@ -95,4 +95,43 @@ final class JobPriorityTests: XCTestCase {
     XCTAssertFalse(order[..<lastNormal].contains(lowURL), "\(order)")
     XCTAssertEqual(order.count, 12, "every piece once")
   }
+
+  func testFillAsksAsBackgroundWorkAndReadersAndReadAheadDoNot() throws {
+    let job = makeJob()
+    let (file, url, _) = try add("f.bin", count: 1 << 20, to: job)
+    try job.resume()
+    try file.connect()
+    _ = try MemoryEngineTests.read(file, 0..<4096)?.get()
+    file.prefetch(256 << 10..<512 << 10)
+    XCTAssertTrue(waitUntil(timeout: 5) { file.statistics.filledBytes >= 256 << 10 })
+    try file.requestFileRanges(whole(file), priority: .normal)
+    XCTAssertTrue(waitUntil(timeout: 10) { file.statistics.filledBytes == 1 << 20 })
+    let requests = server.requests.filter { $0.url == url && !MemoryTransport.isProbe($0) }
+    let fill = requests.filter(\.isBackground).compactMap(\.range)
+    let others = requests.filter { !$0.isBackground }.compactMap(\.range)
+    XCTAssertEqual(others.first?.lowerBound, 0, "the reader's request: \(others)")
+    XCTAssertTrue(others.contains { $0.lowerBound == 256 << 10 }, "the read-ahead's request: \(others)")
+    XCTAssertFalse(fill.isEmpty, "no fill request was background work")
+    XCTAssertTrue(fill.allSatisfy { $0.lowerBound >= 512 << 10 || $0.upperBound <= 256 << 10 }, "\(fill)")
+  }
+
+  func testAReaderOfBytesFillHasInFlightIsAnsweredByItsOwnRequestAndTheFillGoesOn() throws {
+    // Stalled requests end after 5 s, well past the read's 2 s.
+    server = MemoryTransport(stallTimeout: .seconds(5))
+    let job = makeJob()
+    let (file, url, bytes) = try add("f.bin", count: 1 << 20, to: job)
+    try job.resume()
+    try file.connect()
+    server.inject(.stall(after: 1000), at: url)
+    try file.requestFileRanges(whole(file), priority: .low)
+    XCTAssertTrue(server.waitForRequest(timeout: .seconds(5)) { $0.url == url && $0.range?.lowerBound == 0 })
+    XCTAssertEqual(
+      try MemoryEngineTests.read(file, 100_000..<104_096, timeout: .seconds(2))?.get(), Array(bytes[100_000..<104_096]),
+      "the reader waited for the stalled fill")
+    XCTAssertTrue(waitUntil(timeout: 10) { file.statistics.filledBytes == 1 << 20 }, "the fill did not go on")
+    XCTAssertEqual(try MemoryEngineTests.read(file, 0..<(1 << 20))?.get(), bytes)
+    let ranges = server.dataRanges(of: url)
+    let asked = ranges.reduce(0) { $0 + $1.count }
+    XCTAssertLessThanOrEqual(asked, (1 << 20) + (256 << 10), "the preempted request's bytes, at most, twice: \(ranges)")
+  }
 }

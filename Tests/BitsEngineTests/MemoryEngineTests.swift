@@ -301,7 +301,9 @@ final class MemoryEngineTests: XCTestCase {
     try FileManager.default.removeItem(at: journal)
     try FileManager.default.createDirectory(at: journal, withIntermediateDirectories: false)
     XCTAssertEqual(try Self.read(file, 0..<4096)?.get(), Array(bytes[0..<4096]), "the read itself is served")
-    // The commit the read scheduled, made now rather than waited for.
+    // A small read is answered from the bytes received, before they are recorded as filled:
+    // once the transfer is done, the commit the read scheduled is made now, not waited for.
+    server.waitForAnswers()
     file.commitNow()
     XCTAssertNotNil(file.statistics.lastError, "the failed commit is reported")
     XCTAssertTrue(

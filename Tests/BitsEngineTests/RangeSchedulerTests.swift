@@ -13,9 +13,9 @@ final class RangeSchedulerTests: XCTestCase {
   func testRequestsClaimOnlyWhatIsNeitherFilledNorClaimedInPiecesOfTheRequestSize() {
     var scheduler = RangeScheduler(limits: limits)
     let filled = ByteRangeSet([50..<60])
-    XCTAssertTrue(scheduler.request([0..<250], priority: .normal, filled: filled))
+    XCTAssertTrue(scheduler.request([0..<250], priority: .normal, filled: filled).queuedAny)
     XCTAssertEqual(scheduler.queue.map(\.range), [0..<50, 60..<160, 160..<250])
-    XCTAssertFalse(scheduler.request([100..<200], priority: .normal, filled: filled), "already claimed")
+    XCTAssertFalse(scheduler.request([100..<200], priority: .normal, filled: filled).queuedAny, "already claimed")
     XCTAssertEqual(scheduler.claimed.intervals, [0..<50, 60..<250])
   }
 
@@ -34,11 +34,54 @@ final class RangeSchedulerTests: XCTestCase {
   func testARequestOfHigherPriorityRaisesTheQueuedPiecesItNeeds() {
     var scheduler = RangeScheduler(limits: limits)
     _ = scheduler.request([0..<500], priority: .low, filled: ByteRangeSet())
-    XCTAssertFalse(scheduler.request([320..<330], priority: .foreground, filled: ByteRangeSet()))
+    XCTAssertFalse(scheduler.request([320..<330], priority: .high, filled: ByteRangeSet()).queuedAny)
     XCTAssertEqual(scheduler.queue.first?.range, 300..<400)
-    XCTAssertEqual(scheduler.queue.first?.priority, .foreground)
+    XCTAssertEqual(scheduler.queue.first?.priority, .high)
     _ = scheduler.request([0..<10], priority: .low, filled: ByteRangeSet())
-    XCTAssertEqual(scheduler.queue.first?.priority, .foreground, "a lower priority never lowers a piece")
+    XCTAssertEqual(scheduler.queue.first?.priority, .high, "a lower priority never lowers a piece")
+  }
+
+  func testAReaderTakesItsBytesOutOfQueuedFillAndTheFillKeepsTheRest() {
+    var scheduler = RangeScheduler(limits: limits)
+    _ = scheduler.request([0..<300], priority: .low, filled: ByteRangeSet())
+    let requested = scheduler.request([120..<130], priority: .foreground, filled: ByteRangeSet())
+    XCTAssertEqual(requested, RangeScheduler.Requested(queuedAny: true, preempted: []))
+    XCTAssertEqual(scheduler.queue.map(\.range), [120..<130, 0..<100, 100..<120, 130..<200, 200..<300])
+    XCTAssertEqual(scheduler.queue.map(\.priority), [.foreground, .low, .low, .low, .low])
+    XCTAssertEqual(scheduler.claimed.intervals, [0..<300])
+  }
+
+  func testAReaderPreemptsFillInFlightThatHoldsItsBytes() throws {
+    var scheduler = RangeScheduler(limits: limits)
+    _ = scheduler.request([0..<100], priority: .normal, filled: ByteRangeSet())
+    let fill = try XCTUnwrap(scheduler.takeStartable().first)
+    // 20 bytes of the fill arrived; the reader wants 50..<60.
+    let requested = scheduler.request([50..<60], priority: .foreground, filled: ByteRangeSet([0..<20]))
+    XCTAssertEqual(requested, RangeScheduler.Requested(queuedAny: true, preempted: [fill.id]))
+    XCTAssertEqual(scheduler.queue.map(\.range), [50..<60, 20..<50, 60..<100])
+    XCTAssertEqual(scheduler.queue.map(\.priority), [.foreground, .normal, .normal])
+    XCTAssertEqual(scheduler.active[fill.id]?.isPreempted, true, "in flight until its cancellation ends it")
+    XCTAssertEqual(scheduler.claimed.intervals, [20..<100])
+    XCTAssertEqual(
+      scheduler.request([55..<58], priority: .foreground, filled: ByteRangeSet([0..<20])).preempted, [],
+      "preempted once")
+
+    // Its end settles nothing, frees nothing it no longer claims, and what arrived before the
+    // cancellation took is not asked again.
+    let decision = scheduler.finish(
+      fill.id, outcome: .failure(BitsError(.cancelled, "cancelled")), missing: [30..<100], now: start)
+    XCTAssertEqual(decision, .settled)
+    XCTAssertNil(scheduler.active[fill.id])
+    XCTAssertEqual(scheduler.queue.map(\.range), [50..<60, 30..<50, 60..<100])
+    XCTAssertEqual(scheduler.claimed.intervals, [30..<100])
+  }
+
+  func testReadAheadDoesNotPreemptFill() throws {
+    var scheduler = RangeScheduler(limits: limits)
+    _ = scheduler.request([0..<100], priority: .low, filled: ByteRangeSet())
+    _ = scheduler.takeStartable()
+    XCTAssertEqual(scheduler.request([0..<100], priority: .high, filled: ByteRangeSet()).preempted, [])
+    XCTAssertTrue(scheduler.queue.isEmpty, "the bytes are the fill's, in flight")
   }
 
   func testATransientFailureRetriesOnlyTheMissingBytesWithBackoff() throws {
@@ -160,6 +203,12 @@ final class RangeSchedulerTests: XCTestCase {
           for gap in filled.gaps(in: range) {
             XCTAssertTrue(scheduler.claimed.contains(gap), "seed \(seed): asked bytes are claimed")
           }
+          if priority == .foreground {
+            let fill = scheduler.queue + scheduler.active.values.filter { !$0.isPreempted } + scheduler.waitingForRetry
+            XCTAssertFalse(
+              fill.contains { [.normal, .low].contains($0.priority) && $0.range.overlaps(range) },
+              "seed \(seed): a reader waits for fill")
+          }
         case 1:
           let before = scheduler.active.values.filter { $0.priority != .foreground }.count
           let started = scheduler.takeStartable()
@@ -178,7 +227,8 @@ final class RangeSchedulerTests: XCTestCase {
           guard !tokens.isEmpty else { continue }
           scheduler.retryIsDue(tokens.removeFirst())
         }
-        let pieces = scheduler.queue + Array(scheduler.active.values) + scheduler.waitingForRetry
+        let inFlight = scheduler.active.values.filter { !$0.isPreempted }
+        let pieces = scheduler.queue + inFlight + scheduler.waitingForRetry
         let total = pieces.reduce(UInt64(0)) { $0 + UInt64($1.range.count) }
         XCTAssertEqual(total, scheduler.claimed.coveredByteCount, "seed \(seed): a byte claimed twice or lost")
         XCTAssertEqual(ByteRangeSet(pieces.map(\.range)), scheduler.claimed, "seed \(seed)")

@@ -10,12 +10,15 @@ extension DownloadFile {
   /// Readers of at most this many bytes may be answered from received bytes (a copy each).
   private static let receivedAnswerLimit = 128 << 10
 
-  /// Queues the parts of `ranges` nobody has filled or asked for, and starts what may start.
+  /// Queues the parts of `ranges` nobody has filled or asked for, and starts what may start;
+  /// the fill requests a reader's bytes were taken from are cancelled.
   func fetch(_ ranges: [Range<UInt64>], priority: TransferPriority) {
     guard !configuration.isOffline else { return }
-    let queuedAny = state.withLock { state in
-      state.scheduler.request(ranges, priority: priority, filled: presentForScheduling(state))
+    let (queuedAny, preempted) = state.withLock { state in
+      let requested = state.scheduler.request(ranges, priority: priority, filled: presentForScheduling(state))
+      return (requested.queuedAny, requested.preempted.compactMap { state.transfers.removeValue(forKey: $0) })
     }
+    for transfer in preempted { transport.cancel(transfer) }
     if queuedAny { notify(self, .transferring) }
     startQueuedPieces()
   }
@@ -36,14 +39,16 @@ extension DownloadFile {
         generation: generation, redirectedURL: dataURL)
       let request = HTTPRequest(
         url: dataURL ?? remoteURL, range: piece.range, ifRange: rangeValidator,
-        headers: configuration.headers)
+        headers: configuration.headers, isBackground: JobAdmission.isBackground(piece.priority))
       let transfer = transport.start(request, receiver: receiver)
-      state.withLock { state in
-        // The transfer may have ended already, or the file been reset meanwhile.
-        if generation == state.generation, state.scheduler.active[piece.id] != nil {
-          state.transfers[piece.id] = transfer
-        }
+      let preempted = state.withLock { state in
+        // The transfer may have ended already, or the file been reset meanwhile, or a reader
+        // taken its bytes (preempted before it could be cancelled).
+        guard generation == state.generation, let active = state.scheduler.active[piece.id] else { return false }
+        if !active.isPreempted { state.transfers[piece.id] = transfer }
+        return active.isPreempted
       }
+      if preempted { transport.cancel(transfer) }
     }
   }
 

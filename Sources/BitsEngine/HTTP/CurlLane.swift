@@ -21,7 +21,16 @@ final class CurlLane: Sendable {
     let pointer: UnsafeMutableRawPointer
   }
 
+  /// Background lanes yield to foreground ones (`ForegroundActivity`).
+  enum Role {
+    case foreground
+    case background
+  }
+
   private let index: Int
+  private let role: Role
+  /// What a foreground lane reports its transfers to, and a background lane yields to.
+  fileprivate let activity: ForegroundActivity
   private let activeTransfers = Atomic<Int>(0)
   private let inbox: Mutex<Inbox>
   private let finished = Condition()
@@ -29,8 +38,10 @@ final class CurlLane: Sendable {
   /// The network thread's id, so a shutdown from that very thread does not wait for itself.
   private let threadID = Atomic<UInt>(0)
 
-  init(index: Int, configuration: HTTPConfiguration) {
+  init(index: Int, role: Role, activity: ForegroundActivity, configuration: HTTPConfiguration) {
     self.index = index
+    self.role = role
+    self.activity = activity
     let multi = curl_multi_init().map(MultiHandle.init)
     inbox = Mutex(Inbox(multi: multi))
     guard let multi else {
@@ -40,7 +51,7 @@ final class CurlLane: Sendable {
     // Both are tuning, not correctness: a libcurl refusing them still transfers.
     _ = bitsfs_multi_set_long(multi.pointer, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
     _ = bitsfs_multi_set_long(multi.pointer, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
-    startThread(named: "bitsfs-http") { [self] in
+    startThread(named: role == .background ? "bitsfs-http-bg" : "bitsfs-http") { [self] in
       threadID.store(UInt(pthread_self()), ordering: .sequentiallyConsistent)
       var loop = CurlTransferLoop(lane: self, multi: multi.pointer, configuration: configuration)
       loop.run()
@@ -58,6 +69,7 @@ final class CurlLane: Sendable {
 
   func start(_ request: HTTPRequest, receiver: any HTTPTransferReceiver) -> TransferID {
     activeTransfers.add(1, ordering: .relaxed)
+    if role == .foreground { activity.transferBegan() }
     let id = inbox.withLock { inbox -> TransferID? in
       guard !inbox.isShuttingDown, let multi = inbox.multi else { return nil }
       let id = TransferID(lane: index, value: inbox.nextID)
@@ -67,7 +79,7 @@ final class CurlLane: Sendable {
       return id
     }
     guard let id else {
-      activeTransfers.subtract(1, ordering: .relaxed)
+      transferEnded()
       receiver.transferDidFinish(.failure(BitsError(.cancelled, "the HTTP client is shut down", url: request.url)))
       return TransferID(lane: index, value: 0)
     }
@@ -82,6 +94,13 @@ final class CurlLane: Sendable {
     }
   }
 
+  /// Makes the network thread look again at what it yields to.
+  func wake() {
+    inbox.withLock { inbox in
+      if let multi = inbox.multi { curl_multi_wakeup(multi.pointer) }
+    }
+  }
+
   func shutdown() {
     inbox.withLock { inbox in
       inbox.isShuttingDown = true
@@ -93,6 +112,12 @@ final class CurlLane: Sendable {
 
   fileprivate func transferEnded() {
     activeTransfers.subtract(1, ordering: .relaxed)
+    if role == .foreground { activity.transferEnded() }
+  }
+
+  /// Whether this lane's transfers should not receive now, and until when if that is known.
+  fileprivate func yields(at now: ContinuousClock.Instant) -> ForegroundActivity.Answer {
+    role == .background ? activity.answer(at: now) : ForegroundActivity.Answer(yields: false)
   }
 
   fileprivate func takeInbox() -> (
@@ -137,6 +162,7 @@ private struct CurlTransferLoop {
         }
         return
       }
+      let resume = yieldIfAsked()
       var running: Int32 = 0
       let performed = curl_multi_perform(multi, &running)
       guard performed == CURLM_OK else {
@@ -146,9 +172,21 @@ private struct CurlTransferLoop {
       collectFinished()
       deliverReceivedBodies()
       abandonStalledTransfers()
-      let polled = curl_multi_poll(multi, nil, 0, pollTimeout, nil)
+      let timeout = resume.map { min(pollTimeout, Int32(clamping: ($0 - .now).milliseconds + 1)) } ?? pollTimeout
+      let polled = curl_multi_poll(multi, nil, 0, timeout, nil)
       if polled != CURLM_OK { failEveryTransfer(polled) }
     }
+  }
+
+  /// Pauses the transfers while the lane yields, resumes them when it no longer does; a
+  /// transfer added meanwhile starts paused. Returns when to look again, if before the next
+  /// event.
+  private func yieldIfAsked() -> ContinuousClock.Instant? {
+    let answer = lane.yields(at: .now)
+    for transfer in active.values where transfer.isPaused != answer.yields {
+      transfer.setPaused(answer.yields)
+    }
+    return answer.until
   }
 
   /// How long one wait for sockets may take: short enough to notice a stall soon after the
@@ -164,7 +202,7 @@ private struct CurlTransferLoop {
   private mutating func abandonStalledTransfers() {
     let now = ContinuousClock.now
     let stalled = active.values.filter { transfer in
-      transfer.lastActivity.map { now - $0 >= configuration.stallTimeout } ?? false
+      !transfer.isPaused && transfer.lastActivity.map { now - $0 >= configuration.stallTimeout } ?? false
     }
     for transfer in stalled {
       let seconds = configuration.stallTimeout.seconds

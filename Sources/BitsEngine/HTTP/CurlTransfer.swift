@@ -17,6 +17,8 @@ final class CurlTransfer {
   /// When the server last sent anything (a head line, body bytes), or the connection was made,
   /// for stall detection; `nil` while the request waits for a connection.
   private(set) var lastActivity: ContinuousClock.Instant?
+  /// Whether receiving is paused (`curl_easy_pause`); a paused transfer is not stalled.
+  private(set) var isPaused = false
   private var headDelivered = false
   /// Body bytes delivered to the receiver so far.
   private var bodyOffset: UInt64 = 0
@@ -80,7 +82,7 @@ final class CurlTransfer {
         guard let data, let context else { return 0 }
         let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
         transfer.lastActivity = .now
-        transfer.head.add(line: UnsafeRawBufferPointer(start: data, count: size * count))
+        transfer.head.add(lines: UnsafeRawBufferPointer(start: data, count: size * count))
         return size * count
       }, CURLOPT_HEADERFUNCTION)
     try options.check(bitsfs_easy_set_pointer(easy, CURLOPT_PREREQDATA, context), CURLOPT_PREREQDATA)
@@ -101,6 +103,14 @@ final class CurlTransfer {
         return accepted ? size * count : 0
       }, CURLOPT_WRITEFUNCTION)
     return easy
+  }
+
+  /// Pauses or resumes receiving. Bytes libcurl held back reach the write callback as it
+  /// resumes; the stall clock starts afresh then, since the server was not asked to send.
+  func setPaused(_ paused: Bool) {
+    guard let easy, curl_easy_pause(easy, paused ? CURLPAUSE_RECV : CURLPAUSE_CONT) == CURLE_OK else { return }
+    isPaused = paused
+    if !paused, lastActivity != nil { lastActivity = .now }
   }
 
   /// Points the handle at the current URL with the headers that may go there.

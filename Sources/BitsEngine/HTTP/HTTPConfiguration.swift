@@ -7,8 +7,12 @@ public struct HTTPConfiguration: Sendable {
   /// Connections kept open to one host by each network thread; requests beyond this queue
   /// inside libcurl.
   public var maxConnectionsPerHost = 16
-  /// Threads receiving transfers; each new transfer goes to the least busy one.
+  /// Threads receiving transfers, each new one going to the least busy; as many again receive
+  /// background transfers (`HTTPRequest.isBackground`).
   public var networkThreads = 2
+  /// How long background transfers stay paused after the last foreground transfer ended
+  /// (`ForegroundYield`).
+  public var backgroundYieldGrace: Duration = .milliseconds(20)
   /// Verify TLS certificates and host names. Off only for explicit testing against self-signed hosts.
   public var verifiesTLS = true
   /// A PEM file of certificate authorities to trust instead of the system's.

@@ -36,12 +36,18 @@ public struct HTTPRequest: Sendable {
   public var range: Range<UInt64>?
   public var ifRange: String?
   public var headers: [HTTPHeader]
+  /// Work nobody waits for (background fill): `HTTPClient` receives it on threads of its own
+  /// that get the CPU and the disk only when other threads leave them idle.
+  public var isBackground: Bool
 
-  public init(url: String, range: Range<UInt64>?, ifRange: String? = nil, headers: [HTTPHeader] = []) {
+  public init(
+    url: String, range: Range<UInt64>?, ifRange: String? = nil, headers: [HTTPHeader] = [], isBackground: Bool = false
+  ) {
     self.url = url
     self.range = range
     self.ifRange = ifRange
     self.headers = headers
+    self.isBackground = isBackground
   }
 }
 
@@ -124,6 +130,17 @@ public struct HTTPResponseHead: Sendable {
   }
 
   public subscript(name: String) -> String? { headers[name.lowercased()] }
+
+  /// Folds raw head bytes in, line by line. libcurl hands over one line per call, but for the
+  /// lines it held while a transfer was paused, which Debian's libcurl 7.88 hands over in one.
+  public mutating func add(lines bytes: UnsafeRawBufferPointer) {
+    var start = 0
+    while start < bytes.count {
+      let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.count
+      add(line: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+      start = end
+    }
+  }
 
   /// Folds one raw line of a response head in: a status line starts a new response (after a
   /// redirect or a 1xx) and forgets the previous one's headers; `Name: value` sets a header;

@@ -5,9 +5,11 @@
 ///
 /// Rules: a byte is claimed (queued, in flight or waiting for a retry) at most once, so however
 /// many readers want it, it is asked for once; pieces start in priority order, a reader's
-/// (`foreground`) never waiting behind the limit on requests in flight; a transient failure is
-/// retried for the missing bytes only, after the backoff, until the retry period passes with no
-/// progress.
+/// (`foreground`) never waiting behind the limit on requests in flight; a reader never waits
+/// for background fill: the bytes it asks for are taken out of fill's pieces, queued or in
+/// flight (those are preempted: cancelled, the rest of their bytes queued again); a transient
+/// failure is retried for the missing bytes only, after the backoff, until the retry period
+/// passes with no progress.
 package struct RangeScheduler: Sendable {
   package struct Piece: Sendable, Equatable {
     package let id: UInt64
@@ -17,6 +19,18 @@ package struct RangeScheduler: Sendable {
     package var firstFailure: ContinuousClock.Instant?
     /// Retries made so far for these bytes.
     package var attempt = 0
+    /// In flight, but its bytes were given to a reader and the rest queued again: its transfer
+    /// is being cancelled, and its end settles nothing.
+    package var isPreempted = false
+  }
+
+  /// What `request` did.
+  package struct Requested: Sendable, Equatable {
+    /// Whether anything new was queued.
+    package var queuedAny = false
+    /// Pieces of background fill in flight that held bytes a reader asked for: their transfers
+    /// are to be cancelled.
+    package var preempted: [UInt64] = []
   }
 
   /// What to do once a piece's request ended.
@@ -77,8 +91,16 @@ package struct RangeScheduler: Sendable {
 
   /// Claims the bytes of `ranges` that are neither `filled` nor claimed, queued in pieces of at
   /// most the request size; queued pieces overlapping `ranges` move up to `priority` if that is
-  /// more urgent. Returns whether anything new was queued.
-  package mutating func request(_ ranges: [Range<UInt64>], priority: TransferPriority, filled: ByteRangeSet) -> Bool {
+  /// more urgent. A reader's bytes (`foreground`) are first taken out of background pieces.
+  package mutating func request(
+    _ ranges: [Range<UInt64>], priority: TransferPriority, filled: ByteRangeSet
+  ) -> Requested {
+    var requested = Requested()
+    if priority == .foreground {
+      for range in ranges where !range.isEmpty {
+        requested.preempted += takeFromBackground(range, filled: filled)
+      }
+    }
     let queuedBefore = queue.count
     var raised = false
     for range in ranges where !range.isEmpty {
@@ -100,9 +122,51 @@ package struct RangeScheduler: Sendable {
         }
       }
     }
-    let queuedAny = queue.count > queuedBefore
-    if queuedAny || raised { sortQueue() }
-    return queuedAny
+    requested.queuedAny = queue.count > queuedBefore
+    if requested.queuedAny || raised || !requested.preempted.isEmpty { sortQueue() }
+    return requested
+  }
+
+  /// Frees the bytes of `range` from background pieces: a queued one, or one waiting for its
+  /// retry, keeps the rest of its bytes; one in flight is preempted, and the rest of its
+  /// unfilled bytes are queued again, ahead of the fill queued after it. Returns the preempted
+  /// pieces.
+  private mutating func takeFromBackground(_ range: Range<UInt64>, filled: ByteRangeSet) -> [UInt64] {
+    let asked = ByteRangeSet([range])
+    let isTaken = { (piece: Piece) in JobAdmission.isBackground(piece.priority) && piece.range.overlaps(range) }
+    // In place: each keeps its turn.
+    func split(_ pieces: [Piece]) -> [Piece] {
+      pieces.flatMap { piece in
+        guard isTaken(piece) else { return [piece] }
+        claimed.remove(piece.range)
+        let kept = asked.gaps(in: piece.range).map { remainder(of: piece, range: $0) }
+        for part in kept { claimed.insert(part.range) }
+        return kept
+      }
+    }
+    if queue.contains(where: isTaken) { queue = split(queue) }
+    for (token, pieces) in retrying where pieces.contains(where: isTaken) { retrying[token] = split(pieces) }
+    var remainders: [Piece] = []
+    var preempted: [UInt64] = []
+    for (id, piece) in active
+    where JobAdmission.isBackground(piece.priority) && !piece.isPreempted && piece.range.overlaps(range) {
+      active[id]?.isPreempted = true
+      preempted.append(id)
+      claimed.remove(piece.range)
+      var kept = filled
+      kept.insert(range)
+      remainders += kept.gaps(in: piece.range).map { remainder(of: piece, range: $0) }
+    }
+    for piece in remainders { claimed.insert(piece.range) }
+    queue = remainders.sorted { $0.range.lowerBound < $1.range.lowerBound } + queue
+    return preempted
+  }
+
+  /// A new piece for part of `piece`'s bytes, with its priority and its failures so far.
+  private mutating func remainder(of piece: Piece, range: Range<UInt64>) -> Piece {
+    Piece(
+      id: makeID(), range: range, priority: piece.priority, firstFailure: piece.firstFailure,
+      attempt: piece.attempt)
   }
 
   /// The pieces to start now, moved from the queue to in flight: the most urgent first;
@@ -127,6 +191,11 @@ package struct RangeScheduler: Sendable {
     _ id: UInt64, outcome: Result<Void, BitsError>, missing: [Range<UInt64>], now: ContinuousClock.Instant
   ) -> Decision {
     guard var piece = active.removeValue(forKey: id) else { return .settled }
+    guard !piece.isPreempted else {
+      // Bytes that came before the cancellation took are not asked again.
+      trimQueued(within: piece.range, to: missing)
+      return .settled
+    }
     claimed.remove(piece.range)
     let error: BitsError
     switch outcome {
@@ -178,6 +247,24 @@ package struct RangeScheduler: Sendable {
     guard !dropped.isEmpty else { return }
     queue.removeAll { $0.priority == priority && $0.range.clamped(to: range) == $0.range }
     for piece in dropped { claimed.remove(piece.range) }
+  }
+
+  /// Narrows the queued pieces within `range` to the bytes of `missing`.
+  private mutating func trimQueued(within range: Range<UInt64>, to missing: [Range<UInt64>]) {
+    let stillMissing = ByteRangeSet(missing)
+    var index = queue.startIndex
+    while index < queue.endIndex {
+      let piece = queue[index]
+      guard piece.range.clamped(to: range) == piece.range else {
+        index += 1
+        continue
+      }
+      claimed.remove(piece.range)
+      let parts = stillMissing.intersection(with: piece.range).map { remainder(of: piece, range: $0) }
+      for part in parts { claimed.insert(part.range) }
+      queue.replaceSubrange(index...index, with: parts)
+      index += parts.count
+    }
   }
 
   /// Forgets everything queued, in flight or waiting for a retry, and returns the pieces that
