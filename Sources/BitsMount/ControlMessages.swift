@@ -10,7 +10,8 @@ package struct ControlRequest: Codable, Equatable, Sendable {
     /// Send every `FileRangesTransferred` of the mount on this connection, one JSON line each,
     /// until it closes.
     case events
-    /// Answer the status of every file the mount has opened (`bitsfs status --watch`).
+    /// Answer the status of every file the mount has open and of background fill's
+    /// (`bitsfs status --watch`).
     case status
   }
 
@@ -18,6 +19,9 @@ package struct ControlRequest: Codable, Equatable, Sendable {
   /// Paths below the mount point, `/`-separated.
   package var paths: [String]
   package var priority: Priority?
+  /// For `status`: the slots of each file's picture (the watch's width), for an answer that
+  /// stays small however many files it lists; `FilledMap.slotCount` without.
+  package var mapSlots: Int?
 
   /// The background priorities a request may name.
   package enum Priority: String, Codable, Sendable, CaseIterable {
@@ -42,10 +46,11 @@ package struct ControlRequest: Codable, Equatable, Sendable {
     }
   }
 
-  package init(command: Command, paths: [String], priority: Priority? = nil) {
+  package init(command: Command, paths: [String], priority: Priority? = nil, mapSlots: Int? = nil) {
     self.command = command
     self.paths = paths
     self.priority = priority
+    self.mapSlots = mapSlots
   }
 }
 

@@ -45,7 +45,7 @@ final class ControlServer: Sendable {
         case .events:
           answer = ControlAnswer(error: "events are sent on a connection of their own")
         case .status:
-          let status = fileSystem.status()
+          let status = fileSystem.status(mapSlots: request.mapSlots ?? FilledMap.slotCount)
           answer = ControlAnswer(files: status.files.count, status: status)
         }
       } catch {

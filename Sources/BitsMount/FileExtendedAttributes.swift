@@ -16,18 +16,11 @@ enum FileExtendedAttributes {
     case "user.bitsfs.etag": return file.version?.etag
     case "user.bitsfs.filled":
       // GetFilledFileRanges, as offset+length pairs.
-      return file.filledRanges.map { "\($0.offset)+\($0.length)" }.joined(separator: " ")
+      return text(of: file.filledRanges)
     case "user.bitsfs.filled-map":
       return FilledMap.encode(file.filledRanges, size: file.statistics.size ?? 0)
     case "user.bitsfs.stats":
-      let statistics = file.statistics
-      return "size=\(statistics.size ?? 0) filled=\(statistics.filledBytes) ranges=\(statistics.filledRangeCount)"
-        + " fetched=\(statistics.fetchedBytes) requests=\(statistics.requestCount)"
-        + " read-ahead=\(statistics.readAheadBytes) read-ahead-used=\(statistics.readAheadUsedBytes)"
-        + (statistics.lastError.map { " last-error=\($0.code.name)" } ?? "")
-        + (statistics.isVersionUnconfirmed ? " unconfirmed=1" : "")
-        + (fill.map { " fill=\($0.state) fill-priority=\($0.priority)" } ?? "")
-        + (fill?.error.map { " fill-error=\($0.code)" } ?? "")
+      return stats(of: FileStatus(file), unconfirmed: file.statistics.isVersionUnconfirmed, fill: fill)
     case "user.bitsfs.status":
       var status = FileStatus(file)
       status.fill = fill
@@ -36,16 +29,34 @@ enum FileExtendedAttributes {
     }
   }
 
-  /// The attributes of a listed file not opened yet: its URL, and statistics of nothing cached.
-  static func value(_ name: String, ofUnopened url: String, size: UInt64?) -> String? {
+  /// The attributes of a listed file that is not open (`FileStatus(closed:…)`): its URL, and
+  /// what it held when it was closed.
+  static func value(_ name: String, ofClosed status: FileStatus, filled: [FileRange], fill: FillStatus?) -> String? {
     switch name {
-    case "user.bitsfs.url": shownURL(url)
-    case "user.bitsfs.filled": ""
-    case "user.bitsfs.filled-map": FilledMap.encode([], size: size ?? 0)
-    case "user.bitsfs.stats":
-      "size=\(size ?? 0) filled=0 ranges=0 fetched=0 requests=0 read-ahead=0 read-ahead-used=0"
-    case "user.bitsfs.status": FileStatus(unopened: url, size: size).json()
-    default: nil
+    case "user.bitsfs.url": return status.url
+    case "user.bitsfs.filled": return text(of: filled)
+    case "user.bitsfs.filled-map": return status.filledMap
+    case "user.bitsfs.stats": return stats(of: status, unconfirmed: false, fill: fill)
+    case "user.bitsfs.status":
+      var status = status
+      status.fill = fill
+      return status.json()
+    default: return nil
     }
+  }
+
+  /// GetFilledFileRanges, as offset+length pairs.
+  private static func text(of ranges: [FileRange]) -> String {
+    ranges.map { "\($0.offset)+\($0.length)" }.joined(separator: " ")
+  }
+
+  /// `user.bitsfs.stats`: words of `key=value` that `bitsfs status` shows.
+  private static func stats(of status: FileStatus, unconfirmed: Bool, fill: FillStatus?) -> String {
+    "size=\(status.size ?? 0) filled=\(status.filledBytes) ranges=\(status.filledRanges)"
+      + " fetched=\(status.fetchedBytes) requests=\(status.requests)"
+      + " read-ahead=\(status.readAhead.fetchedBytes) read-ahead-used=\(status.readAhead.usedBytes)"
+      + (status.lastError.map { " last-error=\($0.code)" } ?? "") + (unconfirmed ? " unconfirmed=1" : "")
+      + (fill.map { " fill=\($0.state) fill-priority=\($0.priority)" } ?? "")
+      + (fill?.error.map { " fill-error=\($0.code)" } ?? "")
   }
 }

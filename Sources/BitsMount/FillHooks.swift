@@ -18,22 +18,22 @@ package final class FillHooks: Sendable {
     self.mountPoint = mountPoint
   }
 
-  /// `file`, at `path` in the mount, is wholly filled.
-  func completed(_ file: DownloadFile, path: String) {
+  /// The file of `url`, at `path` in the mount, is wholly filled.
+  func completed(url: String, path: String) {
     guard let onComplete else { return }
-    run(onComplete, path: path, file: file, error: nil)
+    run(onComplete, path: path, url: url, error: nil)
   }
 
-  func failed(_ file: DownloadFile, path: String, error: BitsError) {
+  func failed(url: String, path: String, error: BitsError) {
     guard let onError else { return }
-    run(onError, path: path, file: file, error: error)
+    run(onError, path: path, url: url, error: error)
   }
 
-  private func run(_ command: String, path: String, file: DownloadFile, error: BitsError?) {
+  private func run(_ command: String, path: String, url: String, error: BitsError?) {
     var environment = ProcessInfo.processInfo.environment
     environment["BITSFS_HEADERS"] = nil
     environment["BITSFS_PATH"] = mountPoint + "/" + path
-    environment["BITSFS_URL"] = shownURL(file.remoteURL)
+    environment["BITSFS_URL"] = shownURL(url)
     environment["BITSFS_ERROR"] = error?.code.name
     startThread(named: "bitsfs-hook") { [environment] in
       _ = runQuietly("/bin/sh", ["-c", command], environment: environment)

@@ -8,8 +8,9 @@ import BitsEngine
 public enum FilledMap {
   public static let slotCount = 4096
 
-  public static func encode(_ ranges: [FileRange], size: UInt64) -> String {
-    let count = Int(min(UInt64(slotCount), size))
+  /// The map of `ranges` of a file of `size` bytes, in `slots` slots (at most `slotCount`).
+  public static func encode(_ ranges: [FileRange], size: UInt64, slots: Int = slotCount) -> String {
+    let count = Int(min(UInt64(max(1, min(slots, slotCount))), size))
     guard count > 0 else { return "" }
     var covered = [UInt64](repeating: 0, count: count)
     // Each range adds its bytes to the slots it spans: the work grows with ranges plus slots.

@@ -77,7 +77,8 @@ public final class Mount: Sendable {
       callbacks: JobCallbacks(
         fileRangesTransferred: { _, file, ranges in relay.rangesTransferred(file, ranges: ranges) },
         fileChanged: { _, file in relay.fileChanged(file) },
-        fileFailed: { _, file, error in relay.failed(file, error: error) }))
+        fileFailed: { _, file, error in relay.failed(file, error: error) },
+        fileIdle: { _, file in relay.idle(file) }))
     self.job = job
     // One file per URL, however many places show it: a cache entry has one writer.
     var byURL: [String: DownloadFile] = [:]
@@ -265,5 +266,9 @@ private final class JobEventRelay: Sendable {
 
   func failed(_ file: DownloadFile, error: BitsError) {
     fileSystem?.fillFailed(file, error: error)
+  }
+
+  func idle(_ file: DownloadFile) {
+    fileSystem?.fileIdle(file)
   }
 }

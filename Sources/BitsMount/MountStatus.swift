@@ -14,12 +14,35 @@ public struct MountStatus: Codable, Sendable, Equatable {
   public var pid: Int32?
   public var job: JobStatus
   public var files: [FileStatus]
+  /// Background fill's files by state, when any was asked for.
+  public var fill: FillCounts?
 
-  public init(mountPoint: String, pid: Int32?, job: JobStatus, files: [FileStatus]) {
+  public init(mountPoint: String, pid: Int32?, job: JobStatus, files: [FileStatus], fill: FillCounts? = nil) {
     self.mountPoint = mountPoint
     self.pid = pid
     self.job = job
     self.files = files
+    self.fill = fill
+  }
+}
+
+/// How many files background fill was asked for, by state, and how many of them `files` leaves
+/// out: the status of a mount lists every file fill works on or stopped, then queued ones in
+/// the order they start and transferred ones, up to a bound (`MountedFileSystem.listedFills`).
+public struct FillCounts: Codable, Sendable, Equatable {
+  public var queued: Int
+  public var transferring: Int
+  public var transferred: Int
+  public var error: Int
+  /// Files of background fill not in `files`.
+  public var unlisted: Int
+
+  package init(queued: Int, transferring: Int, transferred: Int, error: Int, unlisted: Int) {
+    self.queued = queued
+    self.transferring = transferring
+    self.transferred = transferred
+    self.error = error
+    self.unlisted = unlisted
   }
 }
 
@@ -70,7 +93,8 @@ public struct FileStatus: Codable, Sendable, Equatable {
   public var size: UInt64?
   public var lastModified: String?
   public var etag: String?
-  /// What the file does (`FileActivity`), or `unopened`: a listed file no one opened yet.
+  /// What the file does (`FileActivity`), or `unopened`: a listed file that is not open (no one
+  /// opened it yet, or its background fill ended and it was closed).
   public var activity: String
   public var filledBytes: UInt64
   public var filledRanges: Int
@@ -87,7 +111,8 @@ public struct FileStatus: Codable, Sendable, Equatable {
   /// Its background fill, if it was asked for.
   public var fill: FillStatus?
 
-  public init(_ file: DownloadFile) {
+  /// `mapSlots`: the slots of `filledMap` (`FilledMap.slotCount` unless fewer are wanted).
+  public init(_ file: DownloadFile, mapSlots: Int = FilledMap.slotCount) {
     let statistics = file.statistics
     let version = file.version
     url = shownURL(file.remoteURL)
@@ -99,7 +124,7 @@ public struct FileStatus: Codable, Sendable, Equatable {
     filledRanges = statistics.filledRangeCount
     let total = statistics.size ?? 0
     filledPercent = total == 0 ? 100 : Double(statistics.filledBytes) * 100 / Double(total)
-    filledMap = FilledMap.encode(file.filledRanges, size: total)
+    filledMap = FilledMap.encode(file.filledRanges, size: total, slots: mapSlots)
     fetchedBytes = statistics.fetchedBytes
     requests = statistics.requestCount
     readAhead = ReadAhead(
@@ -110,15 +135,26 @@ public struct FileStatus: Codable, Sendable, Equatable {
 
   /// A file of a listing that no one opened yet: nothing cached, nothing fetched.
   public init(unopened url: String, size: UInt64?) {
+    self.init(closed: url, size: size, filled: [], fetchedBytes: 0, requests: 0)
+  }
+
+  /// A file not open now (`unopened`), which holds `filled` of its `size` bytes in the cache.
+  package init(
+    closed url: String, size: UInt64?, filled: [FileRange], fetchedBytes: UInt64, requests: Int,
+    lastModified: String? = nil, etag: String? = nil, mapSlots: Int = FilledMap.slotCount
+  ) {
     self.url = shownURL(url)
     self.size = size
+    self.lastModified = lastModified
+    self.etag = etag
     activity = "unopened"
-    filledBytes = 0
-    filledRanges = 0
-    filledPercent = size == 0 ? 100 : 0
-    filledMap = FilledMap.encode([], size: size ?? 0)
-    fetchedBytes = 0
-    requests = 0
+    filledBytes = filled.reduce(0) { $0 + $1.length }
+    filledRanges = filled.count
+    let total = size ?? 0
+    filledPercent = total == 0 ? 100 : Double(filledBytes) * 100 / Double(total)
+    filledMap = FilledMap.encode(filled, size: total, slots: mapSlots)
+    self.fetchedBytes = fetchedBytes
+    self.requests = requests
     readAhead = ReadAhead(fetchedBytes: 0, usedBytes: 0, unusedBytes: 0)
   }
 }

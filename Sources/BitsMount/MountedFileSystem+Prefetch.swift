@@ -66,22 +66,64 @@ extension MountedFileSystem {
     }
   }
 
+  /// Queues the fill of the file `node` of `url`; it starts once fewer than the most files fill
+  /// works on at once are started (`FillTable`).
   func fill(_ node: Int, url: String, priority: TransferPriority) {
-    guard let file = try? openDownload(of: node, url: url) else { return }
     let path = tree.withLock { $0.tree.path(of: node) }
-    fills.withLock { $0.asked(ObjectIdentifier(file), path: path, priority: priority) }
+    begin(fills.withLock { $0.ask(url, node: node, path: path, priority: priority) })
+  }
+
+  /// Opens the files of `urls` for their fill, and asks for what they do not hold.
+  private func begin(_ urls: [String]) {
+    for url in urls {
+      guard let (node, priority) = fills.withLock({ $0[url].map { ($0.node, $0.priority) } }) else { continue }
+      let file: DownloadFile
+      do throws(BitsError) {
+        file = try use(node, url: url)
+      } catch {
+        if let path = fills.withLock({ $0.failed(url, error: error) }) { tellFailure(path: path, url: url, error) }
+        begin(fills.withLock { $0.end(url) } ?? [])
+        continue
+      }
+      connectAndRequest(file, priority: priority)
+    }
+  }
+
+  /// Connects `file`, whose fill started, and asks for what it does not hold, if the cache can
+  /// hold it beside the other fills.
+  private func connectAndRequest(_ file: DownloadFile, priority: TransferPriority) {
+    let url = file.remoteURL
     file.connect { [self] result in
       switch result {
       case .failure(let error): fillFailed(file, error: error)
       case .success(let version):
-        guard fills.withLock({ $0.admit(ObjectIdentifier(file), size: version.size) }) else {
-          if let failure = fills.withLock({ $0[ObjectIdentifier(file)]?.failure }) { tellFailure(file, failure) }
-          return
+        guard fills.withLock({ $0.admit(url, size: version.size) }) else {
+          if let failure = fills.withLock({ $0[url]?.failure }) { tellFailure(file, failure) }
+          return end(file)
         }
+        job.setHeldByFill(url, true)
         try? file.requestFileRanges([FileRange(offset: 0, length: version.size)], priority: priority)
         // Filled already (or empty): nothing will arrive to say so.
         checkFillComplete(file)
       }
+    }
+  }
+
+  /// The remote version of `file` changed, which drops what it held and asked for: a fill under
+  /// way asks again for the new version.
+  func refill(_ file: DownloadFile) {
+    guard let fill = fills.withLock({ $0[file.remoteURL] }), fill.stage == .started else { return }
+    connectAndRequest(file, priority: fill.priority)
+  }
+
+  /// The fill of `file` ended (whole, or stopped): the next ones start, and the file closes
+  /// unless a reader uses it.
+  private func end(_ file: DownloadFile) {
+    guard let starting = fills.withLock({ $0.end(file.remoteURL) }) else { return }
+    // Not on the engine's thread that told of the end: closing waits for it.
+    DispatchQueue.global().async { [self] in
+      stopUsing(file)
+      begin(starting)
     }
   }
 
@@ -117,31 +159,54 @@ extension MountedFileSystem {
   private func checkFillComplete(_ file: DownloadFile) {
     let statistics = file.statistics
     guard let size = statistics.size, statistics.filledBytes == size,
-      let path = fills.withLock({ $0.completed(ObjectIdentifier(file)) })
+      let fill = fills.withLock({ $0[file.remoteURL] })
     else { return }
+    if let path = fills.withLock({ $0.completed(file.remoteURL) }) { hooks?.completed(url: file.remoteURL, path: path) }
+    guard fill.stage == .started else { return }
+    // Its kept request is done, also when it was asked for again once whole.
     fillStore?.remove(for: file.remoteURL)
-    hooks?.completed(file, path: path)
+    end(file)
+  }
+
+  /// `file` has nothing in flight or queued. A fill under way whose file is not whole lost bytes
+  /// to eviction (the cache had nothing else to give): it asks again for what is missing, a
+  /// few times at most (`FillTable.askAgain`), then stops.
+  package func fileIdle(_ file: DownloadFile) {
+    let statistics = file.statistics
+    guard let size = statistics.size, statistics.filledBytes < size,
+      let fill = fills.withLock({ $0[file.remoteURL] }), fill.stage == .started, fill.failure == nil
+    else { return }
+    guard fills.withLock({ $0.askAgain(file.remoteURL) }) else {
+      if let failure = fills.withLock({ $0[file.remoteURL]?.failure }) { tellFailure(file, failure) }
+      return end(file)
+    }
+    try? file.requestFileRanges([FileRange(offset: 0, length: size)], priority: fill.priority)
   }
 
   /// A request of `file` failed for good: if it is filled in the background, its fill says so.
   package func fillFailed(_ file: DownloadFile, error: BitsError) {
-    guard fills.withLock({ $0.failed(ObjectIdentifier(file), error: error) }) != nil else { return }
+    guard fills.withLock({ $0.failed(file.remoteURL, error: error) }) != nil else { return }
     tellFailure(file, error)
+    end(file)
   }
 
   /// `--on-error` and `bitsfs events` hear that the fill of `file` stopped for `error`.
   private func tellFailure(_ file: DownloadFile, _ error: BitsError) {
-    guard let path = fills.withLock({ $0[ObjectIdentifier(file)]?.path }) else { return }
-    hooks?.failed(file, path: path, error: error)
+    guard let path = fills.withLock({ $0[file.remoteURL]?.path }) else { return }
+    tellFailure(path: path, url: file.remoteURL, error)
+  }
+
+  private func tellFailure(path: String, url: String, _ error: BitsError) {
+    hooks?.failed(url: url, path: path, error: error)
     readFailures.logger.warning(
       "background fill of a file stopped", metadata: logMetadata(error.logFields.merging(["file": path]) { $1 }))
     guard !events.isEmpty else { return }
-    events.send(ControlServer.encoded(FillErrorEvent(file: path, url: shownURL(file.remoteURL), error: error)))
+    events.send(ControlServer.encoded(FillErrorEvent(file: path, url: shownURL(url), error: error)))
   }
 
   /// The background fill of `file` as `bitsfs status` shows it, if it was asked for.
   func fillStatus(of file: DownloadFile) -> FillStatus? {
-    guard let fill = fills.withLock({ $0[ObjectIdentifier(file)] }) else { return nil }
+    guard let fill = fills.withLock({ $0[file.remoteURL] }) else { return nil }
     return FillStatus(priority: fill.priority, failure: fill.failure, statistics: file.statistics)
   }
 }
@@ -163,8 +228,8 @@ extension MountedFileSystem {
     return nodes.count { node in tree.withLock { $0.tree.url(of: node) } != nil }
   }
 
-  /// Stops filling the files at `paths` (a directory: every file below it that was opened) and
-  /// forgets their kept requests; requests in flight finish.
+  /// Stops filling the files at `paths` (a directory: every file below it) and forgets their
+  /// kept requests; requests in flight finish. Returns how many fills were cancelled.
   package func cancelPrefetch(_ paths: [String]) throws(BitsError) -> Int {
     let nodes = try paths.map { path throws(BitsError) in try node(at: path) }
     let below = tree.withLock { state in
@@ -179,12 +244,20 @@ extension MountedFileSystem {
     for node in below {
       if let url = requestURL(of: node) { fillStore?.remove(for: url) }
     }
-    let files = below.compactMap(download(of:))
-    for file in files {
-      file.dropBackgroundFill()
-      fills.withLock { $0.cancel(ObjectIdentifier(file)) }
+    let urls = Set(tree.withLock { state in below.compactMap { state.tree.url(of: $0) } })
+    var cancelled = 0
+    for url in urls {
+      let (stage, starting) = fills.withLock { $0.cancel(url) }
+      guard let stage else { continue }
+      cancelled += 1
+      job.setHeldByFill(url, false)
+      if let file = download(ofURL: url) {
+        file.dropBackgroundFill()
+        if stage == .started { stopUsing(file) }
+      }
+      begin(starting)
     }
-    return files.count
+    return cancelled
   }
 
   /// The node at `path`, listing the directories on the way (each within the listing's time).

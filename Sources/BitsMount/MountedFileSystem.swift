@@ -14,12 +14,13 @@ package protocol KernelCache: AnyObject, Sendable {
 
 /// The read-only file system of a mount: the tree of `MountTree`, its files each backed by a
 /// `DownloadFile` of an on-demand job, made when the file is first opened (a file placed by
-/// name has one from the start). Directories read from a server are listed when first looked
+/// name has one from the start), and closed again once background fill is done with it and no
+/// reader holds it (`stopUsing`). Directories read from a server are listed when first looked
 /// at. Reads are answered from the cache, fetching missing blocks first; the reply leaves as
 /// soon as the bytes are on disk, from whichever thread delivered them. Every operation answers
-/// through its `reply`; nothing here knows of FUSE. Reads, directories, background fill and
-/// extended attributes are in extensions of their own (`MountedFileSystem+Reading.swift`,
-/// `+Directories`, `+Prefetch`, `+Attributes`).
+/// through its `reply`; nothing here knows of FUSE. Reads, directories, background fill,
+/// extended attributes and the files of nodes are in extensions of their own
+/// (`MountedFileSystem+Reading.swift`, `+Directories`, `+Prefetch`, `+Attributes`, `+Downloads`).
 ///
 /// Each version of a file has an inode of its own (`InodeTable`), so the kernel's pages of one
 /// version never answer a reader of another. Locks: `tree`, `downloads`, `inodes`, `handles`,
@@ -41,8 +42,8 @@ public final class MountedFileSystem: FileSystemOperations {
   let events = EventSubscribers()
   let tree: Mutex<TreeState>
   /// The file of each file node that has been opened (or was placed by name).
-  private let downloads: Mutex<Downloads>
-  private let inodes = Mutex(InodeTable())
+  let downloads: Mutex<Downloads>
+  let inodes = Mutex(InodeTable())
   let handles = Mutex(HandleTable())
   private let kernel = Mutex(KernelCacheReference())
   /// Tells the kernel which names to forget, in order (`forgetNames`).
@@ -78,9 +79,16 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   /// One `DownloadFile` per URL, however many nodes show it: one writer of each cache entry.
-  private struct Downloads {
+  struct Downloads {
     var byNode: [Int: DownloadFile]
     var byURL: [String: DownloadFile]
+    /// Per URL, how many open handles and fills use its file (`use`, `stopUsing`).
+    var users: [String: Int] = [:]
+    /// The URLs placed by name: their files stay for the mount's life.
+    var placed: Set<String>
+    /// Files of URLs being closed (`stopUsing`): a new file of the URL waits for that, as the
+    /// cache entry is the closing file's until then.
+    var closing: [String: DispatchGroup] = [:]
   }
 
   private struct KernelCacheReference {
@@ -113,7 +121,9 @@ public final class MountedFileSystem: FileSystemOperations {
     self.options = options
     self.tree = Mutex(TreeState(tree: tree))
     downloads = Mutex(
-      Downloads(byNode: files, byURL: Dictionary(files.values.map { ($0.remoteURL, $0) }) { first, _ in first }))
+      Downloads(
+        byNode: files, byURL: Dictionary(files.values.map { ($0.remoteURL, $0) }) { first, _ in first },
+        placed: Set(files.values.map(\.remoteURL))))
     reader = job.directoryReader(limits: options.listingLimits)
   }
 
@@ -125,25 +135,6 @@ public final class MountedFileSystem: FileSystemOperations {
   var kernelCache: (any KernelCache)? { kernel.withLock { $0.cache } }
 
   // MARK: Nodes and inodes
-
-  func download(of node: Int) -> DownloadFile? {
-    downloads.withLock { $0.byNode[node] }
-  }
-
-  /// The file of each node opened so far.
-  var openedFiles: [Int: DownloadFile] { downloads.withLock { $0.byNode } }
-
-  /// The file of `node`, added to the job when first asked for.
-  func openDownload(of node: Int, url: String) throws(BitsError) -> DownloadFile {
-    try downloads.withLock { files throws(BitsError) in
-      if let file = files.byNode[node] { return file }
-      let file: DownloadFile
-      if let known = files.byURL[url] { file = known } else { file = try job.addFile(remoteURL: url, localName: nil) }
-      files.byNode[node] = file
-      files.byURL[url] = file
-      return file
-    }
-  }
 
   /// The generation a node's inode is numbered for: a directory has one; a file the
   /// generation of its version, the first (1) until it is opened.
@@ -171,6 +162,7 @@ public final class MountedFileSystem: FileSystemOperations {
   /// The remote version of `file` changed: the kernel drops its lookup of the name, so the next
   /// open finds the new version's inode, and its pages of the old versions.
   package func fileChanged(_ file: DownloadFile) {
+    refill(file)
     guard let kernel = kernelCache else { return }
     let nodes = downloads.withLock { $0.byNode.filter { $0.value === file }.map(\.key) }
     let names = nodes.map { node in
@@ -282,7 +274,7 @@ public final class MountedFileSystem: FileSystemOperations {
     guard flags & O_ACCMODE == O_RDONLY else { return reply(.error(EROFS)) }
     let file: DownloadFile
     do throws(BitsError) {
-      file = try openDownload(of: node, url: url)
+      file = try use(node, url: url)
     } catch {
       return reply(.error(EIO))
     }
@@ -292,7 +284,10 @@ public final class MountedFileSystem: FileSystemOperations {
       // An open through the inode of an older version (a name the kernel looked up before the
       // change) is stale: the kernel then looks the name up again and opens the new version's
       // inode, so an inode never holds bytes of two versions and the open sees the new size.
-      guard inodeGeneration >= generation else { return reply(.error(ESTALE)) }
+      guard inodeGeneration >= generation else {
+        stopUsing(file)
+        return reply(.error(ESTALE))
+      }
       let handle = handles.withLock { table in
         let handle = table.nextNumber()
         table.open[handle] = OpenFile(file: file, generation: generation, readAhead: ReadAheadPolicy(limits: limits))
@@ -305,8 +300,9 @@ public final class MountedFileSystem: FileSystemOperations {
     // waits for the version (bounded by the retry period), so that it reads the new version
     // rather than failing. A file that was never reached fails to open.
     guard file.version != nil else {
-      return file.connect { result in
+      return file.connect { [self] result in
         if case .failure(let error) = result, file.lastKnownVersion == nil {
+          stopUsing(file)
           return reply(.error(Self.errorNumber(for: error)))
         }
         finishOpen()
@@ -319,7 +315,8 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   package func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
-    handles.withLock { _ = $0.open.removeValue(forKey: handle) }
+    let closed = handles.withLock { $0.open.removeValue(forKey: handle) }
     reply(.error(0))
+    if let closed { stopUsing(closed.file) }
   }
 }

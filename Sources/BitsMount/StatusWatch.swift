@@ -69,6 +69,7 @@ package enum StatusWatch {
     var header =
       "\(status.mountPoint)  job \(status.job.state)  \(rows.count) files  "
       + "\(TextFormat.bytes(filled)) of \(TextFormat.bytes(total)) filled"
+    if let counts = status.fill, counts.unlisted > 0 { header += "  (\(summary(of: counts)))" }
     if !fills.isEmpty {
       header +=
         "  background fill: \(TextFormat.bytes(fillLeft)) left"
@@ -87,14 +88,27 @@ package enum StatusWatch {
     return lines
   }
 
+  /// What a status leaves out of a large background fill, and its files by state.
+  package static func summary(of counts: FillCounts) -> String {
+    "\(counts.unlisted) more files of background fill not listed; queued \(counts.queued), transferring "
+      + "\(counts.transferring), transferred \(counts.transferred), error \(counts.error)"
+  }
+
   /// One line a file for a reader that is not a terminal: words of `key=value`, numbers in
-  /// bytes and seconds.
-  package static func plainLines(of rows: [Row]) -> [String] {
-    rows.map { row in
+  /// bytes and seconds; then, if the status left files of background fill out, a line that
+  /// counts them (`unlisted=N queued=… transferring=… transferred=… error=…`).
+  package static func plainLines(of rows: [Row], fill counts: FillCounts? = nil) -> [String] {
+    let more = counts.flatMap { counts in
+      counts.unlisted == 0
+        ? nil
+        : "unlisted=\(counts.unlisted) queued=\(counts.queued) transferring=\(counts.transferring)"
+          + " transferred=\(counts.transferred) error=\(counts.error)"
+    }
+    return rows.map { row in
       "\(row.name) state=\(row.state)\(row.code.map { " code=\($0)" } ?? "") priority=\(row.priority == "on demand" ? "none" : row.priority)"
         + " filled=\(row.filledBytes) size=\(row.size.map(String.init) ?? "?") rate=\(row.rate)"
         + (row.secondsLeft.map { " eta=\($0)" } ?? "")
-    }
+    } + (more.map { [$0] } ?? [])
   }
 
   /// `1:05:09`, `4:07`, `12 s`.

@@ -76,13 +76,21 @@ package struct UnixSocket: ~Copyable, Sendable {
   /// One line, without its newline; `nil` at the end, a timeout or a line over `limit` bytes.
   package func readLine(limit: Int = 1 << 20) -> String? {
     var line: [UInt8] = []
-    var byte: UInt8 = 0
+    var chunk = [UInt8](repeating: 0, count: 64 << 10)
     while line.count <= limit {
-      let count = read(descriptor, &byte, 1)
-      if count < 0, errno == EINTR { continue }
-      guard count == 1 else { return nil }
-      if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
-      line.append(byte)
+      // Looks first, then takes up to the newline only: a later line stays for the next call.
+      let peeked = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
+      if peeked < 0, errno == EINTR { continue }
+      guard peeked > 0 else { return nil }
+      let newline = chunk[..<peeked].firstIndex(of: UInt8(ascii: "\n"))
+      let wanted = newline.map { $0 + 1 } ?? peeked
+      let taken = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, wanted, 0) }
+      guard taken == wanted else { return nil }
+      if let newline {
+        line += chunk[..<newline]
+        return line.count <= limit ? String(decoding: line, as: UTF8.self) : nil
+      }
+      line += chunk[..<taken]
     }
     return nil
   }

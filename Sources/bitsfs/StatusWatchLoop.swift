@@ -28,7 +28,7 @@ struct StatusWatchLoop {
     var previous: (status: MountStatus, at: ContinuousClock.Instant)?
     while true {
       let now = ContinuousClock.now
-      guard var status = Self.status(at: socketPath) else {
+      guard var status = Self.status(at: socketPath, mapSlots: width) else {
         guard MountTable.isMountPoint(mountPoint), !MountTable.isDeadMount(mountPoint) else {
           Self.write("the mount at \(mountPoint) is gone\n")
           return
@@ -47,7 +47,7 @@ struct StatusWatchLoop {
         let screen = StatusWatch.screen(of: status, rows: rows, width: width)
         Self.write("\u{1B}[H\u{1B}[J" + screen.joined(separator: "\n") + "\n")
       } else {
-        Self.write(StatusWatch.plainLines(of: rows).map { $0 + "\n" }.joined())
+        Self.write(StatusWatch.plainLines(of: rows, fill: status.fill).map { $0 + "\n" }.joined())
       }
       previous = (status, now)
       usleep(useconds_t(interval * 1_000_000))
@@ -55,10 +55,10 @@ struct StatusWatchLoop {
   }
 
   /// The mount's status, or `nil` when it does not answer.
-  private static func status(at socketPath: String) -> MountStatus? {
+  private static func status(at socketPath: String, mapSlots: Int) -> MountStatus? {
     guard let socket = try? UnixSocket.connect(to: socketPath, timeout: 10),
-      let request = try? JSONEncoder().encode(ControlRequest(command: .status, paths: [])),
-      socket.writeLine(String(decoding: request, as: UTF8.self)), let line = socket.readLine(),
+      let request = try? JSONEncoder().encode(ControlRequest(command: .status, paths: [], mapSlots: mapSlots)),
+      socket.writeLine(String(decoding: request, as: UTF8.self)), let line = socket.readLine(limit: 64 << 20),
       let answer = try? JSONDecoder().decode(ControlAnswer.self, from: Data(line.utf8))
     else { return nil }
     return answer.status

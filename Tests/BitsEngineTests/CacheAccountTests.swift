@@ -66,6 +66,60 @@ final class CacheAccountTests: XCTestCase {
     XCTAssertEqual(account.blocks(of: 1), [3, 4, 0])
   }
 
+  /// Readers' blocks and idle entries go before any of fill's, however old fill's are: fill
+  /// holds its share of the cache only, and would fetch again what it lost.
+  func testWhatFillHoldsIsEvictedAfterEverythingElse() {
+    var account = account(maximum: 100)
+    account.register(1, entryPath: "/c/fill", evictable: true, metadataBytes: 0)
+    account.register(2, entryPath: "/c/read", evictable: true, metadataBytes: 0)
+    account.setHeldByFill("/c/fill", true)
+    account.setHeldByFill("/c/closed", true)
+    account.hold(1, blocks(0...3))
+    account.hold(2, blocks(0...3))
+    let idle = IdleEntry(path: "/c/old", bytes: 10, lastUse: 1)
+    let closed = IdleEntry(path: "/c/closed", bytes: 10, lastUse: 0)
+    account.setScanned(idle: [closed, idle], otherBytes: 0)
+    XCTAssertEqual(account.usedBytes, 100)
+    var plan = account.plan(incoming: 50, freeBytes: nil)
+    XCTAssertEqual(plan.entries, [idle], "the idle entry fill does not hold, though it is the newer")
+    XCTAssertEqual(plan.blocks.map(\.block), (0...3).map { CacheBlock(file: 2, index: $0) }, "then the reader's")
+    for block in plan.blocks { account.settle(block, evicted: true) }
+    account.released(idle)
+    XCTAssertEqual(account.usedBytes, 50)
+    plan = account.plan(incoming: 70, freeBytes: nil)
+    XCTAssertEqual(plan.entries, [closed], "only when nothing else is left: fill's, idle entries first")
+    XCTAssertEqual(plan.blocks.map(\.block), [CacheBlock(file: 1, index: 0)])
+    for block in plan.blocks { account.settle(block, evicted: true) }
+    account.released(closed)
+    account.setHeldByFill("/c/fill", false)
+    plan = account.plan(incoming: 80, freeBytes: nil)
+    XCTAssertEqual(plan.blocks.map(\.block.index), [1], "a cancelled fill's blocks age as any")
+  }
+
+  /// A file closed with its entry kept: its bytes count as an idle entry, last used then, and
+  /// it stays held by fill if it was.
+  func testAFileClosedWithItsEntryKeptCountsAsIdle() {
+    var account = account(maximum: 100)
+    account.register(1, entryPath: "/c/a", evictable: true, metadataBytes: 5)
+    account.hold(1, blocks(0...2))
+    let older = IdleEntry(path: "/c/older", bytes: 10, lastUse: 3)
+    let newer = IdleEntry(path: "/c/newer", bytes: 10, lastUse: 9)
+    account.setScanned(idle: [older, newer], otherBytes: 0)
+    account.setHeldByFill("/c/a", true)
+    account.unregister(1, idleSince: 5)
+    XCTAssertEqual(account.usedBytes, 35 + 20, "its blocks and small files still count")
+    let plan = account.plan(incoming: 100, freeBytes: nil)
+    XCTAssertEqual(plan.entries.map(\.path), ["/c/older", "/c/newer", "/c/a"], "fill's last")
+    XCTAssertEqual(plan.entries.last?.bytes, 35)
+    // Opened again: no longer idle.
+    var again = self.account(maximum: 100)
+    again.register(1, entryPath: "/c/a", evictable: true, metadataBytes: 5)
+    again.hold(1, blocks(0...2))
+    again.unregister(1, idleSince: 5)
+    again.register(2, entryPath: "/c/a", evictable: true, metadataBytes: 5)
+    XCTAssertEqual(again.usedBytes, 5)
+  }
+
   func testABlockInUseIsHeldAgainAsTheNewest() {
     var account = account(maximum: 30)
     account.register(1, entryPath: "/c/a", evictable: true, metadataBytes: 0)

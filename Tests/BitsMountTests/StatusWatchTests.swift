@@ -69,6 +69,23 @@ final class StatusWatchTests: XCTestCase {
     XCTAssertEqual(screen.count, 1 + 2 * rows.count)
   }
 
+  /// A fill of more files than a status lists: the header and a last line count those left out.
+  func testFilesOfFillLeftOutAreCounted() {
+    var status = mount([file("a.bin", size: 10, filled: 0, fetched: 0, fill: fill("queued"))])
+    let rows = StatusWatch.rows(of: status, previous: nil, seconds: 0)
+    XCTAssertEqual(StatusWatch.plainLines(of: rows, fill: nil).count, 1)
+    status.fill = FillCounts(queued: 99_990, transferring: 8, transferred: 1, error: 1, unlisted: 99_000)
+    XCTAssertEqual(
+      StatusWatch.plainLines(of: rows, fill: status.fill).last,
+      "unlisted=99000 queued=99990 transferring=8 transferred=1 error=1")
+    XCTAssertEqual(
+      StatusWatch.screen(of: status, rows: rows, width: 8)[0],
+      "/mnt/x  job transferring  1 files  0 B of 10 B filled  (99000 more files of background fill not listed; "
+        + "queued 99990, transferring 8, transferred 1, error 1)  background fill: 10 B left")
+    status.fill?.unlisted = 0
+    XCTAssertEqual(StatusWatch.plainLines(of: rows, fill: status.fill).count, 1, "nothing left out, nothing said")
+  }
+
   func testTheFirstStatusHasNoRatesAndDurationsRead() {
     let status = mount([file("a.bin", size: 10, filled: 5, fetched: 5, fill: fill("transferring"))])
     let rows = StatusWatch.rows(of: status, previous: nil, seconds: 0)

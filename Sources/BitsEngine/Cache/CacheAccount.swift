@@ -31,6 +31,11 @@ package struct IdleEntry: Sendable, Equatable {
 /// the moment space for it is asked for), each entry's small files, the idle entries and
 /// whatever else the directory held when it was scanned. Blocks of files that may not be
 /// evicted (a download whose bytes are the file being delivered) count but are never chosen.
+///
+/// Eviction order: what background fill does not hold first (idle entries, then blocks, each
+/// least recently used first), then, only when that is not enough, what fill holds (in the same
+/// order). Fill holds no more than its share of the cache (`FillRoom`), so readers churn within
+/// the rest and never evict what fill fetched, which it would fetch again.
 package struct CacheAccount: Sendable {
   package struct Limits: Sendable, Equatable {
     /// Bytes the directory may hold; `nil` for no limit.
@@ -76,6 +81,8 @@ package struct CacheAccount: Sendable {
   private var otherBytes: UInt64 = 0
   /// Bytes chosen for eviction whose space is not freed yet: they still count.
   private var releasing: UInt64 = 0
+  /// The entries background fill holds, by path: evicted after everything else.
+  private var heldByFill: Set<String> = []
 
   package init(limits: Limits) {
     self.limits = limits
@@ -116,10 +123,25 @@ package struct CacheAccount: Sendable {
     metadataBytes = metadataBytes - old + bytes
   }
 
-  /// Stops counting `file` and its blocks (it let go of the entry).
-  package mutating func unregister(_ file: UInt64) {
+  /// Stops counting `file` and its blocks (it let go of the entry). With `idleSince`, the entry
+  /// stays on disk: its bytes count as an idle entry last used then.
+  package mutating func unregister(_ file: UInt64, idleSince lastUse: Int64? = nil) {
+    let blockBytes = files[file]?.blocks.reduce(UInt64(0)) {
+      $0 + (order.bytes(of: CacheBlock(file: file, index: $1)) ?? 0)
+    }
     forgetBlocks(of: file)
-    if let old = files.removeValue(forKey: file) { metadataBytes -= old.metadataBytes }
+    guard let old = files.removeValue(forKey: file) else { return }
+    metadataBytes -= old.metadataBytes
+    guard let lastUse else { return }
+    let entry = IdleEntry(path: old.entryPath, bytes: (blockBytes ?? 0) + old.metadataBytes, lastUse: lastUse)
+    let index = idle.firstIndex { ($0.lastUse, $0.path) > (entry.lastUse, entry.path) } ?? idle.endIndex
+    idle.insert(entry, at: index)
+    idleBytes += entry.bytes
+  }
+
+  /// Background fill holds the entry at `entryPath` (its file open or not), or no longer does.
+  package mutating func setHeldByFill(_ entryPath: String, _ held: Bool) {
+    if held { heldByFill.insert(entryPath) } else { heldByFill.remove(entryPath) }
   }
 
   /// Forgets `indexes` of `file` (counted for a request that may not go ahead).
@@ -188,25 +210,36 @@ package struct CacheAccount: Sendable {
     return excess
   }
 
-  /// Chooses what to evict so that `incoming` more bytes fit: idle entries first, least
-  /// recently used first, then the least recently used blocks of evictable files. What is chosen
-  /// stops being held and counts as releasing until `released` or `kept` says what became of it.
+  /// Chooses what to evict so that `incoming` more bytes fit: what fill does not hold first,
+  /// then what it holds; within each, idle entries least recently used first, then the least
+  /// recently used blocks of evictable files. What is chosen stops being held and counts as
+  /// releasing until `released` or `kept` says what became of it.
   package mutating func plan(incoming: UInt64, freeBytes: UInt64?) -> Plan {
     var needed = excess(incoming: incoming, freeBytes: freeBytes)
     var plan = Plan()
-    while needed > 0, !idle.isEmpty {
-      let entry = idle.removeFirst()
-      idleBytes -= entry.bytes
-      plan.entries.append(entry)
-      releasing += entry.bytes
-      needed = needed > entry.bytes ? needed - entry.bytes : 0
-    }
-    let taken = order.takeOldest(freeing: needed) { files[$0.file]?.evictable == true }
-    for (block, bytes) in taken {
-      plan.blocks.append(ChosenBlock(block: block, bytes: bytes))
-      files[block.file]?.blocks.remove(block.index)
-      releasing += bytes
-      needed = needed > bytes ? needed - bytes : 0
+    for fillHolds in [false, true] where needed > 0 {
+      var index = idle.startIndex
+      while needed > 0, index < idle.endIndex {
+        guard heldByFill.contains(idle[index].path) == fillHolds else {
+          index += 1
+          continue
+        }
+        let entry = idle.remove(at: index)
+        idleBytes -= entry.bytes
+        plan.entries.append(entry)
+        releasing += entry.bytes
+        needed = needed > entry.bytes ? needed - entry.bytes : 0
+      }
+      let taken = order.takeOldest(freeing: needed) { block in
+        guard let file = files[block.file], file.evictable else { return false }
+        return heldByFill.contains(file.entryPath) == fillHolds
+      }
+      for (block, bytes) in taken {
+        plan.blocks.append(ChosenBlock(block: block, bytes: bytes))
+        files[block.file]?.blocks.remove(block.index)
+        releasing += bytes
+        needed = needed > bytes ? needed - bytes : 0
+      }
     }
     return plan
   }

@@ -81,11 +81,20 @@ package final class CacheBudget: Sendable {
     }
   }
 
-  package func unregister(_ id: UInt64) {
+  /// Stops counting the file `id`; an entry `kept` on disk counts from now on as idle (evicted
+  /// whole), last used now.
+  package func unregister(_ id: UInt64, keepingEntry kept: Bool = false) {
+    let now = kept ? Int64(time(nil)) : nil
     state.withLock { state in
       state.files[id] = nil
-      state.account.unregister(id)
+      state.account.unregister(id, idleSince: now)
     }
+  }
+
+  /// Background fill holds the entry at `entryPath`, or no longer does: what it holds is
+  /// evicted only after everything else (`CacheAccount`).
+  package func setHeldByFill(_ entryPath: String, _ held: Bool) {
+    state.withLock { $0.account.setHeldByFill(entryPath, held) }
   }
 
   /// The file's data file was replaced: none of its blocks holds bytes any more.

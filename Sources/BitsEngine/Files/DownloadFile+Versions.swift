@@ -298,7 +298,7 @@ extension DownloadFile {
       cache.release()
     }
     warnings.close()
-    budget?.unregister(budgetID)
+    budget?.unregister(budgetID, keepingEntry: !removingCache)
     let error = BitsError(.cancelled, "the job was cancelled", url: remoteURL)
     for waiter in waiters { waiter.completion(.failure(error)) }
   }

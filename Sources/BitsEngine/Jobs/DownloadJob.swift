@@ -48,17 +48,22 @@ public struct JobCallbacks: Sendable {
   public var fileChanged: (@Sendable (DownloadJob, DownloadFile) -> Void)?
   /// A request of the file failed for good (in an on-demand job the job goes on).
   public var fileFailed: (@Sendable (DownloadJob, DownloadFile, BitsError) -> Void)?
+  /// The file has no request in flight or queued any more (its ranges arrived, were dropped,
+  /// or failed).
+  public var fileIdle: (@Sendable (DownloadJob, DownloadFile) -> Void)?
 
   public init(
     stateChanged: (@Sendable (DownloadJob, JobState) -> Void)? = nil,
     fileRangesTransferred: (@Sendable (DownloadJob, DownloadFile, [FileRange]) -> Void)? = nil,
     fileChanged: (@Sendable (DownloadJob, DownloadFile) -> Void)? = nil,
-    fileFailed: (@Sendable (DownloadJob, DownloadFile, BitsError) -> Void)? = nil
+    fileFailed: (@Sendable (DownloadJob, DownloadFile, BitsError) -> Void)? = nil,
+    fileIdle: (@Sendable (DownloadJob, DownloadFile) -> Void)? = nil
   ) {
     self.stateChanged = stateChanged
     self.fileRangesTransferred = fileRangesTransferred
     self.fileChanged = fileChanged
     self.fileFailed = fileFailed
+    self.fileIdle = fileIdle
   }
 }
 
@@ -175,6 +180,20 @@ public final class DownloadJob: Sendable {
     return file
   }
 
+  /// Takes `file` out of the job and closes it, its cache entry kept: the owner of an on-demand
+  /// job lets go of a file it no longer serves (its descriptors and memory), and adds it again
+  /// to serve it anew.
+  package func remove(_ file: DownloadFile) {
+    state.withLock { state in state.files.removeAll { $0 === file } }
+    file.close()
+  }
+
+  /// Background fill holds the cache entry of `remoteURL`, or no longer does: under a cache
+  /// limit, what fill holds is evicted only after everything else.
+  package func setHeldByFill(_ remoteURL: String, _ held: Bool) {
+    budget?.setHeldByFill(cacheDirectory.appendingPathComponent(CacheKey.forURL(remoteURL)).path, held)
+  }
+
   // MARK: Life cycle
 
   /// Starts or continues the transfer: connects every file (learning sizes and versions, keeping
@@ -269,6 +288,7 @@ public final class DownloadJob: Sendable {
       guard !configuration.isOnDemand else { return }
       fail(error)
     case .idle:
+      callbacks.fileIdle?(self, file)
       checkTransferred()
     case .versionChanged:
       callbacks.fileChanged?(self, file)

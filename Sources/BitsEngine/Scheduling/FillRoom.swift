@@ -7,8 +7,8 @@
 /// what fill fetched before. A file taken on stays taken on (its bytes count) until it is let
 /// go (its fill is cancelled). A file larger than the share is refused even alone.
 package struct FillRoom: Sendable, Equatable {
-  /// Who is filled: a file of the mount, however the mount names it.
-  package typealias File = ObjectIdentifier
+  /// Who is filled: a file of the mount, by its URL.
+  package typealias File = String
 
   /// The bytes fill may hold; `nil` for no limit.
   package let room: UInt64?
