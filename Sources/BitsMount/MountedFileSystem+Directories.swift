@@ -72,6 +72,7 @@ extension MountedFileSystem {
       if more { state.listing[directory] = [] }
       switch result {
       case .success(let (listing, location)):
+        state.readAhead[directory] = nil  // positions of the old listing
         return (waiters, state.tree.apply(listing, from: location, to: directory, at: listedAt))
       case .failure:
         state.tree.listingFailed(directory, at: now)
@@ -88,13 +89,18 @@ extension MountedFileSystem {
   }
 
   /// A walk of the tree opened `directory`: the directories listed after it are read ahead
-  /// (at most ``lookAhead`` of them), so that the walk does not wait for each in turn.
+  /// (at most ``lookAhead`` more each time), so that the walk does not wait for each in turn.
+  /// Each sibling is looked at once: a walk of a directory of thousands costs no rescans.
   private func listSiblings(after directory: Int) {
     let starting = tree.withLock { state -> [Int] in
-      let siblings = state.tree.siblings(after: directory, count: Self.lookAhead) { node, content in
+      let parent = state.tree[directory].parent
+      let (siblings, next) = state.tree.siblings(
+        after: directory, from: state.readAhead[parent] ?? 0, count: Self.lookAhead
+      ) { node, content in
         guard case .directory(let entries) = content else { return false }
         return entries.listedAt == nil && entries.location != nil && state.listing[node] == nil
       }
+      state.readAhead[parent] = next
       for sibling in siblings { state.listing[sibling] = [] }
       return siblings
     }
@@ -119,11 +125,12 @@ extension MountedFileSystem {
       if case .exact = file.size { return .known }
       var starting: [Int] = state.probing[node] == nil ? [node] : []
       state.probing[node, default: []].append(completion)
-      starting += state.tree.siblings(after: node, count: Self.lookAhead) { sibling, content in
-        guard case .file(let file) = content, state.probing[sibling] == nil else { return false }
-        if case .exact = file.size { return false }
-        return true
-      }
+      starting +=
+        state.tree.siblings(after: node, count: Self.lookAhead) { sibling, content in
+          guard case .file(let file) = content, state.probing[sibling] == nil else { return false }
+          if case .exact = file.size { return false }
+          return true
+        }.found
       for sibling in starting where state.probing[sibling] == nil { state.probing[sibling] = [] }
       return .wait(starting: starting.compactMap { node in state.tree.url(of: node).map { (node, $0) } })
     }
@@ -193,10 +200,16 @@ extension MountedFileSystem {
     reply(.directory(entries))
   }
 
-  /// `readdir` with each entry's attributes, which the kernel keeps as if looked up.
-  package func readdirplus(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+  /// `readdir` from entry `offset` with the entries' attributes, which the kernel keeps as if
+  /// looked up; files' only when wanted (`ListingAttributePolicy`).
+  package func readdirplus(inode: UInt64, handle: UInt64, offset: UInt64, reply: @escaping FileSystemReplyHandler) {
     guard let entries = handles.withLock({ $0.directories[handle] }) else { return reply(.error(EBADF)) }
-    reply(.directoryPlus(entries))
+    let now = ContinuousClock.now
+    let filesCarryAttributes = tree.withLock { state in
+      state.attributePolicy.filesCarryAttributes(offset: offset, entryCount: entries.count, at: now)
+    }
+    guard !filesCarryAttributes else { return reply(.directoryPlus(entries)) }
+    reply(.directoryPlus(entries.map { entry in entry.mode == S_IFREG ? entry.withoutAttributes : entry }))
   }
 
   package func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {

@@ -62,6 +62,11 @@ public final class MountedFileSystem: FileSystemOperations {
     var listing: [Int: [@Sendable (Result<Void, BitsError>) -> Void]] = [:]
     /// Files whose size is being learned, and who waits for it.
     var probing: [Int: [@Sendable (Result<Void, BitsError>) -> Void]] = [:]
+    /// Per directory, the position in its listing up to which a walk's read-ahead has looked
+    /// (`listSiblings`).
+    var readAhead: [Int: Int] = [:]
+    /// Whether listings give the kernel their files' attributes, told by its lookups of files.
+    var attributePolicy = ListingAttributePolicy()
   }
 
   struct HandleTable {
@@ -227,9 +232,12 @@ public final class MountedFileSystem: FileSystemOperations {
     }
     whenListed(directory) { [self] result in
       guard case .success = result else { return reply(.error(EIO)) }
-      guard let node = tree.withLock({ $0.tree.child(named: name, in: directory) }) else {
-        return reply(.error(ENOENT))
+      let node = tree.withLock { state -> Int? in
+        guard let node = state.tree.child(named: name, in: directory) else { return nil }
+        if state.tree.file(node) != nil { state.attributePolicy.fileLookedUp(at: .now) }
+        return node
       }
+      guard let node else { return reply(.error(ENOENT)) }
       answerEntry(node, reply: reply)
     }
   }
