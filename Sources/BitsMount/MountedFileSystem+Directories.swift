@@ -54,7 +54,7 @@ extension MountedFileSystem {
       finishListing(directory, result, at: .now, more: false)
       // Kept after the waiters are answered: the copy on disk is for the next mount.
       if case .success(let (listing, resolved)) = result {
-        listingStore?.save(listing, of: location, readFrom: resolved)
+        listingSaver?.save(listing, of: location, readFrom: resolved)
       }
     }
   }

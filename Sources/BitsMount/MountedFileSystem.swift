@@ -33,6 +33,8 @@ public final class MountedFileSystem: FileSystemOperations {
   let reader: DirectoryReader
   /// Listings kept across mounts; `nil` keeps them in memory only.
   let listingStore: ListingStore?
+  /// Writes them to `listingStore`, off the path of the replies.
+  let listingSaver: ListingSaver?
   /// Where `bitsfs prefetch` reaches the mount, published on the root as `user.bitsfs.control`.
   let controlSocketPath: String?
   /// The commands run for background fill.
@@ -114,6 +116,7 @@ public final class MountedFileSystem: FileSystemOperations {
     self.job = job
     readFailures = ThrottledWarnings(logger: logger ?? .disabled)
     self.listingStore = listingStore
+    listingSaver = listingStore.map(ListingSaver.init)
     self.controlSocketPath = controlSocketPath
     self.options = options
     self.tree = Mutex(TreeState(tree: tree))
