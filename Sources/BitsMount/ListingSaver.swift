@@ -1,10 +1,11 @@
 import BitsEngine
+import CLinux
 import Dispatch
 import Glibc
 import Synchronization
 
-/// Writes listings to the listing store, in the order they came, on a thread of its own at the
-/// lowest CPU priority (nice 19): the copies on disk are for the next mount, and writing one
+/// Writes listings to the listing store, in the order they came, on a thread of its own that
+/// runs only when the CPU is otherwise idle (SCHED_IDLE): the copies on disk are for the next mount, and writing one
 /// file per directory as it arrived took a sixth of the CPU of a walk over a tree, which waited
 /// for it. The thread runs only while listings wait; `finish()` (at unmount) writes what is
 /// left on the caller's thread, at the caller's priority. Locks: `state` is a leaf.
@@ -51,8 +52,7 @@ final class ListingSaver: Sendable {
     guard start else { return }
     writing.enter()
     startThread(named: "bitsfs-store") { [self] in
-      // Linux keeps a nice value per thread: `who` 0 is this thread only.
-      setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+      bitsfs_run_when_idle()
       while let item = take(endingTheThread: true) { write(item) }
       writing.leave()
     }
