@@ -173,24 +173,32 @@ extension MountedFileSystem {
     }
   }
 
+  /// The entries of `directory` with their attributes, taking each lock once for all of them.
   private func directoryEntries(of directory: Int, inode: UInt64) -> [DirectoryEntry] {
     let (parent, children) = tree.withLock { state in
       let children = state.tree.children(of: directory).map { node in
-        (node: node, name: state.tree[node].name, isDirectory: state.tree.directory(node) != nil)
+        (node: node, name: state.tree[node].name, content: state.tree[node].content)
       }
       return (state.tree[directory].parent, children)
     }
+    let opened = downloads(of: children.map(\.node))
+    let nodes = children.map { child -> (node: Int, isDirectory: Bool, download: DownloadFile?) in
+      if case .directory = child.content { return (child.node, true, nil) }
+      return (child.node, false, opened[child.node])
+    }
+    let numbers = currentInodes(of: [(parent, true, nil)] + nodes)
     var entries = [
       DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR),
-      DirectoryEntry(name: "..", inode: currentInode(of: parent, isDirectory: true), mode: S_IFDIR),
+      DirectoryEntry(name: "..", inode: numbers[0], mode: S_IFDIR),
     ]
     entries.reserveCapacity(children.count + 2)
-    for child in children {
-      let childInode = currentInode(of: child.node, isDirectory: child.isDirectory)
+    for (index, child) in children.enumerated() {
+      let (childInode, download, isDirectory) = (numbers[index + 1], nodes[index].download, nodes[index].isDirectory)
       entries.append(
         DirectoryEntry(
-          name: child.name, inode: childInode, mode: child.isDirectory ? S_IFDIR : S_IFREG,
-          attributes: attributes(of: child.node, inode: childInode), timeout: timeout(of: child.node)))
+          name: child.name, inode: childInode, mode: isDirectory ? S_IFDIR : S_IFREG,
+          attributes: attributes(of: child.content, download: download, inode: childInode),
+          timeout: timeout(download: download)))
     }
     return entries
   }

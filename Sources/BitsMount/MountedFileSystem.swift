@@ -153,16 +153,38 @@ public final class MountedFileSystem: FileSystemOperations {
     }
   }
 
-  /// The generation a node's inode is numbered for: a directory has one; a file the
-  /// generation of its version, the first (1) until it is opened.
-  private func generation(of node: Int, isDirectory: Bool) -> UInt64 {
-    if isDirectory { return 0 }
-    return max(download(of: node)?.generation ?? 1, 1)
+  /// The generation a node's inode is numbered for: a directory has one, the first (1); a file
+  /// the generation of its version, the first until it is opened.
+  private static func generation(isDirectory: Bool, download: DownloadFile?) -> UInt64 {
+    isDirectory ? 1 : max(download?.generation ?? 1, 1)
   }
 
   func currentInode(of node: Int, isDirectory: Bool) -> UInt64 {
-    let key = InodeTable.Key(entry: node, generation: generation(of: node, isDirectory: isDirectory))
+    let key = InodeTable.Key(
+      entry: node, generation: Self.generation(isDirectory: isDirectory, download: download(of: node)))
     return inodes.withLock { $0.number(for: key) }
+  }
+
+  /// The inodes of `nodes` (with whether each is a directory, and its file if opened), with one
+  /// lock for all.
+  func currentInodes(of nodes: [(node: Int, isDirectory: Bool, download: DownloadFile?)]) -> [UInt64] {
+    inodes.withLock { table in
+      nodes.map { node in
+        table.number(
+          for: InodeTable.Key(
+            entry: node.node, generation: Self.generation(isDirectory: node.isDirectory, download: node.download)))
+      }
+    }
+  }
+
+  /// The opened files among `nodes`, with one lock for all.
+  func downloads(of nodes: [Int]) -> [Int: DownloadFile] {
+    downloads.withLock { files in
+      guard !files.byNode.isEmpty else { return [:] }
+      var found: [Int: DownloadFile] = [:]
+      for node in nodes { found[node] = files.byNode[node] }
+      return found
+    }
   }
 
   /// The node of `inode` and the generation of the version it was numbered for.
@@ -208,16 +230,25 @@ public final class MountedFileSystem: FileSystemOperations {
   /// (its changes are invalidated), but it is asked for again each second so an open's
   /// revalidation shows at once; a listing's facts for the listing's time to live.
   func timeout(of node: Int) -> Double {
-    download(of: node) == nil ? options.directoryTimeToLive.seconds : 1
+    timeout(download: download(of: node))
+  }
+
+  func timeout(download: DownloadFile?) -> Double {
+    download == nil ? options.directoryTimeToLive.seconds : 1
   }
 
   func attributes(of node: Int, inode: UInt64) -> FileAttributes? {
-    switch tree.withLock({ $0.tree[node].content }) {
+    attributes(of: tree.withLock { $0.tree[node].content }, download: download(of: node), inode: inode)
+  }
+
+  /// The attributes of a node of `content`, whose file is `download` if opened.
+  func attributes(of content: MountTree.Content, download: DownloadFile?, inode: UInt64) -> FileAttributes? {
+    switch content {
     case .directory(let directory):
       return FileAttributes(
         inode: inode, size: 0, mode: S_IFDIR | 0o555, linkCount: 2, modificationTime: directory.modified ?? mountTime)
     case .file(let file):
-      if let download = download(of: node) {
+      if let download {
         guard let version = download.lastKnownVersion else { return nil }
         let modified = version.lastModified.flatMap(HTTPDate.parse) ?? mountTime
         return FileAttributes(
