@@ -116,7 +116,7 @@ public final class MountedFileSystem: FileSystemOperations {
     self.job = job
     readFailures = ThrottledWarnings(logger: logger ?? .disabled)
     self.listingStore = listingStore
-    listingSaver = listingStore.map(ListingSaver.init)
+    listingSaver = listingStore.map { ListingSaver(store: $0) }
     self.controlSocketPath = controlSocketPath
     self.options = options
     self.tree = Mutex(TreeState(tree: tree))
