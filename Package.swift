@@ -38,7 +38,7 @@ let package = Package(
     .target(
       name: "BitsMount",
       dependencies: [
-        "BitsEngine", "CFuseShim", .product(name: "Logging", package: "swift-log"),
+        "BitsEngine", "CFuseShim", "CLinux", .product(name: "Logging", package: "swift-log"),
         .product(name: "CoreMetrics", package: "swift-metrics"),
       ]),
 

@@ -19,6 +19,11 @@ package struct DirectoryEntry: Sendable, Equatable {
     self.attributes = attributes
     self.timeout = timeout
   }
+
+  /// The entry for a lookup to give its attributes.
+  var withoutAttributes: DirectoryEntry {
+    DirectoryEntry(name: name, inode: inode, mode: mode)
+  }
 }
 
 /// What a file system answers to one kernel request. The FUSE session turns it into the reply
@@ -53,7 +58,7 @@ package protocol FileSystemOperations: AnyObject, Sendable {
   func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler)
   func readdir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
-  func readdirplus(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
+  func readdirplus(inode: UInt64, handle: UInt64, offset: UInt64, reply: @escaping FileSystemReplyHandler)
   func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler)
   func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler)

@@ -64,7 +64,8 @@ public final class FuseSession: KernelCache {
     table.readdirplus = { context, request, inode, size, offset, handle in
       guard let request else { return }
       FuseSession.operations(context).readdirplus(
-        inode: inode, handle: handle, reply: FuseReply(request, shape: .directory(size: size, offset: offset)).send)
+        inode: inode, handle: handle, offset: offset,
+        reply: FuseReply(request, shape: .directory(size: size, offset: offset)).send)
     }
     table.releasedir = { context, request, inode, handle in
       guard let request else { return }

@@ -205,6 +205,7 @@ public final class Mount: Sendable {
       // Readers still waiting get EIO now; suspending makes every filled range durable.
       for file in job.files { file.close() }
       try? job.suspend()
+      fileSystem.listingSaver?.finish()
     })
     self.session.withLock { $0 = nil }
     fileSystem.closeLog()

@@ -122,19 +122,22 @@ package struct MountTree: Sendable {
 
   /// What a walk of the tree (`find`, `du`, `ls -lR`) that has reached `node` will want next:
   /// the entries listed after it in its directory for which `wanted` holds, at most `count` of
-  /// them, within the next `reach` entries.
+  /// them, within the next `reach` entries, skipping those before position `start` (examined
+  /// by an earlier call); and the position after the last entry examined.
   package func siblings(
-    after node: Int, count: Int, reach: Int = 256, where wanted: (Int, Content) -> Bool
-  ) -> [Int] {
+    after node: Int, from start: Int = 0, count: Int, reach: Int = 256, where wanted: (Int, Content) -> Bool
+  ) -> (found: [Int], next: Int) {
     guard node != Self.root, let parent = directory(nodes[node].parent), let position = nodes[node].listedPosition
-    else { return [] }
+    else { return ([], start) }
+    let end = min(Int(position) + 1 + reach, parent.listed.count)
     var found: [Int] = []
-    for sibling in parent.listed.dropFirst(Int(position) + 1).prefix(reach)
-    where wanted(sibling, nodes[sibling].content) {
-      found.append(sibling)
-      if found.count == count { break }
+    var next = max(Int(position) + 1, start)
+    while next < end, found.count < count {
+      let sibling = parent.listed[next]
+      next += 1
+      if wanted(sibling, nodes[sibling].content) { found.append(sibling) }
     }
-    return found
+    return (found, max(next, start))
   }
 
   // MARK: Placing

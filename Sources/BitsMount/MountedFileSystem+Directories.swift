@@ -54,7 +54,7 @@ extension MountedFileSystem {
       finishListing(directory, result, at: .now, more: false)
       // Kept after the waiters are answered: the copy on disk is for the next mount.
       if case .success(let (listing, resolved)) = result {
-        listingStore?.save(listing, of: location, readFrom: resolved)
+        listingSaver?.save(listing, of: location, readFrom: resolved)
       }
     }
   }
@@ -72,6 +72,7 @@ extension MountedFileSystem {
       if more { state.listing[directory] = [] }
       switch result {
       case .success(let (listing, location)):
+        state.readAhead[directory] = nil  // positions of the old listing
         return (waiters, state.tree.apply(listing, from: location, to: directory, at: listedAt))
       case .failure:
         state.tree.listingFailed(directory, at: now)
@@ -88,13 +89,18 @@ extension MountedFileSystem {
   }
 
   /// A walk of the tree opened `directory`: the directories listed after it are read ahead
-  /// (at most ``lookAhead`` of them), so that the walk does not wait for each in turn.
+  /// (at most ``lookAhead`` more each time), so that the walk does not wait for each in turn.
+  /// Each sibling is looked at once: a walk of a directory of thousands costs no rescans.
   private func listSiblings(after directory: Int) {
     let starting = tree.withLock { state -> [Int] in
-      let siblings = state.tree.siblings(after: directory, count: Self.lookAhead) { node, content in
+      let parent = state.tree[directory].parent
+      let (siblings, next) = state.tree.siblings(
+        after: directory, from: state.readAhead[parent] ?? 0, count: Self.lookAhead
+      ) { node, content in
         guard case .directory(let entries) = content else { return false }
         return entries.listedAt == nil && entries.location != nil && state.listing[node] == nil
       }
+      state.readAhead[parent] = next
       for sibling in siblings { state.listing[sibling] = [] }
       return siblings
     }
@@ -119,11 +125,12 @@ extension MountedFileSystem {
       if case .exact = file.size { return .known }
       var starting: [Int] = state.probing[node] == nil ? [node] : []
       state.probing[node, default: []].append(completion)
-      starting += state.tree.siblings(after: node, count: Self.lookAhead) { sibling, content in
-        guard case .file(let file) = content, state.probing[sibling] == nil else { return false }
-        if case .exact = file.size { return false }
-        return true
-      }
+      starting +=
+        state.tree.siblings(after: node, count: Self.lookAhead) { sibling, content in
+          guard case .file(let file) = content, state.probing[sibling] == nil else { return false }
+          if case .exact = file.size { return false }
+          return true
+        }.found
       for sibling in starting where state.probing[sibling] == nil { state.probing[sibling] = [] }
       return .wait(starting: starting.compactMap { node in state.tree.url(of: node).map { (node, $0) } })
     }
@@ -166,24 +173,32 @@ extension MountedFileSystem {
     }
   }
 
+  /// The entries of `directory` with their attributes, taking each lock once for all of them.
   private func directoryEntries(of directory: Int, inode: UInt64) -> [DirectoryEntry] {
     let (parent, children) = tree.withLock { state in
       let children = state.tree.children(of: directory).map { node in
-        (node: node, name: state.tree[node].name, isDirectory: state.tree.directory(node) != nil)
+        (node: node, name: state.tree[node].name, content: state.tree[node].content)
       }
       return (state.tree[directory].parent, children)
     }
+    let opened = downloads(of: children.map(\.node))
+    let nodes = children.map { child -> (node: Int, isDirectory: Bool, download: DownloadFile?) in
+      if case .directory = child.content { return (child.node, true, nil) }
+      return (child.node, false, opened[child.node])
+    }
+    let numbers = currentInodes(of: [(parent, true, nil)] + nodes)
     var entries = [
       DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR),
-      DirectoryEntry(name: "..", inode: currentInode(of: parent, isDirectory: true), mode: S_IFDIR),
+      DirectoryEntry(name: "..", inode: numbers[0], mode: S_IFDIR),
     ]
     entries.reserveCapacity(children.count + 2)
-    for child in children {
-      let childInode = currentInode(of: child.node, isDirectory: child.isDirectory)
+    for (index, child) in children.enumerated() {
+      let (childInode, download, isDirectory) = (numbers[index + 1], nodes[index].download, nodes[index].isDirectory)
       entries.append(
         DirectoryEntry(
-          name: child.name, inode: childInode, mode: child.isDirectory ? S_IFDIR : S_IFREG,
-          attributes: attributes(of: child.node, inode: childInode), timeout: timeout(of: child.node)))
+          name: child.name, inode: childInode, mode: isDirectory ? S_IFDIR : S_IFREG,
+          attributes: attributes(of: child.content, download: download, inode: childInode),
+          timeout: timeout(download: download)))
     }
     return entries
   }
@@ -193,10 +208,16 @@ extension MountedFileSystem {
     reply(.directory(entries))
   }
 
-  /// `readdir` with each entry's attributes, which the kernel keeps as if looked up.
-  package func readdirplus(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
+  /// `readdir` from entry `offset` with the entries' attributes, which the kernel keeps as if
+  /// looked up; files' only when wanted (`ListingAttributePolicy`).
+  package func readdirplus(inode: UInt64, handle: UInt64, offset: UInt64, reply: @escaping FileSystemReplyHandler) {
     guard let entries = handles.withLock({ $0.directories[handle] }) else { return reply(.error(EBADF)) }
-    reply(.directoryPlus(entries))
+    let now = ContinuousClock.now
+    let filesCarryAttributes = tree.withLock { state in
+      state.attributePolicy.filesCarryAttributes(offset: offset, entryCount: entries.count, at: now)
+    }
+    guard !filesCarryAttributes else { return reply(.directoryPlus(entries)) }
+    reply(.directoryPlus(entries.map { entry in entry.mode == S_IFREG ? entry.withoutAttributes : entry }))
   }
 
   package func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {

@@ -15,6 +15,16 @@ extension MountedFileSystem {
   /// The file of each node opened so far.
   var openedFiles: [Int: DownloadFile] { downloads.withLock { $0.byNode } }
 
+  /// The opened files among `nodes`, with one lock for all.
+  func downloads(of nodes: [Int]) -> [Int: DownloadFile] {
+    downloads.withLock { files in
+      guard !files.byNode.isEmpty else { return [:] }
+      var found: [Int: DownloadFile] = [:]
+      for node in nodes { found[node] = files.byNode[node] }
+      return found
+    }
+  }
+
   /// The file of `node`, added to the job when first asked for, used (by an open handle or a
   /// fill) until `stopUsing` says so.
   func use(_ node: Int, url: String) throws(BitsError) -> DownloadFile {

@@ -34,6 +34,8 @@ public final class MountedFileSystem: FileSystemOperations {
   let reader: DirectoryReader
   /// Listings kept across mounts; `nil` keeps them in memory only.
   let listingStore: ListingStore?
+  /// Writes them to `listingStore`, off the path of the replies.
+  let listingSaver: ListingSaver?
   /// Where `bitsfs prefetch` reaches the mount, published on the root as `user.bitsfs.control`.
   let controlSocketPath: String?
   /// The commands run for background fill.
@@ -63,6 +65,11 @@ public final class MountedFileSystem: FileSystemOperations {
     var listing: [Int: [@Sendable (Result<Void, BitsError>) -> Void]] = [:]
     /// Files whose size is being learned, and who waits for it.
     var probing: [Int: [@Sendable (Result<Void, BitsError>) -> Void]] = [:]
+    /// Per directory, the position in its listing up to which a walk's read-ahead has looked
+    /// (`listSiblings`).
+    var readAhead: [Int: Int] = [:]
+    /// Whether listings give the kernel their files' attributes, told by its lookups of files.
+    var attributePolicy = ListingAttributePolicy()
   }
 
   struct HandleTable {
@@ -117,6 +124,7 @@ public final class MountedFileSystem: FileSystemOperations {
     self.job = job
     readFailures = ThrottledWarnings(logger: logger ?? .disabled)
     self.listingStore = listingStore
+    listingSaver = listingStore.map { ListingSaver(store: $0) }
     self.controlSocketPath = controlSocketPath
     self.options = options
     self.tree = Mutex(TreeState(tree: tree))
@@ -136,16 +144,28 @@ public final class MountedFileSystem: FileSystemOperations {
 
   // MARK: Nodes and inodes
 
-  /// The generation a node's inode is numbered for: a directory has one; a file the
-  /// generation of its version, the first (1) until it is opened.
-  private func generation(of node: Int, isDirectory: Bool) -> UInt64 {
-    if isDirectory { return 0 }
-    return max(download(of: node)?.generation ?? 1, 1)
+  /// The generation a node's inode is numbered for: a directory has one, the first (1); a file
+  /// the generation of its version, the first until it is opened.
+  private static func generation(isDirectory: Bool, download: DownloadFile?) -> UInt64 {
+    isDirectory ? 1 : max(download?.generation ?? 1, 1)
   }
 
   func currentInode(of node: Int, isDirectory: Bool) -> UInt64 {
-    let key = InodeTable.Key(entry: node, generation: generation(of: node, isDirectory: isDirectory))
+    let key = InodeTable.Key(
+      entry: node, generation: Self.generation(isDirectory: isDirectory, download: download(of: node)))
     return inodes.withLock { $0.number(for: key) }
+  }
+
+  /// The inodes of `nodes` (with whether each is a directory, and its file if opened), with one
+  /// lock for all.
+  func currentInodes(of nodes: [(node: Int, isDirectory: Bool, download: DownloadFile?)]) -> [UInt64] {
+    inodes.withLock { table in
+      nodes.map { node in
+        table.number(
+          for: InodeTable.Key(
+            entry: node.node, generation: Self.generation(isDirectory: node.isDirectory, download: node.download)))
+      }
+    }
   }
 
   /// The node of `inode` and the generation of the version it was numbered for.
@@ -192,16 +212,25 @@ public final class MountedFileSystem: FileSystemOperations {
   /// (its changes are invalidated), but it is asked for again each second so an open's
   /// revalidation shows at once; a listing's facts for the listing's time to live.
   func timeout(of node: Int) -> Double {
-    download(of: node) == nil ? options.directoryTimeToLive.seconds : 1
+    timeout(download: download(of: node))
+  }
+
+  func timeout(download: DownloadFile?) -> Double {
+    download == nil ? options.directoryTimeToLive.seconds : 1
   }
 
   func attributes(of node: Int, inode: UInt64) -> FileAttributes? {
-    switch tree.withLock({ $0.tree[node].content }) {
+    attributes(of: tree.withLock { $0.tree[node].content }, download: download(of: node), inode: inode)
+  }
+
+  /// The attributes of a node of `content`, whose file is `download` if opened.
+  func attributes(of content: MountTree.Content, download: DownloadFile?, inode: UInt64) -> FileAttributes? {
+    switch content {
     case .directory(let directory):
       return FileAttributes(
         inode: inode, size: 0, mode: S_IFDIR | 0o555, linkCount: 2, modificationTime: directory.modified ?? mountTime)
     case .file(let file):
-      if let download = download(of: node) {
+      if let download {
         guard let version = download.lastKnownVersion else { return nil }
         let modified = version.lastModified.flatMap(HTTPDate.parse) ?? mountTime
         return FileAttributes(
@@ -219,9 +248,12 @@ public final class MountedFileSystem: FileSystemOperations {
     }
     whenListed(directory) { [self] result in
       guard case .success = result else { return reply(.error(EIO)) }
-      guard let node = tree.withLock({ $0.tree.child(named: name, in: directory) }) else {
-        return reply(.error(ENOENT))
+      let node = tree.withLock { state -> Int? in
+        guard let node = state.tree.child(named: name, in: directory) else { return nil }
+        if state.tree.file(node) != nil { state.attributePolicy.fileLookedUp(at: .now) }
+        return node
       }
+      guard let node else { return reply(.error(ENOENT)) }
       answerEntry(node, reply: reply)
     }
   }

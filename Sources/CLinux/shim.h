@@ -35,6 +35,13 @@ static inline int bitsfs_set_dumpable(int dumpable) {
   return prctl(PR_SET_DUMPABLE, (unsigned long)dumpable, 0UL, 0UL, 0UL);
 }
 
+/// sched_setscheduler(2) of the calling thread to SCHED_IDLE (5; its name needs _GNU_SOURCE):
+/// the thread runs only on a CPU that no other thread wants. Returns 0, or -1 with errno set.
+static inline int bitsfs_run_when_idle(void) {
+  struct { int priority; } parameters = {0};  // struct sched_param
+  return (int)syscall(SYS_sched_setscheduler, 0, 5, &parameters);
+}
+
 /// syslog(3) of one preformatted message (syslog itself is variadic, which Swift cannot call).
 static inline void bitsfs_syslog(int priority, const char *message) {
   syslog(priority, "%s", message);

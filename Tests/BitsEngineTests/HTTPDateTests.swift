@@ -21,4 +21,30 @@ final class HTTPDateTests: XCTestCase {
       XCTAssertNil(HTTPDate.parse(text), text)
     }
   }
+
+  /// Dates from 1900 to 9999, as Foundation writes them in each form, read back to the second.
+  func testDatesAcrossTheCalendarReadBackInEachForm() {
+    let forms = ["EEE, dd MMM yyyy HH:mm:ss 'GMT'", "EEEE, dd-MMM-yy HH:mm:ss 'GMT'", "EEE MMM d HH:mm:ss yyyy"]
+    let formatters = forms.map { form in
+      let formatter = DateFormatter()
+      formatter.locale = Locale(identifier: "en_US_POSIX")
+      formatter.timeZone = TimeZone(identifier: "GMT")
+      formatter.dateFormat = form
+      return formatter
+    }
+    let first = -2_208_988_800  // 1900-01-01
+    let span = 253_402_300_799 - first  // to 9999-12-31 23:59:59
+    for index in 0..<4000 {
+      let date = Date(timeIntervalSince1970: TimeInterval(first + (index * 2_654_435_761 + index * index) % span))
+      let fixdate = formatters[0].string(from: date)
+      XCTAssertEqual(HTTPDate.parse(fixdate), date, fixdate)
+      XCTAssertEqual(HTTPDate.parse(fixdate.lowercased().replacingOccurrences(of: "gmt", with: "GMT")), date)
+      let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "GMT")!, from: date).year!
+      if (1970..<2070).contains(year) {
+        XCTAssertEqual(HTTPDate.parse(formatters[1].string(from: date)), date, formatters[1].string(from: date))
+      }
+      let asctime = formatters[2].string(from: date)
+      XCTAssertEqual(HTTPDate.parse(asctime), date, asctime)
+    }
+  }
 }

@@ -76,6 +76,11 @@ final class JSONScannerTests: XCTestCase {
     ] {
       XCTAssertNil(JSONListingItem.items(in: Array(text.utf8)), text)
     }
+    // A name that is not UTF-8: a lone continuation byte, an overlong slash, a cut sequence.
+    for bad: [UInt8] in [[0x61, 0x80], [0xC0, 0xAF], [0xE2, 0x82], [0xFF]] {
+      let document = Array("[{\"name\":\"".utf8) + bad + Array("\"}]".utf8)
+      XCTAssertNil(JSONListingItem.items(in: document), "\(bad)")
+    }
   }
 
   func testNestingIsBoundedSoThatNoDocumentExhaustsTheStack() {

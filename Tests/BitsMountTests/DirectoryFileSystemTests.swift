@@ -304,26 +304,32 @@ final class DirectoryFileSystemTests: XCTestCase {
   func testAListingWithAttributesGivesThoseItKnowsAndLeavesTheRestToLookups() throws {
     serveListing([("exact", 42), ("sub/", nil)], at: root)
     let fileSystem = try fileSystem()
-    guard case .opened(let handle, _)? = replies(to: { fileSystem.opendir(inode: 1, reply: $0) }).first else {
-      return XCTFail("opendir")
+    let plus = { (inode: UInt64, offset: UInt64) throws -> [DirectoryEntry] in
+      guard case .opened(let handle, _)? = replies(to: { fileSystem.opendir(inode: inode, reply: $0) }).first else {
+        throw CallFailed(operation: "opendir")
+      }
+      defer { _ = replies { fileSystem.releasedir(inode: inode, handle: handle, reply: $0) } }
+      guard
+        case .directoryPlus(let entries)? = replies(to: {
+          fileSystem.readdirplus(inode: inode, handle: handle, offset: offset, reply: $0)
+        }).first
+      else { throw CallFailed(operation: "readdirplus") }
+      return entries
     }
-    guard
-      case .directoryPlus(let entries)? = replies(to: { fileSystem.readdirplus(inode: 1, handle: handle, reply: $0) })
-        .first
-    else { return XCTFail("readdirplus") }
-    XCTAssertEqual(entries.map(\.name), [".", "..", "exact", "sub"])
-    XCTAssertEqual(entries[2].attributes?.size, 42)
+    let walked = try plus(1, 0)
+    XCTAssertEqual(walked.map(\.name), [".", "..", "exact", "sub"])
+    XCTAssertNil(walked[2].attributes, "no file was looked up: a walk that reads names is not given files' attributes")
+    XCTAssertEqual(walked[3].attributes?.mode, S_IFDIR | 0o555, "a directory's, for the walk to open it")
+    XCTAssertEqual(try plus(1, 2)[2].attributes?.size, 42, "past the start, the kernel asked for attributes")
+    guard case .entry? = Self.lookup("exact", of: fileSystem) else { return XCTFail("lookup exact") }
+    let entries = try plus(1, 0)
+    XCTAssertEqual(entries[2].attributes?.size, 42, "once a file is looked up, files' attributes come along")
     XCTAssertEqual(entries[2].attributes?.inode, entries[2].inode)
     XCTAssertEqual(entries[3].attributes?.mode, S_IFDIR | 0o555)
     XCTAssertEqual(entries[2].timeout, 300)
     serveNamesOnly(["unsized"], at: root + "sub/")
-    guard case .entry(let sub, _)? = Self.lookup("sub", of: fileSystem),
-      case .opened(let subHandle, _)? = replies(to: { fileSystem.opendir(inode: sub.inode, reply: $0) }).first,
-      case .directoryPlus(let unsized)? = replies(to: {
-        fileSystem.readdirplus(inode: sub.inode, handle: subHandle, reply: $0)
-      }).first
-    else { return XCTFail("sub") }
-    XCTAssertNil(unsized.last?.attributes, "a size the listing lacks is for a lookup to learn")
+    guard case .entry(let sub, _)? = Self.lookup("sub", of: fileSystem) else { return XCTFail("sub") }
+    XCTAssertNil(try plus(sub.inode, 0).last?.attributes, "a size the listing lacks is for a lookup to learn")
     XCTAssertEqual(server.requests.count, 2, "listings only")
   }
 }

@@ -99,11 +99,27 @@ final class MountTreeTests: XCTestCase {
       DirectoryListing(format: .nginxJSON, entries: entries), from: location, to: MountTree.root, at: start)
     let node = { (index: Int) -> Int in tree.child(named: "e\(index)", in: MountTree.root)! }
     let isDirectory: (Int, MountTree.Content) -> Bool = { if case .directory = $1 { true } else { false } }
-    XCTAssertEqual(tree.siblings(after: node(1), count: 3, where: isDirectory), [node(3), node(5), node(7)])
-    XCTAssertEqual(tree.siblings(after: node(15), count: 3, where: isDirectory), [node(17), node(19)])
-    XCTAssertEqual(tree.siblings(after: node(1), count: 3, reach: 3, where: isDirectory), [node(3)])
+    let found = { (node: Int, count: Int, reach: Int) in
+      tree.siblings(after: node, count: count, reach: reach, where: isDirectory).found
+    }
+    XCTAssertEqual(found(node(1), 3, 256), [node(3), node(5), node(7)])
+    XCTAssertEqual(found(node(15), 3, 256), [node(17), node(19)])
+    XCTAssertEqual(found(node(1), 3, 3), [node(3)])
     XCTAssertEqual(
-      tree.siblings(after: node(2), count: 2, where: { sibling, _ in sibling != node(3) }), [node(4), node(5)])
-    XCTAssertEqual(tree.siblings(after: MountTree.root, count: 3, where: isDirectory), [])
+      tree.siblings(after: node(2), count: 2, where: { sibling, _ in sibling != node(3) }).found, [node(4), node(5)])
+    XCTAssertEqual(found(MountTree.root, 3, 256), [])
+    // A later call goes on from where the last one stopped, never looking at an entry twice.
+    let first = tree.siblings(after: node(1), count: 2, where: isDirectory)
+    XCTAssertEqual(first.found, [node(3), node(5)])
+    XCTAssertEqual(first.next, 6)
+    var examined: [Int] = []
+    let second = tree.siblings(after: node(3), from: first.next, count: 2) { sibling, content in
+      examined.append(sibling)
+      return isDirectory(sibling, content)
+    }
+    XCTAssertEqual(second.found, [node(7), node(9)])
+    XCTAssertEqual(examined, (6...9).map(node), "entries before the last call's stop are not looked at again")
+    XCTAssertEqual(second.next, 10)
+    XCTAssertEqual(tree.siblings(after: node(1), from: 12, count: 1, reach: 4, where: isDirectory).next, 12)
   }
 }

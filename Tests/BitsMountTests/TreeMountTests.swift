@@ -136,6 +136,29 @@ final class TreeMountTests: MountTestCase {
     }
   }
 
+  /// A walk that reads names and kinds only (`find`) is not given the files' attributes (the
+  /// kernel would keep an inode for each); sizes asked for right after (`stat`, `ls -l`, `du`)
+  /// come by lookups, exact, and cost the server nothing more.
+  func testAWalkOfNamesAndThenOfSizesSeesTheSameTree() throws {
+    try withServer(.nginx) { server in
+      let mountPoint = try mount([server.baseURL + "/json/"])
+      defer { try? unmount(mountPoint) }
+      // nginx lists no dot files.
+      let names = "find . -mindepth 1 ! -name '.*' -printf '%P %y\\n' | LC_ALL=C sort"
+      XCTAssertEqual(try shell(names, in: mountPoint), try shell(names, in: tree.root.path))
+      let listed = server.requests.count
+      let sizes = "find . -type f ! -name '.*' -printf '%P %s\\n' | LC_ALL=C sort"
+      XCTAssertEqual(try shell(sizes, in: mountPoint), try shell(sizes, in: tree.root.path))
+      let long = "ls -ln sub/inner | tail -n +2 | awk '{ print $5, $9 }'"
+      XCTAssertEqual(try shell(long, in: mountPoint), try shell(long, in: tree.root.path))
+      let total = try shell(
+        "find . -type f ! -name '.*' -printf '%s\\n' | awk '{ s += $1 } END { printf \"%.0f\\n\", s }'",
+        in: tree.root.path)
+      XCTAssertEqual(try shell("du -sb . | cut -f1", in: mountPoint), total)
+      XCTAssertEqual(server.requests.count, listed, "sizes from the listings: \(server.requests.dropFirst(listed))")
+    }
+  }
+
   /// A directory of 10,000 files: `ls -l` and `du` from one GET of its listing, in each of
   /// nginx's formats with exact sizes.
   func testTenThousandFilesListInOneGET() throws {

@@ -78,9 +78,8 @@ private struct Reading: Sendable {
         completion(.failure(error))
       case .success(let (head, body)):
         // Off the network thread, which other transfers share: a page of 100,000 entries takes
-        // a while to read. On a thread of its own, not the dispatch pool, whose threads callers
-        // may be holding while they wait for this listing.
-        startThread(named: "bitsfs-listing") {
+        // a while to read.
+        ListingThreads.shared.run {
           parsed(head: head, body: body, location: location, previous: previous, url: url)
         }
       }

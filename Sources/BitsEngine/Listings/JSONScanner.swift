@@ -96,7 +96,7 @@ struct JSONScanner {
     guard offset < bytes.count else { return nil }
     if bytes[offset] == UInt8(ascii: "\"") {
       offset += 1
-      return String(validating: bytes[start..<offset - 1], as: UTF8.self)
+      return Self.text(bytes, start..<offset - 1)
     }
     var text = Array(bytes[start..<offset])
     while offset < bytes.count {
@@ -125,6 +125,17 @@ struct JSONScanner {
       }
     }
     return nil
+  }
+
+  /// The bytes of `range` as text, `nil` if they are not UTF-8. ASCII, as most names and every
+  /// date are, needs no validating; `String(validating:)` on an array slice is generic code that
+  /// looked up type metadata for every string.
+  private static func text(_ bytes: [UInt8], _ range: Range<Int>) -> String? {
+    bytes.withUnsafeBufferPointer { buffer in
+      let part = UnsafeBufferPointer(rebasing: buffer[range])
+      guard part.contains(where: { $0 >= 0x80 }) else { return String(decoding: part, as: UTF8.self) }
+      return String(validating: part, as: UTF8.self)
+    }
   }
 
   /// The character of `\uXXXX` (the `\u` taken), a surrogate pair as one; `nil` for a lone
