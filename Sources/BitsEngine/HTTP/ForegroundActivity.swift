@@ -51,7 +51,9 @@ final class ForegroundActivity: Sendable {
       })
   }
 
+  /// Only lanes with transfers: an idle one learns the state when its next transfer comes, and
+  /// a walk over a tree makes two changes a listing.
   private func wake(_ lanes: [CurlLane]) {
-    for lane in lanes { lane.wake() }
+    for lane in lanes where lane.transferCount > 0 { lane.wake() }
   }
 }
