@@ -80,6 +80,14 @@ PY
 fio_arguments=(--name=foreground --rw=randread --bsrange=4k-64k --ioengine=psync --iodepth=1 --direct=1
   --randseed=7 --time_based --output-format=json)
 
+# fio_reading FILE SECONDS: the foreground workload on FILE of the mount, for SECONDS; prints
+# "p50_ms p99_ms reads".
+fio_reading() {
+  fio "${fio_arguments[@]}" --filename="$mountpoint/$1" --runtime="$2" --output="$WORK/fio.json" \
+    >/dev/null 2>"$WORK/fio.err" || { cat "$WORK/fio.err" >&2; return 1; }
+  latency
+}
+
 # latency: "p50_ms p99_ms reads" of the last fio run.
 latency() {
   python3 - "$WORK/fio.json" <<'PY'
@@ -122,9 +130,7 @@ measure() {
     read -r with_p50 with_p99 with_reads < <(latency)
 
     mount_fresh "$base"
-    fio "${fio_arguments[@]}" --filename="$mountpoint/fg.bin" --output="$WORK/fio.json" \
-      --runtime="$run_s" >/dev/null
-    read -r alone_p50 alone_p99 alone_reads < <(latency)
+    read -r alone_p50 alone_p99 alone_reads < <(fio_reading fg.bin "$run_s")
     timeout 30 "$BITSFS" unmount "$mountpoint"
     echo "$(ratio "$with_p99" "$alone_p99") $load_bytes $load_s $with_p50 $with_p99 $with_reads $alone_p50 $alone_p99 $alone_reads" \
       >>"$WORK/rounds.txt"
@@ -139,11 +145,9 @@ measure() {
   : >"$WORK/same.txt"
   for ((round = 0; round < ${ROUNDS:-3}; round++)); do
     mount_fresh "$base" --prefetch "$dir/*" ${FILL_OPTIONS:-}
-    fio "${fio_arguments[@]}" --filename="$mountpoint/$dir/f0.bin" --runtime="$run_s" --output="$WORK/fio.json" >/dev/null
-    read -r same_with_p50 same_with_p99 same_with_reads < <(latency)
+    read -r same_with_p50 same_with_p99 same_with_reads < <(fio_reading "$dir/f0.bin" "$run_s")
     mount_fresh "$base"
-    fio "${fio_arguments[@]}" --filename="$mountpoint/$dir/f0.bin" --runtime="$run_s" --output="$WORK/fio.json" >/dev/null
-    read -r same_alone_p50 same_alone_p99 same_alone_reads < <(latency)
+    read -r same_alone_p50 same_alone_p99 same_alone_reads < <(fio_reading "$dir/f0.bin" "$run_s")
     timeout 30 "$BITSFS" unmount "$mountpoint"
     echo "$(ratio "$same_with_p99" "$same_alone_p99") $same_with_p50 $same_with_p99 $same_with_reads $same_alone_p50 $same_alone_p99 $same_alone_reads" \
       >>"$WORK/same.txt"

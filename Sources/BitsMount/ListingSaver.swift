@@ -26,22 +26,15 @@ final class ListingSaver: Sendable {
   }
 
   private struct State {
-    var pending: [Item] = []
-    /// The first of `pending` not taken yet.
-    var next = 0
+    var pending = FirstInFirstOut<Item>()
     var pendingEntries = 0
     var lastArrival = ContinuousClock.now
     var isWriting = false
 
     mutating func take() -> Item? {
-      guard next < pending.count else {
-        pending = []
-        next = 0
-        return nil
-      }
-      defer { next += 1 }
-      pendingEntries -= pending[next].listing.entries.count
-      return pending[next]
+      guard let item = pending.popFirst() else { return nil }
+      pendingEntries -= item.listing.entries.count
+      return item
     }
   }
 
@@ -89,8 +82,7 @@ final class ListingSaver: Sendable {
 
   private func nextStep() -> Step {
     state.withLock { state in
-      guard state.next < state.pending.count else {
-        _ = state.take()  // empties
+      guard !state.pending.isEmpty else {
         state.isWriting = false
         return .end
       }

@@ -39,3 +39,20 @@ final class SupportTests: XCTestCase {
     XCTAssertFalse(isDirectory("/nonexistent"))
   }
 }
+
+final class FirstInFirstOutTests: XCTestCase {
+  func testItemsComeOutInTheOrderGivenAcrossRunningEmpty() {
+    var queue = FirstInFirstOut<Int>()
+    XCTAssertTrue(queue.isEmpty)
+    XCTAssertNil(queue.popFirst())
+    for item in 1...3 { queue.append(item) }
+    XCTAssertEqual(queue.popFirst(), 1)
+    queue.append(4)
+    XCTAssertEqual([queue.popFirst(), queue.popFirst(), queue.popFirst()], [2, 3, 4])
+    XCTAssertTrue(queue.isEmpty)
+    XCTAssertNil(queue.popFirst())
+    queue.append(5)
+    XCTAssertFalse(queue.isEmpty)
+    XCTAssertEqual(queue.popFirst(), 5)
+  }
+}

@@ -9,22 +9,8 @@ final class ListingThreads: Sendable {
   static let shared = ListingThreads(count: 4)
 
   private struct Jobs {
-    var waiting: [@Sendable () -> Void] = []
-    /// The first of `waiting` not taken yet.
-    var next = 0
+    var waiting = FirstInFirstOut<@Sendable () -> Void>()
     var isStarted = false
-
-    mutating func take() -> (@Sendable () -> Void)? {
-      guard next < waiting.count else { return nil }
-      defer {
-        next += 1
-        if next == waiting.count {
-          waiting = []
-          next = 0
-        }
-      }
-      return waiting[next]
-    }
   }
 
   private let count: Int
@@ -48,7 +34,7 @@ final class ListingThreads: Sendable {
         startThread(named: "bitsfs-listing") { [self] in
           while true {
             given.wait()
-            jobs.withLock { $0.take() }?()
+            jobs.withLock { $0.waiting.popFirst() }?()
           }
         }
       }
