@@ -19,7 +19,14 @@ package struct MountTree: Sendable {
 
   package enum Content: Sendable {
     case file(File)
-    case directory(Directory)
+    /// A directory, whose entries the tree keeps apart (`directory(_:)`): a node stays small
+    /// and cheap to copy, and the node array that grows with every listing moves little.
+    case directory(DirectorySlot)
+  }
+
+  /// Where the tree keeps a directory's entries.
+  package struct DirectorySlot: Sendable {
+    fileprivate let index: Int
   }
 
   package struct File: Sendable {
@@ -58,16 +65,39 @@ package struct MountTree: Sendable {
   }
 
   package private(set) var nodes: [Node] = [
-    Node(parent: root, name: "", content: .directory(Directory()), listedPosition: nil)
+    Node(parent: root, name: "", content: .directory(DirectorySlot(index: 0)), listedPosition: nil)
   ]
+  /// The entries of each directory node, by its slot.
+  private var directories = [Directory()]
 
   package init() {}
 
   package subscript(node: Int) -> Node { nodes[node] }
 
   package func directory(_ node: Int) -> Directory? {
-    guard nodes.indices.contains(node), case .directory(let directory) = nodes[node].content else { return nil }
-    return directory
+    guard nodes.indices.contains(node), case .directory(let slot) = nodes[node].content else { return nil }
+    return directories[slot.index]
+  }
+
+  /// What `stat` shows of a node, read without copying a directory's entries.
+  package struct Shown: Sendable {
+    package let isDirectory: Bool
+    /// A file's size as its listing gives it; `.unknown` for a directory.
+    package let size: DirectoryListing.Size
+    package let modified: Date?
+  }
+
+  package func shown(_ node: Int) -> Shown {
+    switch nodes[node].content {
+    case .file(let file): Shown(isDirectory: false, size: file.size, modified: file.modified)
+    case .directory(let slot): Shown(isDirectory: true, size: .unknown, modified: directories[slot.index].modified)
+    }
+  }
+
+  /// Whether `node` is a directory whose listing is to be read and was never read.
+  package func isUnlisted(_ node: Int) -> Bool {
+    guard case .directory(let slot) = nodes[node].content else { return false }
+    return directories[slot.index].listedAt == nil && directories[slot.index].location != nil
   }
 
   package func file(_ node: Int) -> File? {
@@ -157,7 +187,7 @@ package struct MountTree: Sendable {
         parent = existing
       } else {
         parent = add(
-          Node(parent: parent, name: name, content: .directory(Directory()), listedPosition: nil), placedIn: parent)
+          Node(parent: parent, name: name, content: newDirectory(Directory()), listedPosition: nil), placedIn: parent)
       }
     }
     guard let name = path.last else {
@@ -169,7 +199,9 @@ package struct MountTree: Sendable {
     guard let entries = self.directory(parent) else { throw .placedBelowFile(path.dropLast().joined(separator: "/")) }
     guard entries.placed[name] == nil else { throw .taken(path.joined(separator: "/")) }
     let content: Content =
-      if let location { .directory(Directory(location: location)) } else { .file(File(placedURL: url, size: .unknown)) }
+      if let location { newDirectory(Directory(location: location)) } else {
+        .file(File(placedURL: url, size: .unknown))
+      }
     return add(Node(parent: parent, name: name, content: content, listedPosition: nil), placedIn: parent)
   }
 
@@ -206,16 +238,15 @@ package struct MountTree: Sendable {
         }
         file.modified = entry.modified ?? file.modified
         nodes[node].content = .file(file)
-      case (.directory, .directory(var subdirectory)?):
+      case (.directory, .directory(let slot)?):
         node = old.listedByName[entry.name]!
-        subdirectory.modified = entry.modified ?? subdirectory.modified
-        nodes[node].content = .directory(subdirectory)
+        directories[slot.index].modified = entry.modified ?? directories[slot.index].modified
       default:
         let content: Content =
           switch entry.kind {
           case .file: .file(File(placedURL: nil, size: entry.size, modified: entry.modified))
           case .directory:
-            .directory(Directory(location: location.subdirectory(named: entry.name), modified: entry.modified))
+            newDirectory(Directory(location: location.subdirectory(named: entry.name), modified: entry.modified))
           }
         nodes.append(Node(parent: directory, name: entry.name, content: content, listedPosition: nil))
         node = nodes.count - 1
@@ -249,10 +280,13 @@ package struct MountTree: Sendable {
   }
 
   private mutating func modifyDirectory(_ node: Int, _ change: (inout Directory) -> Void) {
-    guard case .directory(var directory) = nodes[node].content else { return }
-    nodes[node].content = .file(File(placedURL: nil, size: .unknown))  // drop the reference: no copy on write
-    change(&directory)
-    nodes[node].content = .directory(directory)
+    guard case .directory(let slot) = nodes[node].content else { return }
+    change(&directories[slot.index])
+  }
+
+  private mutating func newDirectory(_ directory: Directory) -> Content {
+    directories.append(directory)
+    return .directory(DirectorySlot(index: directories.count - 1))
   }
 }
 

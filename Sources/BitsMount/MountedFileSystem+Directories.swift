@@ -96,10 +96,7 @@ extension MountedFileSystem {
       let parent = state.tree[directory].parent
       let (siblings, next) = state.tree.siblings(
         after: directory, from: state.readAhead[parent] ?? 0, count: Self.lookAhead
-      ) { node, content in
-        guard case .directory(let entries) = content else { return false }
-        return entries.listedAt == nil && entries.location != nil && state.listing[node] == nil
-      }
+      ) { node, _ in state.tree.isUnlisted(node) && state.listing[node] == nil }
       state.readAhead[parent] = next
       for sibling in siblings { state.listing[sibling] = [] }
       return siblings
@@ -177,14 +174,13 @@ extension MountedFileSystem {
   private func directoryEntries(of directory: Int, inode: UInt64) -> [DirectoryEntry] {
     let (parent, children) = tree.withLock { state in
       let children = state.tree.children(of: directory).map { node in
-        (node: node, name: state.tree[node].name, content: state.tree[node].content)
+        (node: node, name: state.tree[node].name, shown: state.tree.shown(node))
       }
       return (state.tree[directory].parent, children)
     }
     let opened = downloads(of: children.map(\.node))
     let nodes = children.map { child -> (node: Int, isDirectory: Bool, download: DownloadFile?) in
-      if case .directory = child.content { return (child.node, true, nil) }
-      return (child.node, false, opened[child.node])
+      (child.node, child.shown.isDirectory, child.shown.isDirectory ? nil : opened[child.node])
     }
     let numbers = currentInodes(of: [(parent, true, nil)] + nodes)
     var entries = [
@@ -197,7 +193,7 @@ extension MountedFileSystem {
       entries.append(
         DirectoryEntry(
           name: child.name, inode: childInode, mode: isDirectory ? S_IFDIR : S_IFREG,
-          attributes: attributes(of: child.content, download: download, inode: childInode),
+          attributes: attributes(of: child.shown, download: download, inode: childInode),
           timeout: timeout(download: download)))
     }
     return entries

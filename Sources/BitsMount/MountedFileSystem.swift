@@ -220,26 +220,24 @@ public final class MountedFileSystem: FileSystemOperations {
   }
 
   func attributes(of node: Int, inode: UInt64) -> FileAttributes? {
-    attributes(of: tree.withLock { $0.tree[node].content }, download: download(of: node), inode: inode)
+    attributes(of: tree.withLock { $0.tree.shown(node) }, download: download(of: node), inode: inode)
   }
 
-  /// The attributes of a node of `content`, whose file is `download` if opened.
-  func attributes(of content: MountTree.Content, download: DownloadFile?, inode: UInt64) -> FileAttributes? {
-    switch content {
-    case .directory(let directory):
+  /// The attributes of a node that shows as `shown`, whose file is `download` if opened.
+  func attributes(of shown: MountTree.Shown, download: DownloadFile?, inode: UInt64) -> FileAttributes? {
+    guard !shown.isDirectory else {
       return FileAttributes(
-        inode: inode, size: 0, mode: S_IFDIR | 0o555, linkCount: 2, modificationTime: directory.modified ?? mountTime)
-    case .file(let file):
-      if let download {
-        guard let version = download.lastKnownVersion else { return nil }
-        let modified = version.lastModified.flatMap(HTTPDate.parse) ?? mountTime
-        return FileAttributes(
-          inode: inode, size: version.size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: modified)
-      }
-      guard case .exact(let size) = file.size else { return nil }
-      return FileAttributes(
-        inode: inode, size: size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: file.modified ?? mountTime)
+        inode: inode, size: 0, mode: S_IFDIR | 0o555, linkCount: 2, modificationTime: shown.modified ?? mountTime)
     }
+    if let download {
+      guard let version = download.lastKnownVersion else { return nil }
+      let modified = version.lastModified.flatMap(HTTPDate.parse) ?? mountTime
+      return FileAttributes(
+        inode: inode, size: version.size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: modified)
+    }
+    guard case .exact(let size) = shown.size else { return nil }
+    return FileAttributes(
+      inode: inode, size: size, mode: S_IFREG | 0o444, linkCount: 1, modificationTime: shown.modified ?? mountTime)
   }
 
   package func lookup(parent: UInt64, name: String, reply: @escaping FileSystemReplyHandler) {

@@ -7,7 +7,7 @@ import FoundationEssentials
 struct EntryCollector {
   private(set) var entries: [DirectoryListing.Entry]
   private(set) var refusedNames: [String]
-  private var names: Set<[UInt8]>
+  private var names: Set<NameBytes>
   private let limit: Int
 
   /// Continues `previous` (the pages before of the same directory), if any.
@@ -15,11 +15,18 @@ struct EntryCollector {
     self.limit = limit
     entries = previous?.entries ?? []
     refusedNames = previous?.refusedNames ?? []
-    names = Set(entries.map { Array($0.name.utf8) })
+    names = Set(entries.map { NameBytes($0.name) })
+  }
+
+  /// Room for `count` more entries, for a format that knows how many it holds before adding.
+  mutating func reserveCapacity(_ count: Int) {
+    let wanted = entries.count + min(count, limit)
+    entries.reserveCapacity(wanted)
+    names.reserveCapacity(wanted)
   }
 
   mutating func add(_ entry: DirectoryListing.Entry) throws(ListingError) {
-    guard names.insert(Array(entry.name.utf8)).inserted else { return }
+    guard names.insert(NameBytes(entry.name)).inserted else { return }
     guard entries.count < limit else { throw .tooManyEntries(limit: limit) }
     entries.append(entry)
   }
@@ -40,5 +47,24 @@ struct EntryCollector {
   func listing(_ format: DirectoryListing.Format, continuationToken: String? = nil) -> DirectoryListing {
     DirectoryListing(
       format: format, entries: entries, refusedNames: refusedNames, continuationToken: continuationToken)
+  }
+}
+
+/// A name compared and hashed by its UTF-8 bytes, all at once: `[UInt8]` would cost an array
+/// per name and hash byte by byte.
+private struct NameBytes: Hashable {
+  let name: String
+
+  init(_ name: String) {
+    self.name = name
+  }
+
+  static func == (left: NameBytes, right: NameBytes) -> Bool {
+    left.name.utf8.elementsEqual(right.name.utf8)
+  }
+
+  func hash(into hasher: inout Hasher) {
+    var name = name
+    name.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
   }
 }

@@ -27,6 +27,7 @@ enum JSONListing {
     guard let items = JSONListingItem.items(in: body) else {
       throw .notAListing("a JSON document that is not a directory listing")
     }
+    collector.reserveCapacity(items.count)
     let isCaddy = items.first.map { $0.isDirectory != nil } ?? (server?.lowercased().hasPrefix("caddy") == true)
     if isCaddy {
       try CaddyListing.parse(items, into: &collector)
