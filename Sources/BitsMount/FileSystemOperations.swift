@@ -6,23 +6,28 @@ package struct DirectoryEntry: Sendable, Equatable {
   package var name: String
   package var inode: UInt64
   package var mode: mode_t
+  /// Where a reading of the directory goes on after this entry (`DirectoryOffset`).
+  package var offset: UInt64
   /// What a lookup of the entry would answer, for `readdirplus`; `nil` when a lookup must
   /// learn it first (a size the listing does not give).
   package var attributes: FileAttributes?
   /// How long the kernel may keep the name and the attributes.
   package var timeout: Double
 
-  package init(name: String, inode: UInt64, mode: mode_t, attributes: FileAttributes? = nil, timeout: Double = 0) {
+  package init(
+    name: String, inode: UInt64, mode: mode_t, offset: UInt64, attributes: FileAttributes? = nil, timeout: Double = 0
+  ) {
     self.name = name
     self.inode = inode
     self.mode = mode
+    self.offset = offset
     self.attributes = attributes
     self.timeout = timeout
   }
 
   /// The entry for a lookup to give its attributes.
   var withoutAttributes: DirectoryEntry {
-    DirectoryEntry(name: name, inode: inode, mode: mode)
+    DirectoryEntry(name: name, inode: inode, mode: mode, offset: offset)
   }
 }
 
@@ -37,7 +42,7 @@ package enum FileSystemReply: Sendable {
   case bytes([UInt8])
   /// `count` bytes of the cache data file from `offset`, sent without copying them here.
   case cached(DataFile, offset: UInt64, count: Int)
-  /// The whole listing; the session sends the part the kernel asked for.
+  /// Entries of a directory from where the kernel asked; the session sends those that fit.
   case directory([DirectoryEntry])
   /// The same with each entry's attributes (`readdirplus`), saving the kernel a lookup each.
   case directoryPlus([DirectoryEntry])
@@ -56,10 +61,9 @@ package protocol FileSystemOperations: AnyObject, Sendable {
   func open(inode: UInt64, flags: Int32, reply: @escaping FileSystemReplyHandler)
   func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
-  func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler)
-  func readdir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
-  func readdirplus(inode: UInt64, handle: UInt64, offset: UInt64, reply: @escaping FileSystemReplyHandler)
-  func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
+  /// `readdir`, and with `plus` `readdirplus`: at most `count` entries after `offset`.
+  /// Directories are not opened: the session answers opendir and releasedir itself.
+  func readdir(inode: UInt64, offset: UInt64, count: Int, plus: Bool, reply: @escaping FileSystemReplyHandler)
   func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler)
   func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler)
   func statfs(reply: @escaping FileSystemReplyHandler)

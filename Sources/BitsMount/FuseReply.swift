@@ -14,8 +14,8 @@ final class FuseReply: Sendable {
     case plain
     /// `getxattr`/`listxattr` with a buffer of `size` bytes (0 asks for the length).
     case attribute(size: Int)
-    /// `readdir` of at most `size` bytes from entry `offset`.
-    case directory(size: Int, offset: UInt64)
+    /// `readdir` of at most `size` bytes.
+    case directory(size: Int)
   }
 
   private struct Request: @unchecked Sendable {
@@ -76,21 +76,20 @@ final class FuseReply: Sendable {
     bytes.withUnsafeBytes { _ = bitsfs_reply_buf(request.raw, $0.baseAddress, $0.count) }
   }
 
-  /// The entries from `offset` (an index) that fit in `size` bytes; with `plus`, each with its
-  /// attributes where known (an entry without them is one the kernel looks up, as after readdir).
+  /// The entries that fit in `size` bytes, in order; with `plus`, each with its attributes
+  /// where known (an entry without them is one the kernel looks up, as after readdir).
   private func sendDirectory(_ entries: [DirectoryEntry], plus: Bool) {
-    guard case .directory(let size, let offset) = shape else { return _ = bitsfs_reply_err(request.raw, EIO) }
+    guard case .directory(let size) = shape else { return _ = bitsfs_reply_err(request.raw, EIO) }
     var buffer = [CChar](repeating: 0, count: size)
     var used = 0
-    for index in Int(min(offset, UInt64(entries.count)))..<entries.count {
-      let entry = entries[index]
+    for entry in entries {
       let needed = buffer.withUnsafeMutableBufferPointer { pointer -> Int in
         let place = pointer.baseAddress! + used
         guard plus else {
           var status = Glibc.stat()
           status.st_ino = UInt(entry.inode)
           status.st_mode = entry.mode
-          return fuse_add_direntry(request.raw, place, size - used, entry.name, &status, off_t(index + 1))
+          return fuse_add_direntry(request.raw, place, size - used, entry.name, &status, off_t(entry.offset))
         }
         var parameters = fuse_entry_param()
         if let attributes = entry.attributes {
@@ -102,7 +101,7 @@ final class FuseReply: Sendable {
           parameters.attr.st_ino = UInt(entry.inode)
           parameters.attr.st_mode = entry.mode
         }
-        return fuse_add_direntry_plus(request.raw, place, size - used, entry.name, &parameters, off_t(index + 1))
+        return fuse_add_direntry_plus(request.raw, place, size - used, entry.name, &parameters, off_t(entry.offset))
       }
       // An entry that does not fit waits for the next call.
       guard used + needed <= size else { break }

@@ -52,24 +52,19 @@ public final class FuseSession: KernelCache {
       guard let request else { return }
       FuseSession.operations(context).release(inode: inode, handle: handle, reply: FuseReply(request).send)
     }
-    table.opendir = { context, request, inode in
-      guard let request else { return }
-      FuseSession.operations(context).opendir(inode: inode, reply: FuseReply(request).send)
-    }
-    table.readdir = { context, request, inode, size, offset, handle in
+    // At most as many entries as the kernel's buffer could hold, the shortest names taken: a
+    // `struct fuse_dirent` of 24 bytes and a name padded to 8; with attributes, 128 more.
+    table.readdir = { context, request, inode, size, offset in
       guard let request else { return }
       FuseSession.operations(context).readdir(
-        inode: inode, handle: handle, reply: FuseReply(request, shape: .directory(size: size, offset: offset)).send)
+        inode: inode, offset: offset, count: size / 32, plus: false,
+        reply: FuseReply(request, shape: .directory(size: size)).send)
     }
-    table.readdirplus = { context, request, inode, size, offset, handle in
+    table.readdirplus = { context, request, inode, size, offset in
       guard let request else { return }
-      FuseSession.operations(context).readdirplus(
-        inode: inode, handle: handle, offset: offset,
-        reply: FuseReply(request, shape: .directory(size: size, offset: offset)).send)
-    }
-    table.releasedir = { context, request, inode, handle in
-      guard let request else { return }
-      FuseSession.operations(context).releasedir(inode: inode, handle: handle, reply: FuseReply(request).send)
+      FuseSession.operations(context).readdir(
+        inode: inode, offset: offset, count: size / 160, plus: true,
+        reply: FuseReply(request, shape: .directory(size: size)).send)
     }
     table.getxattr = { context, request, inode, name, size in
       guard let request, let name else { return }

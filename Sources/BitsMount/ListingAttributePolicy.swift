@@ -4,9 +4,9 @@
 /// directory leaves its files' attributes out unless files were looked up lately (`ls -l`,
 /// `du`, `stat`): the kernel then looks up the files it is asked about, and the first such
 /// lookup brings the attributes back for ``demandSpan``. Directories always carry theirs (a
-/// walk opens them), and so does a reply past the start of a listing: the kernel asks for one
-/// with attributes only once entries of the directory were looked at (READDIRPLUS_AUTO).
-/// A pure value.
+/// walk opens them), and so do every reply of a large listing and every reply past the first:
+/// left out, files' attributes there would cost `ls -l` and `du` a lookup each in the
+/// directories where that adds up. A pure value.
 struct ListingAttributePolicy: Sendable {
   /// The most entries of a directory whose first reply may leave files out: about what one
   /// reply of 32 KiB holds, so a larger listing costs at most this many lookups more.

@@ -4,7 +4,7 @@ import Glibc
 
 /// Directories: listings read when a directory is first looked at and again in the background
 /// once their time to live has passed, sizes a listing does not give learned on first look,
-/// and directory handles with the entries as they were when opened.
+/// and readings of directories in parts, each part found by the offset the kernel hands back.
 extension MountedFileSystem {
   /// How many directories a walk of the tree has listed ahead of it, and how many sizes a sweep
   /// of `stat`s over a listing without sizes has learned ahead of it.
@@ -34,6 +34,18 @@ extension MountedFileSystem {
     // An expired listing answers before its refresh starts, so the answer is the old listing's.
     if freshness != .unlisted { completion(.success(())) }
     if start { readListing(of: directory) }
+  }
+
+  /// The kernel asked for the attributes of `directory`, as it does before it answers a
+  /// reading from the entries it keeps once their time to live has passed: a listing that
+  /// expired is read again in the background, so a change reaches the kernel (`finishListing`).
+  func refreshIfExpired(_ directory: Int) {
+    let now = ContinuousClock.now
+    let isStale = tree.withLock { state in
+      state.tree.freshness(
+        of: directory, at: now, timeToLive: options.directoryTimeToLive, failureHold: listingFailureHold) == .stale
+    }
+    if isStale { whenListed(directory) { _ in } }
   }
 
   /// Reads the listing of `directory`: from the listing store when it holds one and the
@@ -67,22 +79,28 @@ extension MountedFileSystem {
     at listedAt: ContinuousClock.Instant, more: Bool
   ) {
     let now = ContinuousClock.now
-    let (waiters, gone) = tree.withLock { state -> ([@Sendable (Result<Void, BitsError>) -> Void], [String]) in
+    typealias Applied = (waiters: [@Sendable (Result<Void, BitsError>) -> Void], gone: [String], changed: Bool)
+    let (waiters, gone, changed) = tree.withLock { state -> Applied in
       let waiters = more ? (state.listing[directory] ?? []) : (state.listing.removeValue(forKey: directory) ?? [])
       if more { state.listing[directory] = [] }
       switch result {
       case .success(let (listing, location)):
         state.readAhead[directory] = nil  // positions of the old listing
-        return (waiters, state.tree.apply(listing, from: location, to: directory, at: listedAt))
+        let wasListed = state.tree.directory(directory)?.listedAt != nil
+        let before = state.tree.children(of: directory)
+        let gone = state.tree.apply(listing, from: location, to: directory, at: listedAt)
+        return (waiters, gone, wasListed && state.tree.children(of: directory) != before)
       case .failure:
         state.tree.listingFailed(directory, at: now)
-        return (waiters, [])
+        return (waiters, [], false)
       }
     }
-    // Names gone from the listing are gone from the mount, also from the kernel's cache.
-    if !gone.isEmpty, let kernel = kernelCache {
+    // Names gone from the listing are gone from the mount, also from the kernel's caches: its
+    // names, and the entries it keeps of the directory (directories are not opened, so it
+    // keeps what it read of one until told).
+    if changed, let kernel = kernelCache {
       let inode = currentInode(of: directory, isDirectory: true)
-      forgetNames(gone.map { ($0, inode) }, in: kernel)
+      forgetNames(gone.map { ($0, inode) }, in: kernel, thenEntriesOf: [inode])
     }
     let outcome = result.map { _ in () }
     for waiter in waiters { waiter(outcome) }
@@ -151,32 +169,44 @@ extension MountedFileSystem {
     }
   }
 
-  // MARK: Directory handles
+  // MARK: Reading directories
 
-  package func opendir(inode: UInt64, reply: @escaping FileSystemReplyHandler) {
+  /// The entries of directory `inode` after `offset` (0, or the offset of an entry given
+  /// before), at most `count`; with `plus`, each with its attributes where known (files' only
+  /// when wanted, `ListingAttributePolicy`), which the kernel keeps as if looked up. No state is
+  /// kept between the parts of a reading (there is no opendir): an offset says where it goes on.
+  package func readdir(
+    inode: UInt64, offset: UInt64, count: Int, plus: Bool, reply: @escaping FileSystemReplyHandler
+  ) {
     guard let (directory, _) = resolve(inode), tree.withLock({ $0.tree.directory(directory) }) != nil else {
       return reply(.error(ENOTDIR))
     }
     whenListed(directory) { [self] result in
       guard case .success = result else { return reply(.error(EIO)) }
-      listSiblings(after: directory)
-      let entries = directoryEntries(of: directory, inode: inode)
-      let handle = handles.withLock { table in
-        let handle = table.nextNumber()
-        table.directories[handle] = entries
-        return handle
+      if offset == 0 { listSiblings(after: directory) }
+      let (entries, total) = directoryEntries(of: directory, inode: inode, after: DirectoryOffset(offset), count: count)
+      guard plus else { return reply(.directory(entries)) }
+      let now = ContinuousClock.now
+      let filesCarryAttributes = tree.withLock { state in
+        state.attributePolicy.filesCarryAttributes(offset: offset, entryCount: total, at: now)
       }
-      reply(.opened(handle: handle, keepCache: false))
+      guard !filesCarryAttributes else { return reply(.directoryPlus(entries)) }
+      reply(.directoryPlus(entries.map { entry in entry.mode == S_IFREG ? entry.withoutAttributes : entry }))
     }
   }
 
-  /// The entries of `directory` with their attributes, taking each lock once for all of them.
-  private func directoryEntries(of directory: Int, inode: UInt64) -> [DirectoryEntry] {
-    let (parent, children) = tree.withLock { state in
-      let children = state.tree.children(of: directory).map { node in
-        (node: node, name: state.tree[node].name, shown: state.tree.shown(node))
-      }
-      return (state.tree[directory].parent, children)
+  /// At most `count` entries of `directory` (`.` and `..`, then its children) after `previous`
+  /// with their attributes, taking each lock once for all of them; and how many it has in all.
+  private func directoryEntries(
+    of directory: Int, inode: UInt64, after previous: DirectoryOffset?, count: Int
+  ) -> (entries: [DirectoryEntry], total: Int) {
+    let (parent, children, start, total) = tree.withLock { state in
+      let all = state.tree.children(of: directory)
+      let start = previous?.next(among: all) ?? 0
+      let first = min(max(start - 2, 0), all.count)
+      let window = first..<min(max(start - 2 + count, first), all.count)
+      let children = all[window].map { node in (node: node, name: state.tree[node].name, shown: state.tree.shown(node)) }
+      return (state.tree[directory].parent, children, start, all.count + 2)
     }
     let opened = downloads(of: children.map(\.node))
     let nodes = children.map { child -> (node: Int, isDirectory: Bool, download: DownloadFile?) in
@@ -184,40 +214,19 @@ extension MountedFileSystem {
     }
     let numbers = currentInodes(of: [(parent, true, nil)] + nodes)
     var entries = [
-      DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR),
-      DirectoryEntry(name: "..", inode: numbers[0], mode: S_IFDIR),
-    ]
-    entries.reserveCapacity(children.count + 2)
+      DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR, offset: DirectoryOffset(position: 0, node: directory).raw),
+      DirectoryEntry(name: "..", inode: numbers[0], mode: S_IFDIR, offset: DirectoryOffset(position: 1, node: parent).raw),
+    ].dropFirst(min(start, 2)).prefix(max(0, count))
+    entries.reserveCapacity(entries.count + children.count)
     for (index, child) in children.enumerated() {
       let (childInode, download, isDirectory) = (numbers[index + 1], nodes[index].download, nodes[index].isDirectory)
       entries.append(
         DirectoryEntry(
           name: child.name, inode: childInode, mode: isDirectory ? S_IFDIR : S_IFREG,
+          offset: DirectoryOffset(position: max(start, 2) + index, node: child.node).raw,
           attributes: attributes(of: child.shown, download: download, inode: childInode),
           timeout: timeout(download: download)))
     }
-    return entries
-  }
-
-  package func readdir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
-    guard let entries = handles.withLock({ $0.directories[handle] }) else { return reply(.error(EBADF)) }
-    reply(.directory(entries))
-  }
-
-  /// `readdir` from entry `offset` with the entries' attributes, which the kernel keeps as if
-  /// looked up; files' only when wanted (`ListingAttributePolicy`).
-  package func readdirplus(inode: UInt64, handle: UInt64, offset: UInt64, reply: @escaping FileSystemReplyHandler) {
-    guard let entries = handles.withLock({ $0.directories[handle] }) else { return reply(.error(EBADF)) }
-    let now = ContinuousClock.now
-    let filesCarryAttributes = tree.withLock { state in
-      state.attributePolicy.filesCarryAttributes(offset: offset, entryCount: entries.count, at: now)
-    }
-    guard !filesCarryAttributes else { return reply(.directoryPlus(entries)) }
-    reply(.directoryPlus(entries.map { entry in entry.mode == S_IFREG ? entry.withoutAttributes : entry }))
-  }
-
-  package func releasedir(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler) {
-    handles.withLock { _ = $0.directories.removeValue(forKey: handle) }
-    reply(.error(0))
+    return (Array(entries), total)
   }
 }

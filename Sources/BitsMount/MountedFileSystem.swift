@@ -75,9 +75,6 @@ public final class MountedFileSystem: FileSystemOperations {
   struct HandleTable {
     var nextHandle: UInt64 = 1
     var open: [UInt64: OpenFile] = [:]
-    /// The entries of each open directory, as they were when it was opened: the kernel reads a
-    /// listing in parts, by offset, and a refresh meanwhile must not shift them.
-    var directories: [UInt64: [DirectoryEntry]] = [:]
 
     mutating func nextNumber() -> UInt64 {
       defer { nextHandle += 1 }
@@ -190,7 +187,8 @@ public final class MountedFileSystem: FileSystemOperations {
       return (name: name, parent: currentInode(of: parent, isDirectory: true))
     }
     let pages = inodes.withLock { table in nodes.flatMap { table.numbers(ofEntry: $0) } }
-    forgetNames(names, in: kernel)
+    // The directories' kept entries show the old version's inode.
+    forgetNames(names, in: kernel, thenEntriesOf: Array(Set(names.map(\.parent))))
     // On a thread of its own: the kernel drops pages only once the reads pending on them are
     // answered, and their answers may come from the thread that tells of the change.
     DispatchQueue.global().async {
@@ -198,11 +196,16 @@ public final class MountedFileSystem: FileSystemOperations {
     }
   }
 
-  /// Has the kernel forget `names`, in order. Never on the calling thread: the kernel waits for
-  /// lookups under way in the directory, which may wait for the engine.
-  func forgetNames(_ names: [(name: String, parent: UInt64)], in kernel: any KernelCache) {
+  /// Has the kernel forget `names`, in order, and then the entries it keeps of `directories`
+  /// (their names and inodes, kept since it read them). Never on the calling thread: the
+  /// kernel waits for lookups and readings under way in a directory, which may wait for the
+  /// engine.
+  func forgetNames(
+    _ names: [(name: String, parent: UInt64)], in kernel: any KernelCache, thenEntriesOf directories: [UInt64] = []
+  ) {
     kernelNames.async {
       for (name, parent) in names { kernel.invalidate(name: name, in: parent) }
+      for directory in directories { kernel.invalidate(inode: directory) }
     }
   }
 
@@ -293,6 +296,7 @@ public final class MountedFileSystem: FileSystemOperations {
     guard let (node, _) = resolve(inode), let attributes = attributes(of: node, inode: inode) else {
       return reply(.error(ENOENT))
     }
+    if attributes.mode & S_IFMT == S_IFDIR { refreshIfExpired(node) }
     reply(.attributes(attributes, timeout: timeout(of: node)))
   }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,8 @@
 struct shim {
   struct bitsfs_fuse_operations operations;
   atomic_long in_flight;
+  // Set at init: the kernel takes ENOSYS from opendir as "never send opendir or releasedir".
+  atomic_bool no_opendir;
 };
 
 static struct shim *shim_of(fuse_req_t req) { return (struct shim *)fuse_req_userdata(req); }
@@ -35,16 +38,20 @@ static int end(struct shim *shim, int result) {
 #define OPTION(name, value) name "=" STRING(value)
 
 static void shim_init(void *userdata, struct fuse_conn_info *conn) {
-  (void)userdata;
   // Reads may arrive in parallel; a file whose size or date changes gets its pages dropped;
   // file data is spliced into replies (bitsfs_reply_fd).
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
-  // Listings with attributes (`ls -l`, `du`, `find -size`) cost no lookup per entry; the kernel
-  // asks for them once a listing is followed by lookups of its entries.
+  // Listings with attributes (`ls -l`, `du`, `find -size`) cost no lookup per entry, and a walk
+  // into the subdirectories of a listing none (ListingAttributePolicy decides which entries
+  // carry theirs): READDIRPLUS for every part of a listing, not only the first as with
+  // READDIRPLUS_AUTO.
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
-  if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO) conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  // Directories keep no state between the parts of a reading (the offsets say where it goes
+  // on), so the kernel need not open them: two requests fewer per directory a walk reads.
+  atomic_store(&((struct shim *)userdata)->no_opendir, (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
   conn->max_readahead = 1 << 20;
   conn->max_read = MAX_READ;
   conn->max_background = 64;
@@ -77,25 +84,33 @@ static void shim_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
   OPS(req)->release(OPS(req)->context, req, ino, fi->fh);
 }
 
+// Only a kernel older than 5.1 opens directories: with no handle, as readdir needs none.
 static void shim_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  (void)fi;
-  begin(req);
-  OPS(req)->opendir(OPS(req)->context, req, ino);
+  (void)ino;
+  if (atomic_load(&SHIM(req)->no_opendir)) {
+    fuse_reply_err(req, ENOSYS);
+    return;
+  }
+  fi->fh = 0;
+  fuse_reply_open(req, fi);
 }
 
 static void shim_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  (void)fi;
   begin(req);
-  OPS(req)->readdir(OPS(req)->context, req, ino, size, (uint64_t)off, fi->fh);
+  OPS(req)->readdir(OPS(req)->context, req, ino, size, (uint64_t)off);
 }
 
 static void shim_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  (void)fi;
   begin(req);
-  OPS(req)->readdirplus(OPS(req)->context, req, ino, size, (uint64_t)off, fi->fh);
+  OPS(req)->readdirplus(OPS(req)->context, req, ino, size, (uint64_t)off);
 }
 
 static void shim_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  begin(req);
-  OPS(req)->releasedir(OPS(req)->context, req, ino, fi->fh);
+  (void)ino;
+  (void)fi;
+  fuse_reply_err(req, 0);
 }
 
 static void shim_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
@@ -213,6 +228,7 @@ struct bitsfs_session *bitsfs_session_new(const char *options, const struct bits
   }
   shim->operations = *operations;
   atomic_init(&shim->in_flight, 0);
+  atomic_init(&shim->no_opendir, false);
   // libfuse wants max_read both here and in init.
   char *argv[] = {"bitsfs", "-o", (char *)options, "-o", OPTION("max_read", MAX_READ), NULL};
   struct fuse_args args = FUSE_ARGS_INIT(5, argv);

@@ -78,12 +78,10 @@ final class DirectoryFileSystemTests: XCTestCase {
   }
 
   private func list(_ inode: UInt64, of fileSystem: MountedFileSystem) throws -> [String] {
-    guard case .opened(let handle, _)? = replies(to: { fileSystem.opendir(inode: inode, reply: $0) }).first else {
-      throw CallFailed(operation: "opendir")
-    }
-    defer { _ = replies { fileSystem.releasedir(inode: inode, handle: handle, reply: $0) } }
     guard
-      case .directory(let entries)? = replies(to: { fileSystem.readdir(inode: inode, handle: handle, reply: $0) }).first
+      case .directory(let entries)? = replies(to: {
+        fileSystem.readdir(inode: inode, offset: 0, count: 1_000, plus: false, reply: $0)
+      }).first
     else { throw CallFailed(operation: "readdir") }
     return entries.map(\.name)
   }
@@ -181,14 +179,58 @@ final class DirectoryFileSystemTests: XCTestCase {
     XCTAssertEqual(c.size, 3)
   }
 
+  func testAReadingInPartsThatSpansARefreshGoesOnAfterTheEntryItReadLast() throws {
+    serveListing([("b", 1), ("c", 2), ("d", 3)], at: root)
+    let fileSystem = try fileSystem(timeToLive: .milliseconds(200))
+    let part = { (offset: UInt64, count: Int) throws -> [DirectoryEntry] in
+      guard
+        case .directoryPlus(let entries)? = replies(to: {
+          fileSystem.readdir(inode: 1, offset: offset, count: count, plus: true, reply: $0)
+        }).first
+      else { throw CallFailed(operation: "readdirplus") }
+      return entries
+    }
+    let first = try part(0, 3)
+    XCTAssertEqual(first.map(\.name), [".", "..", "b"])
+    serveListing([("a", 9), ("b", 1), ("c", 2), ("d", 3)], at: root)
+    usleep(250_000)
+    _ = try part(0, 1)  // expired: the refresh starts behind this answer
+    XCTAssertTrue(
+      (0..<100).contains { _ in
+        usleep(20_000)
+        return (try? part(0, 10))?.contains { $0.name == "a" } == true
+      }, "the listing was read again, with a before b")
+    XCTAssertEqual(try part(first[2].offset, 10).map(\.name), ["c", "d"], "after b, as the reading left it: no repeat")
+    XCTAssertEqual(try part(first[2].offset, 1).map(\.name), ["c"], "at most the count asked")
+  }
+
+  func testTheAttributesOfAnExpiredDirectoryReadItAgainAndAChangeDropsWhatTheKernelKeeps() throws {
+    serveListing([("a", 1)], at: root)
+    let fileSystem = try fileSystem(timeToLive: .milliseconds(200))
+    XCTAssertEqual(try list(1, of: fileSystem), [".", "..", "a"])
+    _ = replies { fileSystem.getattr(inode: 1, reply: $0) }
+    XCTAssertEqual(requests(to: root), 1, "within its time to live, a directory's attributes read nothing")
+    serveListing([("a", 1), ("b", 2)], at: root)
+    usleep(250_000)
+    // The kernel asks for a directory's attributes before it answers from the entries it keeps.
+    _ = replies { fileSystem.getattr(inode: 1, reply: $0) }
+    let dropped = (0..<100).contains { _ in
+      usleep(20_000)
+      return requests(to: root) == 2 && kernel.inodes.withLock { $0.contains(1) }
+    }
+    XCTAssertTrue(dropped, "read again, and the kernel told to drop the entries it keeps")
+    XCTAssertEqual(try list(1, of: fileSystem), [".", "..", "a", "b"])
+  }
+
   func testListingsThatCannotBeReadGiveEIOAndAreTriedAgain() throws {
     server.serve(
       .init(bytes: Array("<html><title>Welcome</title></html>".utf8), etag: nil, contentType: "text/html"), at: root)
     let fileSystem = try fileSystem()
     guard case .error(EIO)? = Self.lookup("a", of: fileSystem) else { return XCTFail("a page that is no listing") }
-    guard case .error(EIO)? = replies(to: { fileSystem.opendir(inode: 1, reply: $0) }).first else {
-      return XCTFail("opendir of a directory that cannot be listed")
-    }
+    guard
+      case .error(EIO)? = replies(to: { fileSystem.readdir(inode: 1, offset: 0, count: 10, plus: true, reply: $0) })
+        .first
+    else { return XCTFail("readdir of a directory that cannot be listed") }
     serveListing([("a", 1)], at: root)
     guard case .entry? = Self.lookup("a", of: fileSystem) else {
       return XCTFail("a listing that never was is read again")
@@ -305,13 +347,9 @@ final class DirectoryFileSystemTests: XCTestCase {
     serveListing([("exact", 42), ("sub/", nil)], at: root)
     let fileSystem = try fileSystem()
     let plus = { (inode: UInt64, offset: UInt64) throws -> [DirectoryEntry] in
-      guard case .opened(let handle, _)? = replies(to: { fileSystem.opendir(inode: inode, reply: $0) }).first else {
-        throw CallFailed(operation: "opendir")
-      }
-      defer { _ = replies { fileSystem.releasedir(inode: inode, handle: handle, reply: $0) } }
       guard
         case .directoryPlus(let entries)? = replies(to: {
-          fileSystem.readdirplus(inode: inode, handle: handle, offset: offset, reply: $0)
+          fileSystem.readdir(inode: inode, offset: offset, count: 100, plus: true, reply: $0)
         }).first
       else { throw CallFailed(operation: "readdirplus") }
       return entries
@@ -320,7 +358,9 @@ final class DirectoryFileSystemTests: XCTestCase {
     XCTAssertEqual(walked.map(\.name), [".", "..", "exact", "sub"])
     XCTAssertNil(walked[2].attributes, "no file was looked up: a walk that reads names is not given files' attributes")
     XCTAssertEqual(walked[3].attributes?.mode, S_IFDIR | 0o555, "a directory's, for the walk to open it")
-    XCTAssertEqual(try plus(1, 2)[2].attributes?.size, 42, "past the start, the kernel asked for attributes")
+    let further = try plus(1, walked[1].offset)
+    XCTAssertEqual(further.map(\.name), ["exact", "sub"], "a reading goes on after the entry whose offset it gives")
+    XCTAssertEqual(further.first?.attributes?.size, 42, "past the start of a listing, files carry attributes")
     guard case .entry? = Self.lookup("exact", of: fileSystem) else { return XCTFail("lookup exact") }
     let entries = try plus(1, 0)
     XCTAssertEqual(entries[2].attributes?.size, 42, "once a file is looked up, files' attributes come along")

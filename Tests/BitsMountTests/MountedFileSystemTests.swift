@@ -110,18 +110,17 @@ final class MountedFileSystemTests: XCTestCase {
     guard case .error(ENOENT)? = answer({ fileSystem.getattr(inode: 12345, reply: $0) }) else {
       return XCTFail("unknown inodes are ENOENT")
     }
-    guard case .error(ENOTDIR)? = answer({ fileSystem.opendir(inode: inode, reply: $0) }) else {
-      return XCTFail("a file is not a directory")
-    }
+    guard
+      case .error(ENOTDIR)? = answer({ fileSystem.readdir(inode: inode, offset: 0, count: 10, plus: true, reply: $0) })
+    else { return XCTFail("a file is not a directory") }
   }
 
   func testTheListingAndTheAttributesShowNoCredential() throws {
-    guard case .opened(let handle, _)? = answer({ fileSystem.opendir(inode: 1, reply: $0) }) else {
-      return XCTFail("opendir")
-    }
-    guard case .directory(let listing)? = answer({ fileSystem.readdir(inode: 1, handle: handle, reply: $0) }) else {
-      return XCTFail("readdir")
-    }
+    guard
+      case .directory(let listing)? = answer({
+        fileSystem.readdir(inode: 1, offset: 0, count: 10, plus: false, reply: $0)
+      })
+    else { return XCTFail("readdir") }
     XCTAssertEqual(listing.map(\.name), [".", "..", "data.bin"])
     XCTAssertEqual(listing.last?.inode, try lookupInode())
     guard

@@ -22,10 +22,8 @@ struct bitsfs_fuse_operations {
   void (*open)(void *context, fuse_req_t req, uint64_t ino, int flags);
   void (*read)(void *context, fuse_req_t req, uint64_t ino, size_t size, uint64_t offset, uint64_t handle);
   void (*release)(void *context, fuse_req_t req, uint64_t ino, uint64_t handle);
-  void (*opendir)(void *context, fuse_req_t req, uint64_t ino);
-  void (*readdir)(void *context, fuse_req_t req, uint64_t ino, size_t size, uint64_t offset, uint64_t handle);
-  void (*readdirplus)(void *context, fuse_req_t req, uint64_t ino, size_t size, uint64_t offset, uint64_t handle);
-  void (*releasedir)(void *context, fuse_req_t req, uint64_t ino, uint64_t handle);
+  void (*readdir)(void *context, fuse_req_t req, uint64_t ino, size_t size, uint64_t offset);
+  void (*readdirplus)(void *context, fuse_req_t req, uint64_t ino, size_t size, uint64_t offset);
   void (*getxattr)(void *context, fuse_req_t req, uint64_t ino, const char *name, size_t size);
   void (*listxattr)(void *context, fuse_req_t req, uint64_t ino, size_t size);
   void (*statfs)(void *context, fuse_req_t req);
