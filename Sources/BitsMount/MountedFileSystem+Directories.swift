@@ -205,7 +205,9 @@ extension MountedFileSystem {
       let start = previous?.next(among: all) ?? 0
       let first = min(max(start - 2, 0), all.count)
       let window = first..<min(max(start - 2 + count, first), all.count)
-      let children = all[window].map { node in (node: node, name: state.tree[node].name, shown: state.tree.shown(node)) }
+      let children = all[window].map { node in
+        (node: node, name: state.tree[node].name, shown: state.tree.shown(node))
+      }
       return (state.tree[directory].parent, children, start, all.count + 2)
     }
     let opened = downloads(of: children.map(\.node))
@@ -215,7 +217,8 @@ extension MountedFileSystem {
     let numbers = currentInodes(of: [(parent, true, nil)] + nodes)
     var entries = [
       DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR, offset: DirectoryOffset(position: 0, node: directory).raw),
-      DirectoryEntry(name: "..", inode: numbers[0], mode: S_IFDIR, offset: DirectoryOffset(position: 1, node: parent).raw),
+      DirectoryEntry(
+        name: "..", inode: numbers[0], mode: S_IFDIR, offset: DirectoryOffset(position: 1, node: parent).raw),
     ].dropFirst(min(start, 2)).prefix(max(0, count))
     entries.reserveCapacity(entries.count + children.count)
     for (index, child) in children.enumerated() {
