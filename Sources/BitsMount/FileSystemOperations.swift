@@ -24,11 +24,6 @@ package struct DirectoryEntry: Sendable, Equatable {
     self.attributes = attributes
     self.timeout = timeout
   }
-
-  /// The entry for a lookup to give its attributes.
-  var withoutAttributes: DirectoryEntry {
-    DirectoryEntry(name: name, inode: inode, mode: mode, offset: offset)
-  }
 }
 
 /// What a file system answers to one kernel request. The FUSE session turns it into the reply

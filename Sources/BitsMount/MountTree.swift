@@ -94,6 +94,11 @@ package struct MountTree: Sendable {
     }
   }
 
+  package func isDirectory(_ node: Int) -> Bool {
+    guard nodes.indices.contains(node), case .directory = nodes[node].content else { return false }
+    return true
+  }
+
   /// Whether `node` is a directory whose listing is to be read and was never read.
   package func isUnlisted(_ node: Int) -> Bool {
     guard case .directory(let slot) = nodes[node].content else { return false }

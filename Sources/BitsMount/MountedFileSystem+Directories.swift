@@ -178,58 +178,66 @@ extension MountedFileSystem {
   package func readdir(
     inode: UInt64, offset: UInt64, count: Int, plus: Bool, reply: @escaping FileSystemReplyHandler
   ) {
-    guard let (directory, _) = resolve(inode), tree.withLock({ $0.tree.directory(directory) }) != nil else {
+    guard let (directory, _) = resolve(inode), tree.withLock({ $0.tree.isDirectory(directory) }) else {
       return reply(.error(ENOTDIR))
     }
     whenListed(directory) { [self] result in
       guard case .success = result else { return reply(.error(EIO)) }
       if offset == 0 { listSiblings(after: directory) }
-      let (entries, total) = directoryEntries(of: directory, inode: inode, after: DirectoryOffset(offset), count: count)
-      guard plus else { return reply(.directory(entries)) }
-      let now = ContinuousClock.now
-      let filesCarryAttributes = tree.withLock { state in
-        state.attributePolicy.filesCarryAttributes(offset: offset, entryCount: total, at: now)
-      }
-      guard !filesCarryAttributes else { return reply(.directoryPlus(entries)) }
-      reply(.directoryPlus(entries.map { entry in entry.mode == S_IFREG ? entry.withoutAttributes : entry }))
+      let entries = directoryEntries(of: directory, inode: inode, after: offset, count: count, plus: plus)
+      reply(plus ? .directoryPlus(entries) : .directory(entries))
     }
   }
 
-  /// At most `count` entries of `directory` (`.` and `..`, then its children) after `previous`
-  /// with their attributes, taking each lock once for all of them; and how many it has in all.
+  /// At most `count` entries of `directory` (`.` and `..`, then its children) after `offset`,
+  /// taking each lock once for all of them; with `plus`, with the attributes the policy gives.
   private func directoryEntries(
-    of directory: Int, inode: UInt64, after previous: DirectoryOffset?, count: Int
-  ) -> (entries: [DirectoryEntry], total: Int) {
-    let (parent, children, start, total) = tree.withLock { state in
+    of directory: Int, inode: UInt64, after offset: UInt64, count: Int, plus: Bool
+  ) -> [DirectoryEntry] {
+    let now = ContinuousClock.now
+    let (parent, children, start, filesCarryAttributes) = tree.withLock { state in
       let all = state.tree.children(of: directory)
-      let start = previous?.next(among: all) ?? 0
+      let start = DirectoryOffset(offset)?.next(among: all) ?? 0
       let first = min(max(start - 2, 0), all.count)
       let window = first..<min(max(start - 2 + count, first), all.count)
       let children = all[window].map { node in
         (node: node, name: state.tree[node].name, shown: state.tree.shown(node))
       }
-      return (state.tree[directory].parent, children, start, all.count + 2)
+      let filesCarryAttributes =
+        plus && state.attributePolicy.filesCarryAttributes(offset: offset, entryCount: all.count + 2, at: now)
+      return (state.tree[directory].parent, children, start, filesCarryAttributes)
     }
-    let opened = downloads(of: children.map(\.node))
-    let nodes = children.map { child -> (node: Int, isDirectory: Bool, download: DownloadFile?) in
-      (child.node, child.shown.isDirectory, child.shown.isDirectory ? nil : opened[child.node])
+    let opened = downloads(of: children.lazy.filter { !$0.shown.isDirectory }.map(\.node))
+    var numbered = [(node: parent, isDirectory: true, download: DownloadFile?.none)]
+    numbered.reserveCapacity(children.count + 1)
+    for child in children {
+      numbered.append((child.node, child.shown.isDirectory, child.shown.isDirectory ? nil : opened[child.node]))
     }
-    let numbers = currentInodes(of: [(parent, true, nil)] + nodes)
-    var entries = [
-      DirectoryEntry(name: ".", inode: inode, mode: S_IFDIR, offset: DirectoryOffset(position: 0, node: directory).raw),
-      DirectoryEntry(
-        name: "..", inode: numbers[0], mode: S_IFDIR, offset: DirectoryOffset(position: 1, node: parent).raw),
-    ].dropFirst(min(start, 2)).prefix(max(0, count))
-    entries.reserveCapacity(entries.count + children.count)
-    for (index, child) in children.enumerated() {
-      let (childInode, download, isDirectory) = (numbers[index + 1], nodes[index].download, nodes[index].isDirectory)
+    let numbers = currentInodes(of: numbered)
+    var entries: [DirectoryEntry] = []
+    entries.reserveCapacity(children.count + 2)
+    if start == 0, count > 0 {
       entries.append(
         DirectoryEntry(
-          name: child.name, inode: childInode, mode: isDirectory ? S_IFDIR : S_IFREG,
-          offset: DirectoryOffset(position: max(start, 2) + index, node: child.node).raw,
-          attributes: attributes(of: child.shown, download: download, inode: childInode),
-          timeout: timeout(download: download)))
+          name: ".", inode: inode, mode: S_IFDIR, offset: DirectoryOffset(position: 0, node: directory).raw))
     }
-    return (Array(entries), total)
+    if start <= 1, count > entries.count {
+      entries.append(
+        DirectoryEntry(
+          name: "..", inode: numbers[0], mode: S_IFDIR, offset: DirectoryOffset(position: 1, node: parent).raw))
+    }
+    let firstPosition = max(start, 2)
+    for (index, child) in children.prefix(max(0, count - entries.count)).enumerated() {
+      let (childInode, download) = (numbers[index + 1], numbered[index + 1].download)
+      // A walk opens directories: theirs always; files' as the policy says (`ListingAttributePolicy`).
+      let carries = plus && (child.shown.isDirectory || filesCarryAttributes)
+      entries.append(
+        DirectoryEntry(
+          name: child.name, inode: childInode, mode: child.shown.isDirectory ? S_IFDIR : S_IFREG,
+          offset: DirectoryOffset(position: firstPosition + index, node: child.node).raw,
+          attributes: carries ? attributes(of: child.shown, download: download, inode: childInode) : nil,
+          timeout: carries ? timeout(download: download) : 0))
+    }
+    return entries
   }
 }

@@ -16,7 +16,7 @@ extension MountedFileSystem {
   var openedFiles: [Int: DownloadFile] { downloads.withLock { $0.byNode } }
 
   /// The opened files among `nodes`, with one lock for all.
-  func downloads(of nodes: [Int]) -> [Int: DownloadFile] {
+  func downloads(of nodes: some Sequence<Int>) -> [Int: DownloadFile] {
     downloads.withLock { files in
       guard !files.byNode.isEmpty else { return [:] }
       var found: [Int: DownloadFile] = [:]
