@@ -14,6 +14,11 @@ package enum EntryName {
 
   /// The percent-decoded `segment` if it is valid UTF-8 and safe; `nil` for a malformed escape.
   package static func decoded(_ segment: some StringProtocol) -> String? {
+    decoded(segment.utf8)
+  }
+
+  /// The percent-decoded UTF-8 `segment`, as ``decoded(_:)-(StringProtocol)`` reads a string.
+  static func decoded(_ segment: some Collection<UInt8>) -> String? {
     guard let bytes = percentDecoded(segment) else { return nil }
     guard let name = String(validating: bytes, as: UTF8.self) else { return nil }
     return checked(name)
@@ -22,28 +27,25 @@ package enum EntryName {
   /// The bytes of `text` with each `%XX` replaced by its byte; `nil` for a `%` not followed by
   /// two hex digits.
   package static func percentDecoded(_ text: some StringProtocol) -> [UInt8]? {
+    percentDecoded(text.utf8)
+  }
+
+  static func percentDecoded(_ text: some Collection<UInt8>) -> [UInt8]? {
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(text.utf8.count)
-    var iterator = text.utf8.makeIterator()
+    bytes.reserveCapacity(text.count)
+    var iterator = text.makeIterator()
     while let byte = iterator.next() {
       guard byte == UInt8(ascii: "%") else {
         bytes.append(byte)
         continue
       }
-      guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+      guard let high = iterator.next().flatMap(MarkupText.hexValue),
+        let low = iterator.next().flatMap(MarkupText.hexValue)
+      else {
         return nil
       }
       bytes.append(high << 4 | low)
     }
     return bytes
-  }
-
-  private static func hexValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
-    }
   }
 }
