@@ -5,11 +5,15 @@ package enum EntryName {
 
   /// `name` if it is safe: not empty, not `.` or `..`, no `/` or NUL, at most `NAME_MAX` bytes.
   package static func checked(_ name: String) -> String? {
-    let bytes = name.utf8
-    guard !bytes.isEmpty, bytes.count <= maximumLength, name != ".", name != "..",
-      !bytes.contains(UInt8(ascii: "/")), !bytes.contains(0)
-    else { return nil }
-    return name
+    name.utf8.withContiguousStorageIfAvailable(isSafe) ?? isSafe(name.utf8) ? name : nil
+  }
+
+  /// Whether the UTF-8 `bytes` are a safe name. As bytes, `.` and `..` are only themselves, as
+  /// they are as strings: no other text is canonically equivalent to either.
+  private static func isSafe(_ bytes: some Collection<UInt8>) -> Bool {
+    !bytes.isEmpty && bytes.count <= maximumLength
+      && !(bytes.count <= 2 && bytes.allSatisfy { $0 == UInt8(ascii: ".") })
+      && !bytes.contains(UInt8(ascii: "/")) && !bytes.contains(0)
   }
 
   /// The percent-decoded `segment` if it is valid UTF-8 and safe; `nil` for a malformed escape.
@@ -19,9 +23,8 @@ package enum EntryName {
 
   /// The percent-decoded UTF-8 `segment`, as ``decoded(_:)-(StringProtocol)`` reads a string.
   static func decoded(_ segment: some Collection<UInt8>) -> String? {
-    guard let bytes = percentDecoded(segment) else { return nil }
-    guard let name = String(validating: bytes, as: UTF8.self) else { return nil }
-    return checked(name)
+    guard let bytes = percentDecoded(segment), isSafe(bytes) else { return nil }
+    return String(validating: bytes, as: UTF8.self)
   }
 
   /// The bytes of `text` with each `%XX` replaced by its byte; `nil` for a `%` not followed by

@@ -47,15 +47,18 @@ enum HTMLListing {
   private static func details(_ fields: [Range<Int>], of text: UnsafeBufferPointer<UInt8>) -> (
     size: DirectoryListing.Size, modified: Date?
   ) {
-    var rest = fields[...]
     var modified: Date?
-    for start in fields.indices.prefix(2) where start + 1 < fields.endIndex {
+    var sizeFrom = 0
+    for start in 0..<max(0, min(2, fields.count - 1)) {
       if let date = ListingDate.parse(day: text[fields[start]], time: text[fields[start + 1]]) {
         modified = date
-        rest = fields[(start + 2)...]
+        sizeFrom = start + 2
         break
       }
     }
-    return (rest.lazy.compactMap { ListingSize.parse(text[$0]) }.first ?? .unknown, modified)
+    for index in sizeFrom..<fields.count {
+      if let size = ListingSize.parse(text[fields[index]]) { return (size, modified) }
+    }
+    return (.unknown, modified)
   }
 }
