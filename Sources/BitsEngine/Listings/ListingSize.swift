@@ -7,8 +7,7 @@ enum ListingSize {
     (UInt8(ascii: "K"), 1 << 10), (UInt8(ascii: "M"), 1 << 20), (UInt8(ascii: "G"), 1 << 30),
     (UInt8(ascii: "T"), 1 << 40), (UInt8(ascii: "P"), 1 << 50), (UInt8(ascii: "E"), 1 << 60),
   ]
-  /// U+212A KELVIN SIGN, which Unicode takes for `K`: read as one since sizes were read as
-  /// `Character`s, which compare so.
+  /// U+212A KELVIN SIGN, canonically equivalent to `K`: a `K` to Swift's strings, and so here.
   private static let kelvinSign: [UInt8] = [0xE2, 0x84, 0xAA]
 
   /// `nil` when `token` is not a size.

@@ -123,6 +123,7 @@ enum MarkupText {
     guard (1...8).contains(digits.count) else { return nil }
     let unsigned = digits.first == UInt8(ascii: "+") ? digits.dropFirst() : digits
     guard !unsigned.isEmpty else { return nil }
+    // Eight digits, even hexadecimal ones, fit in 32 bits.
     var value: UInt32 = 0
     for byte in unsigned {
       guard let digit = hex ? hexValue(byte) : decimalValue(byte) else { return nil }
@@ -135,7 +136,7 @@ enum MarkupText {
     ("amp", "&"), ("lt", "<"), ("gt", ">"), ("quot", "\""), ("apos", "'"), ("nbsp", "\u{A0}"),
   ]
 
-  static func decimalValue(_ byte: UInt8) -> UInt8? {
+  private static func decimalValue(_ byte: UInt8) -> UInt8? {
     (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? byte - UInt8(ascii: "0") : nil
   }
 
