@@ -5,45 +5,50 @@ package enum EntryName {
 
   /// `name` if it is safe: not empty, not `.` or `..`, no `/` or NUL, at most `NAME_MAX` bytes.
   package static func checked(_ name: String) -> String? {
-    let bytes = name.utf8
-    guard !bytes.isEmpty, bytes.count <= maximumLength, name != ".", name != "..",
-      !bytes.contains(UInt8(ascii: "/")), !bytes.contains(0)
-    else { return nil }
-    return name
+    name.utf8.withContiguousStorageIfAvailable(isSafe) ?? isSafe(name.utf8) ? name : nil
+  }
+
+  /// Whether the UTF-8 `bytes` are a safe name. As bytes, `.` and `..` are only themselves, as
+  /// they are as strings: no other text is canonically equivalent to either.
+  private static func isSafe(_ bytes: some Collection<UInt8>) -> Bool {
+    !bytes.isEmpty && bytes.count <= maximumLength
+      && !(bytes.count <= 2 && bytes.allSatisfy { $0 == UInt8(ascii: ".") })
+      && !bytes.contains(UInt8(ascii: "/")) && !bytes.contains(0)
   }
 
   /// The percent-decoded `segment` if it is valid UTF-8 and safe; `nil` for a malformed escape.
   package static func decoded(_ segment: some StringProtocol) -> String? {
-    guard let bytes = percentDecoded(segment) else { return nil }
-    guard let name = String(validating: bytes, as: UTF8.self) else { return nil }
-    return checked(name)
+    decoded(segment.utf8)
+  }
+
+  /// The percent-decoded UTF-8 `segment`, as ``decoded(_:)-(StringProtocol)`` reads a string.
+  static func decoded(_ segment: some Collection<UInt8>) -> String? {
+    guard let bytes = percentDecoded(segment), isSafe(bytes) else { return nil }
+    return String(validating: bytes, as: UTF8.self)
   }
 
   /// The bytes of `text` with each `%XX` replaced by its byte; `nil` for a `%` not followed by
   /// two hex digits.
   package static func percentDecoded(_ text: some StringProtocol) -> [UInt8]? {
+    percentDecoded(text.utf8)
+  }
+
+  static func percentDecoded(_ text: some Collection<UInt8>) -> [UInt8]? {
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(text.utf8.count)
-    var iterator = text.utf8.makeIterator()
+    bytes.reserveCapacity(text.count)
+    var iterator = text.makeIterator()
     while let byte = iterator.next() {
       guard byte == UInt8(ascii: "%") else {
         bytes.append(byte)
         continue
       }
-      guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+      guard let high = iterator.next().flatMap(MarkupText.hexValue),
+        let low = iterator.next().flatMap(MarkupText.hexValue)
+      else {
         return nil
       }
       bytes.append(high << 4 | low)
     }
     return bytes
-  }
-
-  private static func hexValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
-    }
   }
 }

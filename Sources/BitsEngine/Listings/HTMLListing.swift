@@ -16,37 +16,49 @@ enum HTMLListing {
   }
 
   static func parse(_ page: HTMLPage, links: ListingLink, into collector: inout EntryCollector) throws(ListingError) {
-    for link in page.links {
-      guard let href = link.href else {
-        collector.refuse("(a link that is not UTF-8)")
-        continue
-      }
-      switch links.target(of: href) {
-      case .elsewhere: continue
-      case .refused(let name): collector.refuse(name)
-      case .entry(let name, .directory):
-        try collector.add(DirectoryListing.Entry(name: name, kind: .directory, modified: details(link).modified))
-      case .entry(let name, .file):
-        let (size, modified) = details(link)
-        try collector.add(DirectoryListing.Entry(name: name, kind: .file, size: size, modified: modified))
+    try page.body.withUnsafeBufferPointer { body throws(ListingError) in
+      try page.text.withUnsafeBufferPointer { text throws(ListingError) in
+        var fields: [Range<Int>] = []
+        for link in page.links {
+          let target = page.withHref(of: link, in: body) { href -> ListingLink.Target? in
+            // ASCII, as servers escape names, is UTF-8 without making a string.
+            guard href.allSatisfy({ $0 < 0x80 }) || String(validating: href, as: UTF8.self) != nil else { return nil }
+            return links.target(of: href)
+          }
+          switch target {
+          case nil: collector.refuse("(a link that is not UTF-8)")
+          case .elsewhere: continue
+          case .refused(let name): collector.refuse(name)
+          case .entry(let name, let kind):
+            HTMLPage.fields(after: link, in: text, limit: 6, into: &fields)
+            let (size, modified) = details(fields, of: text)
+            try collector.add(
+              DirectoryListing.Entry(name: name, kind: kind, size: kind == .file ? size : .unknown, modified: modified))
+          }
+        }
       }
     }
   }
 
-  /// The date and size after a link: the date is the first two fields that read as one, within
-  /// the first three (lighttpd writes a directory's `/` first), the size the first field after
-  /// it that reads as one (all fields are tried when no date reads, as for one that does not exist).
-  private static func details(_ link: HTMLPage.Link) -> (size: DirectoryListing.Size, modified: Date?) {
-    let fields = link.fieldsAfter.prefix(6)
-    var rest = fields[...]
+  /// The date and size in the `fields` after a link: the date is the first two fields that read
+  /// as one, within the first three (lighttpd writes a directory's `/` first), the size the first
+  /// field after it that reads as one (all fields are tried when no date reads, as for one that
+  /// does not exist).
+  private static func details(_ fields: [Range<Int>], of text: UnsafeBufferPointer<UInt8>) -> (
+    size: DirectoryListing.Size, modified: Date?
+  ) {
     var modified: Date?
-    for start in fields.indices.prefix(2) where start + 1 < fields.endIndex {
-      if let date = ListingDate.parse(day: fields[start], time: fields[start + 1]) {
+    var sizeFrom = 0
+    for start in 0..<max(0, min(2, fields.count - 1)) {
+      if let date = ListingDate.parse(day: text[fields[start]], time: text[fields[start + 1]]) {
         modified = date
-        rest = fields[(start + 2)...]
+        sizeFrom = start + 2
         break
       }
     }
-    return (rest.lazy.compactMap(ListingSize.parse).first ?? .unknown, modified)
+    for index in sizeFrom..<fields.count {
+      if let size = ListingSize.parse(text[fields[index]]) { return (size, modified) }
+    }
+    return (.unknown, modified)
   }
 }

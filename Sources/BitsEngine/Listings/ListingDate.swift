@@ -6,22 +6,25 @@ import FoundationEssentials
 /// and HTTP dates (nginx JSON).
 enum ListingDate {
   /// A date and a time token of an HTML listing, read as UTC.
-  static func parse(day: Substring, time: Substring) -> Date? {
-    let fields = day.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
-    guard fields.count == 3 else { return nil }
+  static func parse(day: Slice<UnsafeBufferPointer<UInt8>>, time: Slice<UnsafeBufferPointer<UInt8>>) -> Date? {
+    guard let firstDash = day.firstIndex(of: UInt8(ascii: "-")),
+      let secondDash = day[(firstDash + 1)...].firstIndex(of: UInt8(ascii: "-")),
+      !day[(secondDash + 1)...].contains(UInt8(ascii: "-"))
+    else { return nil }
+    let fields = (day[..<firstDash], day[(firstDash + 1)..<secondDash], day[(secondDash + 1)...])
     let year: Int?
     let month: Int?
     let dayOfMonth: Int?
-    if fields[0].count == 4 {
-      year = number(fields[0])
-      month = number(fields[1]) ?? monthNumber(fields[1])
-      dayOfMonth = number(fields[2])
+    if fields.0.count == 4 {
+      year = number(fields.0)
+      month = number(fields.1) ?? monthNumber(fields.1)
+      dayOfMonth = number(fields.2)
     } else {
-      dayOfMonth = number(fields[0])
-      month = monthNumber(fields[1])
-      year = number(fields[2])
+      dayOfMonth = number(fields.0)
+      month = monthNumber(fields.1)
+      year = number(fields.2)
     }
-    guard let year, let month, let dayOfMonth, let seconds = clock(time.utf8) else { return nil }
+    guard let year, let month, let dayOfMonth, let seconds = clock(time) else { return nil }
     return civil(year: year, month: month, day: dayOfMonth, seconds: seconds)
   }
 
@@ -60,15 +63,29 @@ enum ListingDate {
   }
 
   /// `HH:MM` or `HH:MM:SS`, in seconds after midnight.
-  private static func clock(_ text: Substring.UTF8View) -> Int? {
-    let fields = text.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-    guard fields.count == 2 || fields.count == 3, fields.allSatisfy({ $0.count == 2 }),
-      let hour = number(fields[0]), let minute = number(fields[1]), hour < 24, minute < 60
-    else { return nil }
-    let second = fields.count == 3 ? number(fields[2]) : 0
-    guard let second, second <= 60 else { return nil }
-    return (hour * 60 + minute) * 60 + second
+  private static func clock(_ text: some Collection<UInt8>) -> Int? {
+    guard text.count == 5 || text.count == 8 else { return nil }
+    // Fields of two digits, a `:` after each but the last: the hour, the minute, the second.
+    var seconds = 0
+    var field = 0
+    for (offset, byte) in zip(0..., text) {
+      guard offset % 3 != 2 else {
+        guard byte == UInt8(ascii: ":") else { return nil }
+        continue
+      }
+      guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+      field = field * 10 + Int(byte - UInt8(ascii: "0"))
+      if offset % 3 == 1 {
+        guard field <= clockLimits[offset / 3] else { return nil }
+        seconds = seconds * 60 + field
+        field = 0
+      }
+    }
+    return text.count == 5 ? seconds * 60 : seconds
   }
+
+  /// The highest hour, minute and second.
+  private static let clockLimits = [23, 59, 60]
 
   /// Listings date nothing before 1970: an earlier year is a misread.
   private static func civil(year: Int, month: Int, day: Int, seconds: Int) -> Date? {
@@ -76,9 +93,23 @@ enum ListingDate {
     return DateFields.date(year: year, month: month, day: day, seconds: seconds)
   }
 
-  private static func number(_ text: Substring.UTF8View) -> Int? { DateFields.number(text) }
+  /// Decimal digits only, one to nine, as ``DateFields/number(_:digits:)`` reads them from
+  /// strings: these are bytes of HTML listings as well.
+  private static func number(_ text: some Collection<UInt8>) -> Int? {
+    guard (1...9).contains(text.count) else { return nil }
+    var value = 0
+    for byte in text {
+      guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+      value = value * 10 + Int(byte - UInt8(ascii: "0"))
+    }
+    return value
+  }
 
-  private static func monthNumber(_ text: Substring.UTF8View) -> Int? { DateFields.month(text) }
+  private static func monthNumber(_ text: some Collection<UInt8>) -> Int? {
+    guard text.count == 3 else { return nil }
+    var bytes = text.makeIterator()
+    return DateFields.month(bytes.next()!, bytes.next()!, bytes.next()!)
+  }
 
   private static func pow10(_ exponent: Int) -> Int {
     (0..<exponent).reduce(1) { result, _ in result * 10 }

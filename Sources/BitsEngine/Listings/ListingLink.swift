@@ -19,66 +19,76 @@ struct ListingLink {
   /// `directoryURL` is the URL that gave the listing (after redirects); a directory's ends in `/`.
   init(directoryURL: String) {
     let withoutQuery = directoryURL.prefix { $0 != "?" && $0 != "#" }
-    let parts = Self.parts(of: withoutQuery)
-    scheme = parts.scheme ?? ""
-    authority = parts.authority.map { Self.normalized($0, scheme: parts.scheme ?? "") } ?? ""
+    let parts = Self.parts(of: Array(withoutQuery.utf8)[...])
+    let scheme = parts.scheme.map { String(decoding: $0.lazy.map(MarkupText.lowercased), as: UTF8.self) } ?? ""
+    self.scheme = scheme
+    authority = parts.authority.map { Self.normalized($0, scheme: scheme) } ?? ""
     var segments = Self.segments(of: parts.path).dropFirst()
     // `/dir` and `/dir/` list the same directory: Apache writes `Index of /dir`.
     if segments.last?.isEmpty == true { segments.removeLast() }
     directory = segments.map(EntryName.percentDecoded)
   }
 
-  func target(of href: String) -> Target {
-    // On UTF-8 bytes throughout: a listing has a link per entry, and `Character` walks over
-    // them were a fifth of the time of parsing one. Every byte looked for is ASCII, so each
-    // index found is a character boundary of `href` too.
-    guard !href.utf8.contains(UInt8(ascii: "?")), !href.utf8.contains(UInt8(ascii: "#")) else { return .elsewhere }
-    let parts = Self.parts(of: Substring(href))
+  /// Where `href` (valid UTF-8, entities decoded) leads. On its bytes, with no string or array
+  /// made but for an entry's name: a listing has a link per entry.
+  func target(of href: UnsafeBufferPointer<UInt8>) -> Target {
+    guard !href.contains(UInt8(ascii: "?")), !href.contains(UInt8(ascii: "#")) else { return .elsewhere }
+    let parts = Self.parts(of: href[...])
     if let scheme = parts.scheme {
       // `mailto:`, `javascript:`, another scheme, or a scheme without a host: never an entry.
-      guard scheme == self.scheme, parts.authority != nil else { return .elsewhere }
+      guard scheme.lazy.map(MarkupText.lowercased).elementsEqual(self.scheme.utf8), parts.authority != nil else {
+        return .elsewhere
+      }
     }
     if let authority = parts.authority, Self.normalized(authority, scheme: scheme) != self.authority {
       return .elsewhere
     }
-    let below: ArraySlice<Substring>
-    if parts.authority != nil || parts.path.utf8.first == UInt8(ascii: "/") {
-      let segments = Self.segments(of: parts.path).dropFirst()
-      guard segments.count > directory.count,
-        zip(segments, directory).allSatisfy({ $1 != nil && EntryName.percentDecoded($0) == $1 })
-      else { return .elsewhere }
-      below = segments.dropFirst(directory.count)
+    // What is below the directory: its segments at `/`, empty ones kept.
+    var below = parts.path
+    if parts.authority != nil || parts.path.first == UInt8(ascii: "/") {
+      guard let slash = below.firstIndex(of: UInt8(ascii: "/")) else { return .elsewhere }
+      below = below[(slash + 1)...]
+      for segment in directory {
+        guard let segment, let slash = below.firstIndex(of: UInt8(ascii: "/")),
+          EntryName.percentDecoded(below[..<slash]) == segment
+        else { return .elsewhere }
+        below = below[(slash + 1)...]
+      }
     } else {
       // `./name`: servers write it for names with a colon, which would otherwise read as a scheme.
-      below = Self.segments(of: parts.path)[...].drop { $0 == "." }
+      while below.starts(with: "./".utf8) { below = below.dropFirst(2) }
     }
-    // `""`, `.` and `..` are the directory itself and its parent, links every listing has.
-    guard let segment = below.first, below.count == 1 || (below.count == 2 && below.last!.isEmpty),
-      !segment.isEmpty, segment != "..", segment != "."
+    let slash = below.firstIndex(of: UInt8(ascii: "/"))
+    let segment = below[..<(slash ?? below.endIndex)]
+    // A file's name, or a directory's with a `/` after it; `""`, `.` and `..` are the directory
+    // itself and its parent, links every listing has.
+    guard slash == nil || slash == below.endIndex - 1, !segment.isEmpty, !segment.elementsEqual(".".utf8),
+      !segment.elementsEqual("..".utf8)
     else { return .elsewhere }
-    guard let name = EntryName.decoded(segment) else { return .refused(String(segment)) }
-    return .entry(name: name, kind: below.count == 2 ? .directory : .file)
+    guard let name = EntryName.decoded(segment) else { return .refused(String(decoding: segment, as: UTF8.self)) }
+    return .entry(name: name, kind: slash == nil ? .file : .directory)
   }
 
   /// `path` split at `/`, empty segments kept.
-  private static func segments(of path: Substring) -> [Substring] {
-    path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map(Substring.init)
+  private static func segments(of path: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+    path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
   }
 
-  /// A URL or reference's scheme (lower case), authority (after `//`) and path.
-  private static func parts(of reference: Substring) -> (scheme: String?, authority: Substring?, path: Substring) {
+  /// A URL or reference's scheme (as written), authority (after `//`) and path.
+  private static func parts<Bytes: Collection<UInt8>>(of reference: Bytes) -> (
+    scheme: Bytes?, authority: Bytes?, path: Bytes
+  ) where Bytes.SubSequence == Bytes, Bytes.Index == Int {
     var rest = reference
-    var scheme: String?
-    let bytes = rest.utf8
-    if let colon = bytes.firstIndex(of: UInt8(ascii: ":")), let first = bytes.first, isASCIILetter(first),
-      bytes[..<colon].allSatisfy({ isASCIILetter($0) || (0x30...0x39).contains($0) || "+-.".utf8.contains($0) })
+    var scheme: Bytes?
+    if let colon = rest.firstIndex(of: UInt8(ascii: ":")), let first = rest.first, isASCIILetter(first),
+      rest[..<colon].allSatisfy({ isASCIILetter($0) || (0x30...0x39).contains($0) || "+-.".utf8.contains($0) })
     {
-      scheme = rest[..<colon].lowercased()
-      rest = rest[bytes.index(after: colon)...]
+      scheme = rest[..<colon]
+      rest = rest[(colon + 1)...]
     }
-    guard rest.utf8.starts(with: "//".utf8) else { return (scheme, nil, rest) }
-    rest = rest[rest.utf8.index(rest.startIndex, offsetBy: 2)...]
-    let end = rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+    guard rest.starts(with: "//".utf8) else { return (scheme, nil, rest) }
+    rest = rest.dropFirst(2)
+    let end = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
     return (scheme, rest[..<end], rest[end...])
   }
 
@@ -87,8 +97,8 @@ struct ListingLink {
   }
 
   /// The host and port in lower case, without user information or the scheme's default port.
-  private static func normalized(_ authority: Substring, scheme: String) -> String {
-    var host = authority.lowercased()
+  private static func normalized(_ authority: some Collection<UInt8>, scheme: String) -> String {
+    var host = String(decoding: authority, as: UTF8.self).lowercased()
     if let at = host.lastIndex(of: "@") { host = String(host[host.index(after: at)...]) }
     let defaultPort = scheme == "https" ? ":443" : scheme == "http" ? ":80" : nil
     if let defaultPort, host.hasSuffix(defaultPort) { host.removeLast(defaultPort.count) }

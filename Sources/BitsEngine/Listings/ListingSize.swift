@@ -3,23 +3,34 @@
 /// the nearest, lighttpd down, and lighttpd shows 1 to 99 bytes as `0.1K`), so a rounded size
 /// is read as the interval of one unit of its last digit either side, which holds all of them.
 enum ListingSize {
-  private static let units: [Character: UInt64] = [
-    "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60,
+  private static let units: [(unit: UInt8, bytes: UInt64)] = [
+    (UInt8(ascii: "K"), 1 << 10), (UInt8(ascii: "M"), 1 << 20), (UInt8(ascii: "G"), 1 << 30),
+    (UInt8(ascii: "T"), 1 << 40), (UInt8(ascii: "P"), 1 << 50), (UInt8(ascii: "E"), 1 << 60),
   ]
+  /// U+212A KELVIN SIGN, canonically equivalent to `K`: a `K` to Swift's strings, and so here.
+  private static let kelvinSign: [UInt8] = [0xE2, 0x84, 0xAA]
 
   /// `nil` when `token` is not a size.
-  static func parse(_ token: Substring) -> DirectoryListing.Size? {
-    if token == "-" { return .unknown }
-    if let bytes = try? decimalField(token) { return .exact(bytes) }
-    guard let last = token.last, let unit = units[last] else { return nil }
-    let number = token.dropLast()
-    let parts = number.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+  static func parse(_ token: Slice<UnsafeBufferPointer<UInt8>>) -> DirectoryListing.Size? {
+    if token.elementsEqual("-".utf8) { return .unknown }
+    if let bytes = decimal(token) { return .exact(bytes) }
+    let number: Slice<UnsafeBufferPointer<UInt8>>
+    let unit: UInt64
+    if let last = token.last, let ascii = units.first(where: { $0.unit == last }) {
+      (number, unit) = (token.dropLast(), ascii.bytes)
+    } else if token.count >= kelvinSign.count, token.suffix(kelvinSign.count).elementsEqual(kelvinSign) {
+      (number, unit) = (token.dropLast(kelvinSign.count), 1 << 10)
+    } else {
+      return nil
+    }
+    let dot = number.firstIndex(of: UInt8(ascii: "."))
     // In tenths of the unit, with the step of the last digit shown.
-    guard let whole = parts.first, whole.utf8.count <= 6, let integer = try? decimalField(whole) else { return nil }
+    let whole = number[..<(dot ?? number.endIndex)]
+    guard whole.count <= 6, let integer = decimal(whole) else { return nil }
     var tenths = integer * 10
     var step: UInt64 = 10
-    if parts.count == 2 {
-      guard parts[1].utf8.count == 1, let digit = try? decimalField(parts[1]) else { return nil }
+    if let dot {
+      guard number.endIndex - dot == 2, let digit = decimal(number[(dot + 1)...]) else { return nil }
       tenths += digit
       step = 1
     }
@@ -28,5 +39,13 @@ enum ListingSize {
     // Past 2^64 bytes is no file's size.
     guard !overflow else { return .unknown }
     return .approximate(low * unit / 10...high / 10)
+  }
+
+  /// Decimal digits, as ``decimalField(_:)`` reads them; `nil` for anything else.
+  private static func decimal(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> UInt64? {
+    guard !digits.isEmpty, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+      return nil
+    }
+    return try? decimalField(String(decoding: digits, as: UTF8.self))
   }
 }

@@ -51,7 +51,8 @@ struct XMLDocument {
         index = end
         continue
       }
-      guard let tag = MarkupText.tag(in: body, at: index) else {
+      var attributeRanges: [(name: Range<Int>, value: Range<Int>)] = []
+      guard let tag = MarkupText.tag(in: body, at: index, attribute: { attributeRanges.append(($0, $1)) }) else {
         if let current = open.last, elements[current].textBytes.count < Self.keptText {
           elements[current].textBytes.append(body[index])
         }
@@ -59,15 +60,15 @@ struct XMLDocument {
         continue
       }
       index = tag.end
-      let name = Self.localName(tag.name)
+      let name = Self.localName(body[tag.name])
       if tag.closing {
         if let depth = open.lastIndex(where: { elements[$0].name == name }) { open.removeSubrange(depth...) }
         continue
       }
       guard open.count < Self.maximumDepth else { return nil }
       var attributes: [String: String] = [:]
-      for attribute in tag.attributes {
-        attributes[Self.localName(attribute.name)] = MarkupText.decoded(Array(attribute.value))
+      for attribute in attributeRanges {
+        attributes[Self.localName(body[attribute.name])] = MarkupText.decoded(Array(body[attribute.value]))
       }
       elements.append(Element(name: name, attributes: attributes, text: ""))
       if let parent = open.last {
@@ -98,10 +99,12 @@ struct XMLDocument {
 
   /// The index after a comment, processing instruction or declaration at `index`, if one starts there.
   private static func endOfDeclaration(in body: [UInt8], at index: Int) -> Int? {
-    for (opening, closing) in [("<!--", "-->"), ("<?", "?>"), ("<!", ">")]
-    where MarkupText.hasPrefix(opening, in: body, at: index) {
-      let end = MarkupText.find(Array(closing.utf8), in: body, from: index + opening.utf8.count, ignoringCase: false)
-      return end.map { $0 + closing.utf8.count } ?? body.count
+    let markers: [(opening: StaticString, closing: StaticString)] = [("<!--", "-->"), ("<?", "?>"), ("<!", ">")]
+    for (opening, closing) in markers where MarkupText.hasPrefix(opening, in: body, at: index) {
+      let end = closing.withUTF8Buffer {
+        MarkupText.find($0, in: body, from: index + opening.utf8CodeUnitCount, ignoringCase: false)
+      }
+      return end.map { $0 + closing.utf8CodeUnitCount } ?? body.count
     }
     return nil
   }
