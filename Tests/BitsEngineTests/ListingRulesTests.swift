@@ -94,16 +94,13 @@ final class ListingRulesTests: XCTestCase {
         ("a", "&#49;<!-- x -->K"), ("b", "&#49;<b></b>K"),
         // `+` before the digits of a reference, as `UInt32(_:radix:)` reads them.
         ("c&#+38;d", "&#x+31;&#+50;"),
-        // U+212A KELVIN SIGN, which Unicode takes for `K`.
-        ("e", "1\u{212A}"),
         // Only the first 512 bytes after a link are kept (the row has 40 before its size).
         ("f", String(repeating: " ", count: 512 - 50) + "5"),
         ("g", String(repeating: " ", count: 512 + 50) + "5"),
       ]), head: html, url: directory)
-    XCTAssertEqual(listing.entries.map(\.name), ["a", "b", "c&d", "e", "f", "g"])
+    XCTAssertEqual(listing.entries.map(\.name), ["a", "b", "c&d", "f", "g"])
     XCTAssertEqual(
-      listing.entries.map(\.size),
-      [.approximate(0...2048), .exact(1), .exact(12), .approximate(0...2048), .exact(5), .unknown])
+      listing.entries.map(\.size), [.approximate(0...2048), .exact(1), .exact(12), .exact(5), .unknown])
   }
 
   func testDatesOfEachForm() throws {

@@ -7,22 +7,13 @@ enum ListingSize {
     (UInt8(ascii: "K"), 1 << 10), (UInt8(ascii: "M"), 1 << 20), (UInt8(ascii: "G"), 1 << 30),
     (UInt8(ascii: "T"), 1 << 40), (UInt8(ascii: "P"), 1 << 50), (UInt8(ascii: "E"), 1 << 60),
   ]
-  /// U+212A KELVIN SIGN, canonically equivalent to `K`: a `K` to Swift's strings, and so here.
-  private static let kelvinSign: [UInt8] = [0xE2, 0x84, 0xAA]
 
   /// `nil` when `token` is not a size.
   static func parse(_ token: Slice<UnsafeBufferPointer<UInt8>>) -> DirectoryListing.Size? {
     if token.elementsEqual("-".utf8) { return .unknown }
     if let bytes = decimal(token) { return .exact(bytes) }
-    let number: Slice<UnsafeBufferPointer<UInt8>>
-    let unit: UInt64
-    if let last = token.last, let ascii = units.first(where: { $0.unit == last }) {
-      (number, unit) = (token.dropLast(), ascii.bytes)
-    } else if token.count >= kelvinSign.count, token.suffix(kelvinSign.count).elementsEqual(kelvinSign) {
-      (number, unit) = (token.dropLast(kelvinSign.count), 1 << 10)
-    } else {
-      return nil
-    }
+    guard let last = token.last, let unit = units.first(where: { $0.unit == last })?.bytes else { return nil }
+    let number = token.dropLast()
     let dot = number.firstIndex(of: UInt8(ascii: "."))
     // In tenths of the unit, with the step of the last digit shown.
     let whole = number[..<(dot ?? number.endIndex)]
