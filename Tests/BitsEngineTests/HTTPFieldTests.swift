@@ -65,6 +65,15 @@ final class HTTPFieldTests: XCTestCase {
     }
   }
 
+  func testHeaderNamesAreCaseInsensitiveAndValuesLoseTheirOptionalWhitespace() {
+    var head = HTTPResponseHead(status: 0, headers: [:])
+    for line in ["HTTP/1.1 200 OK\r\n", "X-Mixed-CASE:\t value with  spaces \t\r\n", "Empty:\r\n", "no colon\r\n"] {
+      Array(line.utf8).withUnsafeBytes { head.add(line: $0) }
+    }
+    XCTAssertEqual(head.headers, ["x-mixed-case": "value with  spaces", "empty": ""])
+    XCTAssertEqual(head["X-MIXED-case"], "value with  spaces")
+  }
+
   func testHeadLinesHandedOverTogetherAreReadOneByOne() {
     let block = "HTTP/1.1 206 Partial Content\r\nServer: nginx\r\nContent-Range: bytes 0-9/100\r\nETag: \"e\"\r\n\r\n"
     var together = HTTPResponseHead(status: 0, headers: [:])

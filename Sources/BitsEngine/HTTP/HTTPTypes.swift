@@ -145,19 +145,31 @@ public struct HTTPResponseHead: Sendable {
   /// Folds one raw line of a response head in: a status line starts a new response (after a
   /// redirect or a 1xx) and forgets the previous one's headers; `Name: value` sets a header;
   /// anything else is ignored.
+  /// Read on its bytes: every answer has a dozen lines, and a tree walk reads a thousand
+  /// answers.
   public mutating func add(line bytes: UnsafeRawBufferPointer) {
-    let line = String(decoding: bytes, as: UTF8.self).trimmingHTTPWhitespace()
-    if line.hasPrefix("HTTP/") {
+    let line = Self.trimmed(bytes[...])
+    if line.starts(with: "HTTP/".utf8) {
       headers.removeAll()
-      let parts = line.split(separator: " ", maxSplits: 2)
+      let parts = line.split(separator: UInt8(ascii: " "), maxSplits: 2)
       // A status code is three digits (RFC 9110 §15); anything else is no status.
-      let code = parts.count >= 2 && parts[1].utf8.count == 3 ? try? decimalField(parts[1]) : nil
+      let code =
+        parts.count >= 2 && parts[1].count == 3 ? try? decimalField(String(decoding: parts[1], as: UTF8.self)) : nil
       status = code.map(Int.init) ?? 0
       return
     }
-    guard let colon = line.firstIndex(of: ":") else { return }
-    let name = line[..<colon].lowercased()
-    headers[name] = line[line.index(after: colon)...].trimmingHTTPWhitespace()
+    guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+    // Field names are tokens (RFC 9110 §5.1): ASCII, case-insensitive.
+    let name = String(decoding: line[..<colon].map { $0 | ($0 >= 0x41 && $0 <= 0x5A ? 0x20 : 0) }, as: UTF8.self)
+    headers[name] = String(decoding: Self.trimmed(line[(colon + 1)...]), as: UTF8.self)
+  }
+
+  /// Without HTTP's optional whitespace and line ends at either end.
+  private static func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
+    let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+    guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) })
+    else { return bytes[bytes.startIndex..<bytes.startIndex] }
+    return bytes[first...last]
   }
 
   /// `nil` when the answer has none; an error when it has one that cannot be used.
