@@ -80,33 +80,39 @@ final class FuseReply: Sendable {
   /// where known (an entry without them is one the kernel looks up, as after readdir).
   private func sendDirectory(_ entries: [DirectoryEntry], plus: Bool) {
     guard case .directory(let size) = shape else { return _ = bitsfs_reply_err(request.raw, EIO) }
-    var buffer = [CChar](repeating: 0, count: size)
-    var used = 0
-    for entry in entries {
-      let needed = buffer.withUnsafeMutableBufferPointer { pointer -> Int in
-        let place = pointer.baseAddress! + used
-        guard plus else {
+    // Not zeroed: libfuse writes each entry whole, its padding too.
+    withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(size, 1)) { buffer in
+      var used = 0
+      for entry in entries {
+        let place = buffer.baseAddress! + used
+        let needed: Int
+        if plus {
+          needed = addEntryPlus(entry, at: place, room: size - used)
+        } else {
           var status = Glibc.stat()
           status.st_ino = UInt(entry.inode)
           status.st_mode = entry.mode
-          return fuse_add_direntry(request.raw, place, size - used, entry.name, &status, off_t(entry.offset))
+          needed = fuse_add_direntry(request.raw, place, size - used, entry.name, &status, off_t(entry.offset))
         }
-        var parameters = fuse_entry_param()
-        if let attributes = entry.attributes {
-          parameters.ino = fuse_ino_t(entry.inode)
-          parameters.attr = attributes.stat
-          parameters.attr_timeout = entry.timeout
-          parameters.entry_timeout = entry.timeout
-        } else {
-          parameters.attr.st_ino = UInt(entry.inode)
-          parameters.attr.st_mode = entry.mode
-        }
-        return fuse_add_direntry_plus(request.raw, place, size - used, entry.name, &parameters, off_t(entry.offset))
+        // An entry that does not fit waits for the next call.
+        guard used + needed <= size else { break }
+        used += needed
       }
-      // An entry that does not fit waits for the next call.
-      guard used + needed <= size else { break }
-      used += needed
+      _ = bitsfs_reply_buf(request.raw, buffer.baseAddress, used)
     }
-    buffer.withUnsafeBytes { _ = bitsfs_reply_buf(request.raw, $0.baseAddress, used) }
+  }
+
+  private func addEntryPlus(_ entry: DirectoryEntry, at place: UnsafeMutablePointer<CChar>, room: Int) -> Int {
+    var parameters = fuse_entry_param()
+    if let attributes = entry.attributes {
+      parameters.ino = fuse_ino_t(entry.inode)
+      parameters.attr = attributes.stat
+      parameters.attr_timeout = entry.timeout
+      parameters.entry_timeout = entry.timeout
+    } else {
+      parameters.attr.st_ino = UInt(entry.inode)
+      parameters.attr.st_mode = entry.mode
+    }
+    return fuse_add_direntry_plus(request.raw, place, room, entry.name, &parameters, off_t(entry.offset))
   }
 }
