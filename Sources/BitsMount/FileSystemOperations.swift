@@ -57,7 +57,8 @@ package protocol FileSystemOperations: AnyObject, Sendable {
   func read(inode: UInt64, size: Int, offset: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   func release(inode: UInt64, handle: UInt64, reply: @escaping FileSystemReplyHandler)
   /// `readdir`, and with `plus` `readdirplus`: at most `count` entries after `offset`.
-  /// Directories are not opened: the session answers opendir and releasedir itself.
+  /// Directories are not opened: the C shim answers opendir (ENOSYS, after which the kernel
+  /// sends neither it nor releasedir) and releasedir itself.
   func readdir(inode: UInt64, offset: UInt64, count: Int, plus: Bool, reply: @escaping FileSystemReplyHandler)
   func getxattr(inode: UInt64, name: String, reply: @escaping FileSystemReplyHandler)
   func listxattr(inode: UInt64, reply: @escaping FileSystemReplyHandler)

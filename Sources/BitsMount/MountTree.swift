@@ -48,6 +48,11 @@ package struct MountTree: Sendable {
     /// Entries of the last listing, in its order, and by name.
     package var listed: [Int] = []
     package var listedByName: [String: Int] = [:]
+    /// How many listings were applied, and the entries of the one before the last: a reading
+    /// of the directory in parts that a refresh falls between goes on where it was
+    /// (`DirectoryOffset`).
+    package var generation: UInt32 = 0
+    package var previouslyListed: [Int] = []
     /// When the last listing was read; `nil` until one was.
     package var listedAt: ContinuousClock.Instant?
     /// When reading a listing last failed; a failed refresh keeps the old listing.
@@ -85,12 +90,17 @@ package struct MountTree: Sendable {
     /// A file's size as its listing gives it; `.unknown` for a directory.
     package let size: DirectoryListing.Size
     package let modified: Date?
+    /// When a directory's listing was last read; `nil` for a file, or a directory never listed.
+    package let listedAt: ContinuousClock.Instant?
   }
 
   package func shown(_ node: Int) -> Shown {
     switch nodes[node].content {
-    case .file(let file): Shown(isDirectory: false, size: file.size, modified: file.modified)
-    case .directory(let slot): Shown(isDirectory: true, size: .unknown, modified: directories[slot.index].modified)
+    case .file(let file): Shown(isDirectory: false, size: file.size, modified: file.modified, listedAt: nil)
+    case .directory(let slot):
+      Shown(
+        isDirectory: true, size: .unknown, modified: directories[slot.index].modified,
+        listedAt: directories[slot.index].listedAt)
     }
   }
 
@@ -126,10 +136,20 @@ package struct MountTree: Sendable {
   /// The entries of `directory`: placed ones by name, then listed ones in the listing's order.
   package func children(of directory: Int) -> [Int] {
     guard let entries = self.directory(directory) else { return [] }
+    return children(placed: entries.placed, listed: entries.listed)
+  }
+
+  /// The entries `directory` had before its last listing was applied, as `children(of:)` gave
+  /// them then.
+  package func previousChildren(of directory: Int) -> [Int] {
+    guard let entries = self.directory(directory) else { return [] }
+    return children(placed: entries.placed, listed: entries.previouslyListed)
+  }
+
+  private func children(placed: [String: Int], listed: [Int]) -> [Int] {
     // Most directories are listed only: no name to look up per entry.
-    if entries.placed.isEmpty { return entries.listed }
-    let placed = entries.placed.sorted { $0.key < $1.key }.map(\.value)
-    return placed + entries.listed.filter { entries.placed[nodes[$0].name] == nil }
+    if placed.isEmpty { return listed }
+    return placed.sorted { $0.key < $1.key }.map(\.value) + listed.filter { placed[nodes[$0].name] == nil }
   }
 
   /// The names from `node` up to the root, joined by `/`; empty for the root.
@@ -263,6 +283,8 @@ package struct MountTree: Sendable {
     let gone = old.listed.map { nodes[$0].name }.filter { byName[$0] == nil }
     modifyDirectory(directory) { entries in
       entries.location = location
+      entries.previouslyListed = entries.listed
+      entries.generation &+= 1
       entries.listed = listed
       entries.listedByName = byName
       entries.listedAt = now

@@ -36,9 +36,10 @@ extension MountedFileSystem {
     if start { readListing(of: directory) }
   }
 
-  /// The kernel asked for the attributes of `directory`, as it does before it answers a
-  /// reading from the entries it keeps once their time to live has passed: a listing that
-  /// expired is read again in the background, so a change reaches the kernel (`finishListing`).
+  /// The kernel asked for the attributes of `directory` (which last what is left of its
+  /// listing's time, `timeout(of:)`), as it does before it answers a reading from the entries
+  /// it keeps, or looked the directory up: a listing that expired is read again in the
+  /// background, so a change reaches the kernel (`finishListing`).
   func refreshIfExpired(_ directory: Int) {
     let now = ContinuousClock.now
     let isStale = tree.withLock { state in
@@ -195,9 +196,12 @@ extension MountedFileSystem {
     of directory: Int, inode: UInt64, after offset: UInt64, count: Int, plus: Bool
   ) -> [DirectoryEntry] {
     let now = ContinuousClock.now
-    let (parent, children, start, filesCarryAttributes) = tree.withLock { state in
+    let (parent, children, start, generation, filesCarryAttributes) = tree.withLock { state in
       let all = state.tree.children(of: directory)
-      let start = DirectoryOffset(offset)?.next(among: all) ?? 0
+      let generation = state.tree.directory(directory)?.generation ?? 0
+      let start =
+        DirectoryOffset(offset)?.next(
+          generation: generation, children: all, previousChildren: state.tree.previousChildren(of: directory)) ?? 0
       let first = min(max(start - 2, 0), all.count)
       let window = first..<min(max(start - 2 + count, first), all.count)
       let children = all[window].map { node in
@@ -205,7 +209,7 @@ extension MountedFileSystem {
       }
       let filesCarryAttributes =
         plus && state.attributePolicy.filesCarryAttributes(offset: offset, entryCount: all.count + 2, at: now)
-      return (state.tree[directory].parent, children, start, filesCarryAttributes)
+      return (state.tree[directory].parent, children, start, generation, filesCarryAttributes)
     }
     let opened = downloads(of: children.lazy.filter { !$0.shown.isDirectory }.map(\.node))
     var numbered = [(node: parent, isDirectory: true, download: DownloadFile?.none)]
@@ -219,12 +223,13 @@ extension MountedFileSystem {
     if start == 0, count > 0 {
       entries.append(
         DirectoryEntry(
-          name: ".", inode: inode, mode: S_IFDIR, offset: DirectoryOffset(position: 0, node: directory).raw))
+          name: ".", inode: inode, mode: S_IFDIR, offset: DirectoryOffset(position: 0, generation: generation).raw))
     }
     if start <= 1, count > entries.count {
       entries.append(
         DirectoryEntry(
-          name: "..", inode: numbers[0], mode: S_IFDIR, offset: DirectoryOffset(position: 1, node: parent).raw))
+          name: "..", inode: numbers[0], mode: S_IFDIR, offset: DirectoryOffset(position: 1, generation: generation).raw
+        ))
     }
     let firstPosition = max(start, 2)
     for (index, child) in children.prefix(max(0, count - entries.count)).enumerated() {
@@ -234,9 +239,9 @@ extension MountedFileSystem {
       entries.append(
         DirectoryEntry(
           name: child.name, inode: childInode, mode: child.shown.isDirectory ? S_IFDIR : S_IFREG,
-          offset: DirectoryOffset(position: firstPosition + index, node: child.node).raw,
+          offset: DirectoryOffset(position: firstPosition + index, generation: generation).raw,
           attributes: carries ? attributes(of: child.shown, download: download, inode: childInode) : nil,
-          timeout: carries ? timeout(download: download) : 0))
+          timeout: carries ? timeout(of: child.shown, download: download) : 0))
     }
     return entries
   }

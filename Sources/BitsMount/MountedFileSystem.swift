@@ -213,13 +213,18 @@ public final class MountedFileSystem: FileSystemOperations {
 
   /// How long the kernel may keep an answer about `node`: a file's own version is watched
   /// (its changes are invalidated), but it is asked for again each second so an open's
-  /// revalidation shows at once; a listing's facts for the listing's time to live.
+  /// revalidation shows at once; a listing's facts for the listing's time to live; a listed
+  /// directory's for what is left of its own listing's, so that the kernel asks for them, and
+  /// its refresh starts, before it answers again from the entries it keeps.
   func timeout(of node: Int) -> Double {
-    timeout(download: download(of: node))
+    timeout(of: tree.withLock { $0.tree.shown(node) }, download: download(of: node))
   }
 
-  func timeout(download: DownloadFile?) -> Double {
-    download == nil ? options.directoryTimeToLive.seconds : 1
+  func timeout(of shown: MountTree.Shown, download: DownloadFile?) -> Double {
+    if let listedAt = shown.listedAt {
+      return max(0, (options.directoryTimeToLive - (.now - listedAt)).seconds)
+    }
+    return download == nil ? options.directoryTimeToLive.seconds : 1
   }
 
   func attributes(of node: Int, inode: UInt64) -> FileAttributes? {
@@ -262,7 +267,9 @@ public final class MountedFileSystem: FileSystemOperations {
   /// Replies with the attributes of `node`, learning first what is not known yet.
   private func answerEntry(_ node: Int, reply: @escaping FileSystemReplyHandler) {
     let answer: @Sendable () -> Void = { [self] in
-      let isDirectory = tree.withLock { $0.tree.directory(node) } != nil
+      let isDirectory = tree.withLock { $0.tree.isDirectory(node) }
+      // A path walk renews a directory's name, and with it the attributes it would ask for.
+      if isDirectory { refreshIfExpired(node) }
       let inode = currentInode(of: node, isDirectory: isDirectory)
       guard let attributes = attributes(of: node, inode: inode) else { return reply(.error(EIO)) }
       reply(.entry(attributes, timeout: timeout(of: node)))

@@ -222,6 +222,27 @@ final class DirectoryFileSystemTests: XCTestCase {
     XCTAssertEqual(try list(1, of: fileSystem), [".", "..", "a", "b"])
   }
 
+  func testALookupOfAnExpiredDirectoryReadsItAgainAndItsAttributesLastWhatIsLeftOfItsListing() throws {
+    serveListing([("sub/", nil)], at: root)
+    serveListing([("x", 1)], at: root + "sub/")
+    let fileSystem = try fileSystem(timeToLive: .milliseconds(300))
+    guard case .entry(let sub, let fresh)? = Self.lookup("sub", of: fileSystem) else { return XCTFail("sub") }
+    XCTAssertEqual(try list(sub.inode, of: fileSystem), [".", "..", "x"])
+    guard case .entry(_, let listed)? = Self.lookup("sub", of: fileSystem) else { return XCTFail("sub again") }
+    XCTAssertEqual(fresh, 0.3, accuracy: 0.001, "never listed: the whole time to live")
+    XCTAssertLessThanOrEqual(listed, 0.3, "listed: what is left of its listing's time")
+    serveListing([("x", 1), ("y", 2)], at: root + "sub/")
+    usleep(350_000)
+    // A path walk renews the name (and the attributes) without asking for them on their own.
+    guard case .entry(_, let expired)? = Self.lookup("sub", of: fileSystem) else { return XCTFail("sub expired") }
+    XCTAssertEqual(expired, 0, "expired: the kernel asks again before answering from what it keeps")
+    let refreshed = (0..<100).contains { _ in
+      usleep(20_000)
+      return requests(to: root + "sub/") == 2 && kernel.inodes.withLock { $0.contains(sub.inode) }
+    }
+    XCTAssertTrue(refreshed, "read again, and the kernel told to drop the entries it keeps")
+  }
+
   func testListingsThatCannotBeReadGiveEIOAndAreTriedAgain() throws {
     server.serve(
       .init(bytes: Array("<html><title>Welcome</title></html>".utf8), etag: nil, contentType: "text/html"), at: root)
