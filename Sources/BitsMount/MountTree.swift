@@ -48,11 +48,14 @@ package struct MountTree: Sendable {
     /// Entries of the last listing, in its order, and by name.
     package var listed: [Int] = []
     package var listedByName: [String: Int] = [:]
-    /// How many listings were applied, and the entries of the one before the last: a reading
-    /// of the directory in parts that a refresh falls between goes on where it was
-    /// (`DirectoryOffset`).
-    package var generation: UInt32 = 0
-    package var previouslyListed: [Int] = []
+    /// The entries as `children(of:)` gives them, kept in that order: a directory is read in
+    /// parts of a few hundred entries, and placed entries would be sorted and the listing
+    /// filtered for each.
+    package fileprivate(set) var children: [Int] = []
+    /// How many listings were applied, and the children before the last: a reading of the
+    /// directory in parts that a refresh falls between goes on where it was (`DirectoryOffset`).
+    package fileprivate(set) var generation: UInt32 = 0
+    package fileprivate(set) var previousChildren: [Int] = []
     /// When the last listing was read; `nil` until one was.
     package var listedAt: ContinuousClock.Instant?
     /// When reading a listing last failed; a failed refresh keeps the old listing.
@@ -135,21 +138,25 @@ package struct MountTree: Sendable {
 
   /// The entries of `directory`: placed ones by name, then listed ones in the listing's order.
   package func children(of directory: Int) -> [Int] {
-    guard let entries = self.directory(directory) else { return [] }
-    return children(placed: entries.placed, listed: entries.listed)
+    self.directory(directory)?.children ?? []
   }
 
   /// The entries `directory` had before its last listing was applied, as `children(of:)` gave
   /// them then.
   package func previousChildren(of directory: Int) -> [Int] {
-    guard let entries = self.directory(directory) else { return [] }
-    return children(placed: entries.placed, listed: entries.previouslyListed)
+    self.directory(directory)?.previousChildren ?? []
   }
 
-  private func children(placed: [String: Int], listed: [Int]) -> [Int] {
+  /// Sets the children of `directory` from its placed and listed entries.
+  private mutating func reorder(_ directory: Int) {
+    guard let entries = self.directory(directory) else { return }
     // Most directories are listed only: no name to look up per entry.
-    if placed.isEmpty { return listed }
-    return placed.sorted { $0.key < $1.key }.map(\.value) + listed.filter { placed[nodes[$0].name] == nil }
+    let children =
+      entries.placed.isEmpty
+      ? entries.listed
+      : entries.placed.sorted { $0.key < $1.key }.map(\.value)
+        + entries.listed.filter { entries.placed[nodes[$0].name] == nil }
+    modifyDirectory(directory) { $0.children = children }
   }
 
   /// The names from `node` up to the root, joined by `/`; empty for the root.
@@ -234,6 +241,7 @@ package struct MountTree: Sendable {
     nodes.append(node)
     let number = nodes.count - 1
     modifyDirectory(directory) { $0.placed[node.name] = number }
+    reorder(directory)
     return number
   }
 
@@ -283,13 +291,14 @@ package struct MountTree: Sendable {
     let gone = old.listed.map { nodes[$0].name }.filter { byName[$0] == nil }
     modifyDirectory(directory) { entries in
       entries.location = location
-      entries.previouslyListed = entries.listed
+      entries.previousChildren = entries.children
       entries.generation &+= 1
       entries.listed = listed
       entries.listedByName = byName
       entries.listedAt = now
       entries.failedAt = nil
     }
+    reorder(directory)
     return gone
   }
 
