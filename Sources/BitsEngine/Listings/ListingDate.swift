@@ -16,13 +16,13 @@ enum ListingDate {
     let month: Int?
     let dayOfMonth: Int?
     if fields.0.count == 4 {
-      year = number(fields.0)
-      month = number(fields.1) ?? monthNumber(fields.1)
-      dayOfMonth = number(fields.2)
+      year = DateFields.number(fields.0)
+      month = DateFields.number(fields.1) ?? DateFields.month(fields.1)
+      dayOfMonth = DateFields.number(fields.2)
     } else {
-      dayOfMonth = number(fields.0)
-      month = monthNumber(fields.1)
-      year = number(fields.2)
+      dayOfMonth = DateFields.number(fields.0)
+      month = DateFields.month(fields.1)
+      year = DateFields.number(fields.2)
     }
     guard let year, let month, let dayOfMonth, let seconds = clock(time) else { return nil }
     return civil(year: year, month: month, day: dayOfMonth, seconds: seconds)
@@ -33,8 +33,8 @@ enum ListingDate {
     let parts = text.utf8.split(separator: UInt8(ascii: "T"), maxSplits: 1, omittingEmptySubsequences: false)
     guard parts.count == 2 else { return nil }
     let dayFields = parts[0].split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
-    guard dayFields.count == 3, dayFields[0].count == 4, let year = number(dayFields[0]),
-      let month = number(dayFields[1]), let day = number(dayFields[2])
+    guard dayFields.count == 3, dayFields[0].count == 4, let year = DateFields.number(dayFields[0]),
+      let month = DateFields.number(dayFields[1]), let day = DateFields.number(dayFields[2])
     else { return nil }
     var time = parts[1]
     var offset = 0
@@ -42,7 +42,8 @@ enum ListingDate {
       time = time.dropLast()
     } else if let sign = time.lastIndex(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }) {
       let zone = time[time.index(after: sign)...].split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-      guard zone.count == 2, let hours = number(zone[0]), let minutes = number(zone[1]), hours < 24, minutes < 60
+      guard zone.count == 2, let hours = DateFields.number(zone[0]), let minutes = DateFields.number(zone[1]),
+        hours < 24, minutes < 60
       else { return nil }
       offset = (hours * 60 + minutes) * 60 * (time[sign] == UInt8(ascii: "+") ? 1 : -1)
       time = time[..<sign]
@@ -52,7 +53,7 @@ enum ListingDate {
     var fraction = 0.0
     if let dot = time.firstIndex(of: UInt8(ascii: ".")) {
       let digits = time[time.index(after: dot)...]
-      guard let value = number(digits) else { return nil }
+      guard let value = DateFields.number(digits) else { return nil }
       fraction = Double(value) / Double(pow10(digits.count))
       time = time[..<dot]
     }
@@ -91,24 +92,6 @@ enum ListingDate {
   private static func civil(year: Int, month: Int, day: Int, seconds: Int) -> Date? {
     guard year >= 1970 else { return nil }
     return DateFields.date(year: year, month: month, day: day, seconds: seconds)
-  }
-
-  /// Decimal digits only, one to nine, as ``DateFields/number(_:digits:)`` reads them from
-  /// strings: these are bytes of HTML listings as well.
-  private static func number(_ text: some Collection<UInt8>) -> Int? {
-    guard (1...9).contains(text.count) else { return nil }
-    var value = 0
-    for byte in text {
-      guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-      value = value * 10 + Int(byte - UInt8(ascii: "0"))
-    }
-    return value
-  }
-
-  private static func monthNumber(_ text: some Collection<UInt8>) -> Int? {
-    guard text.count == 3 else { return nil }
-    var bytes = text.makeIterator()
-    return DateFields.month(bytes.next()!, bytes.next()!, bytes.next()!)
   }
 
   private static func pow10(_ exponent: Int) -> Int {

@@ -6,7 +6,7 @@ enum DateFields {
   private static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
   /// Decimal digits only, as many as `digits` allows (at most nine).
-  static func number(_ text: Substring.UTF8View, digits: ClosedRange<Int> = 1...9) -> Int? {
+  static func number(_ text: some Collection<UInt8>, digits: ClosedRange<Int> = 1...9) -> Int? {
     guard digits.contains(text.count), text.count <= 9 else { return nil }
     var value = 0
     for byte in text {
@@ -17,7 +17,7 @@ enum DateFields {
   }
 
   /// 1 to 12 for an English month abbreviation in any case (`Dec`, `dec`).
-  static func month(_ text: Substring.UTF8View) -> Int? {
+  static func month(_ text: some Collection<UInt8>) -> Int? {
     guard text.count == 3 else { return nil }
     var bytes = text.makeIterator()
     return month(bytes.next()!, bytes.next()!, bytes.next()!)
