@@ -69,7 +69,7 @@ public struct MountEntry: Sendable, Equatable {
       throw BitsError(.invalidArgument, "not a valid URL", url: url)
     }
     let segments = path[schemeEnd.upperBound...].split(separator: "/").dropFirst()
-    guard let segment = segments.last, let name = EntryName.decoded(segment) else {
+    guard let segment = segments.last, let name = EntryName.decoded(segment.utf8) else {
       throw BitsError(.invalidArgument, "the URL does not end in a name to show it by; give one as URL=name", url: url)
     }
     return name

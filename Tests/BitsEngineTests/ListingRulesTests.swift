@@ -304,7 +304,7 @@ final class ListingRulesTests: XCTestCase {
 
   func testPercentDecoding() {
     func percentDecoded(_ text: String) -> String? {
-      EntryName.percentDecoded(text).flatMap { String(validating: $0, as: UTF8.self) }
+      EntryName.percentDecoded(text.utf8).flatMap { String(validating: $0, as: UTF8.self) }
     }
     XCTAssertEqual(percentDecoded("a%20b%2Fc"), "a b/c")
     XCTAssertEqual(percentDecoded("%C3%A9t%c3%a9"), "été")

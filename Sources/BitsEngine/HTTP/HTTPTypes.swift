@@ -148,7 +148,7 @@ public struct HTTPResponseHead: Sendable {
   /// Read on its bytes: every answer has a dozen lines, and a tree walk reads a thousand
   /// answers.
   public mutating func add(line bytes: UnsafeRawBufferPointer) {
-    let line = Self.trimmed(bytes[...])
+    let line = bytes[...].trimmingHTTPWhitespace()
     if line.starts(with: "HTTP/".utf8) {
       headers.removeAll()
       let parts = line.split(separator: UInt8(ascii: " "), maxSplits: 2)
@@ -161,15 +161,7 @@ public struct HTTPResponseHead: Sendable {
     guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
     // Field names are tokens (RFC 9110 §5.1): ASCII, case-insensitive.
     let name = String(decoding: line[..<colon].map { $0 | ($0 >= 0x41 && $0 <= 0x5A ? 0x20 : 0) }, as: UTF8.self)
-    headers[name] = String(decoding: Self.trimmed(line[(colon + 1)...]), as: UTF8.self)
-  }
-
-  /// Without HTTP's optional whitespace and line ends at either end.
-  private static func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
-    let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
-    guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) })
-    else { return bytes[bytes.startIndex..<bytes.startIndex] }
-    return bytes[first...last]
+    headers[name] = String(decoding: line[(colon + 1)...].trimmingHTTPWhitespace(), as: UTF8.self)
   }
 
   /// `nil` when the answer has none; an error when it has one that cannot be used.
@@ -189,14 +181,21 @@ public struct HTTPResponseHead: Sendable {
   }
 }
 
-extension StringProtocol {
+extension StringProtocol where UTF8View: BidirectionalCollection {
   /// Without leading and trailing spaces, tabs, CRs and LFs (HTTP's optional whitespace and
   /// line ends).
   package func trimmingHTTPWhitespace() -> String {
-    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
+    String(decoding: utf8.trimmingHTTPWhitespace(), as: UTF8.self)
+  }
+}
+
+extension BidirectionalCollection<UInt8> {
+  /// Without leading and trailing spaces, tabs, CRs and LFs, as bytes.
+  package func trimmingHTTPWhitespace() -> SubSequence {
+    let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
     guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
-      return ""
+      return self[startIndex..<startIndex]
     }
-    return String(self[first...last])
+    return self[first...last]
   }
 }

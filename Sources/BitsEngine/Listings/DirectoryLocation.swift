@@ -52,7 +52,7 @@ package enum DirectoryLocation: Sendable, Hashable {
     let path = url[pathStart...].dropFirst()
     guard let slash = path.firstIndex(of: "/"), slash != path.startIndex else { return nil }
     let bucketURL = String(url[..<path.index(after: slash)])
-    guard let prefix = EntryName.percentDecoded(path[path.index(after: slash)...]),
+    guard let prefix = EntryName.percentDecoded(path[path.index(after: slash)...].utf8),
       let decoded = String(validating: prefix, as: UTF8.self)
     else { return nil }
     return .s3(bucketURL: bucketURL, prefix: decoded)

@@ -16,24 +16,16 @@ package enum EntryName {
       && !bytes.contains(UInt8(ascii: "/")) && !bytes.contains(0)
   }
 
-  /// The percent-decoded `segment` if it is valid UTF-8 and safe; `nil` for a malformed escape.
-  package static func decoded(_ segment: some StringProtocol) -> String? {
-    decoded(segment.utf8)
-  }
-
-  /// The percent-decoded UTF-8 `segment`, as ``decoded(_:)-(StringProtocol)`` reads a string.
-  static func decoded(_ segment: some Collection<UInt8>) -> String? {
+  /// The percent-decoded UTF-8 `segment` if it is valid UTF-8 and safe; `nil` for a malformed
+  /// escape.
+  package static func decoded(_ segment: some Collection<UInt8>) -> String? {
     guard let bytes = percentDecoded(segment), isSafe(bytes) else { return nil }
     return String(validating: bytes, as: UTF8.self)
   }
 
   /// The bytes of `text` with each `%XX` replaced by its byte; `nil` for a `%` not followed by
   /// two hex digits.
-  package static func percentDecoded(_ text: some StringProtocol) -> [UInt8]? {
-    percentDecoded(text.utf8)
-  }
-
-  static func percentDecoded(_ text: some Collection<UInt8>) -> [UInt8]? {
+  package static func percentDecoded(_ text: some Collection<UInt8>) -> [UInt8]? {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(text.count)
     var iterator = text.makeIterator()

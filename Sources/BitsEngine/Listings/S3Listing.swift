@@ -13,7 +13,7 @@ enum S3Listing {
     func decoded(_ text: String?) throws(ListingError) -> [UInt8] {
       guard let text else { throw .malformed(.s3ListObjectsV2, "a key or prefix missing") }
       guard urlEncoded else { return Array(text.utf8) }
-      guard let bytes = EntryName.percentDecoded(text.replacing("+", with: "%20")) else {
+      guard let bytes = EntryName.percentDecoded(text.replacing("+", with: "%20").utf8) else {
         throw .malformed(.s3ListObjectsV2, "a key that is not percent-encoded: \(text)")
       }
       return bytes
